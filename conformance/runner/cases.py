@@ -1,0 +1,234 @@
+"""Loading, expanding and judging conformance cases (shared by every runner).
+
+Needs only the standard library and PyYAML. See ../README.md for the case format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import re
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import parse_qsl
+
+import yaml
+
+SUITE = Path(__file__).resolve().parent.parent
+CASES = SUITE / "cases"
+RESPONSES = SUITE / "responses"
+FIXTURES = SUITE / "fixtures"
+
+#: Host and secrets written into cassettes (in-process runs); the external runner draws random secrets.
+CASSETTE_HOST = "b24-conformance.bitrix24.test"
+CASSETTE_SECRET = "WEBHOOK_KEY_PLACEHOLDER"
+CASSETTE_TOKEN = "TOKEN_PLACEHOLDER"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)(?::([^}]*))?\}")
+
+
+@dataclasses.dataclass
+class Case:
+    module: str
+    method: str
+    id: str
+    description: str
+    args: Dict[str, Any]
+    http: List[Dict[str, Any]]
+    expect: Dict[str, Any]
+    tags: List[str]
+    via: Optional[str]
+    path: Path
+    comment: str = ""
+
+    @property
+    def full_id(self) -> str:
+        return f"{self.module}/{self.method}/{self.id}"
+
+    def matches(self, patterns: Iterable[str]) -> bool:
+        return any(fnmatch.fnmatchcase(self.full_id, pattern) for pattern in patterns)
+
+
+def load_cases(root: Path = CASES) -> List[Case]:
+    """Every case under ``root``, in file then test order."""
+    cases: List[Case] = []
+    for path in sorted(root.rglob("*.yaml")):
+        with path.open(encoding="utf-8") as handle:
+            doc = yaml.safe_load(handle)
+        for test in doc.get("tests", []):
+            cases.append(
+                Case(
+                    module=doc["module"],
+                    method=doc["method"],
+                    id=test["id"],
+                    description=test["description"],
+                    args=dict(test.get("args") or {}),
+                    http=list(test.get("http") or []),
+                    expect=dict(test.get("expect") or {"result_from": "response"}),
+                    tags=list(test.get("tags") or []),
+                    via=test.get("via"),
+                    path=path,
+                    comment=test.get("comment", ""),
+                )
+            )
+    return cases
+
+
+def environment(scheme: str, host: str, secret: str, token: str) -> Dict[str, str]:
+    """Placeholder values: ``${PORTAL}``, ``${WEBHOOK_URL}`` and friends."""
+    env = {"SCHEME": scheme, "PORTAL_HOST": host, "SECRET": secret, "TOKEN": token}
+    env["PORTAL"] = f"{scheme}://{host}"
+    env["WEBHOOK_URL"] = f"{env['PORTAL']}/rest/1/{secret}/"
+    return env
+
+
+def cassette_env() -> Dict[str, str]:
+    """The placeholder values the cassettes were generated with."""
+    return environment("https", CASSETTE_HOST, CASSETTE_SECRET, CASSETTE_TOKEN)
+
+
+def expand(value: Any, env: Mapping[str, str]) -> Any:
+    """Replace ``${NAME}`` (and ``${FIXTURE:file}``) placeholders in every string of ``value``."""
+    if isinstance(value, str):
+
+        def swap(match: re.Match[str]) -> str:
+            name, arg = match.group(1), match.group(2)
+            if name == "FIXTURE":
+                return str(FIXTURES / (arg or ""))
+            if name not in env:
+                raise KeyError(f"unknown placeholder ${{{name}}}")
+            return env[name]
+
+        return _PLACEHOLDER.sub(swap, value)
+    if isinstance(value, list):
+        return [expand(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: expand(item, env) for key, item in value.items()}
+    return value
+
+
+def cli_text(value: Any) -> str:
+    """How a case argument is typed on a command line (OPI's own harness does the same)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def response_bytes(response: Mapping[str, Any], module: str = "bitrix24") -> bytes:
+    """The canned body of an exchange (``json_file`` is relative to ``responses/<module>/``)."""
+    if "json_file" in response:
+        return (RESPONSES / module / response["json_file"]).read_bytes()
+    if "json" in response:
+        return json.dumps(response["json"], ensure_ascii=False).encode("utf-8")
+    return str(response.get("text", "")).encode("utf-8")
+
+
+def response_content_type(response: Mapping[str, Any]) -> str:
+    headers = response.get("headers") or {}
+    for key, value in headers.items():
+        if key.lower() == "content-type":
+            return str(value)
+    return "text/html; charset=utf-8" if "text" in response else "application/json; charset=utf-8"
+
+
+def expected_result(case: Case, env: Mapping[str, str]) -> Any:
+    """The value the call must return (only for cases that expect a result)."""
+    if "result" in case.expect:
+        return expand(case.expect["result"], env)
+    last = case.http[-1]["response"]
+    return parse_json(response_bytes(last))
+
+
+def parse_json(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8-sig"), parse_float=Decimal)
+
+
+def canonical(value: Any) -> Any:
+    """Numbers as Decimal, strings NFC, so that 1C, JS and Python results compare equal."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    if isinstance(value, dict):
+        return {canonical(key): canonical(item) for key, item in value.items()}
+    return value
+
+
+def json_diff(expected: Any, actual: Any, where: str = "$") -> Optional[str]:
+    """None when equal (key order ignored, numbers as decimals), else where they first differ."""
+    exp, act = canonical(expected), canonical(actual)
+    if isinstance(exp, dict) and isinstance(act, dict):
+        for key in exp:
+            if key not in act:
+                return f"{where}.{key}: missing"
+            found = json_diff(exp[key], act[key], f"{where}.{key}")
+            if found:
+                return found
+        extra = [key for key in act if key not in exp]
+        return f"{where}: unexpected keys {extra}" if extra else None
+    if isinstance(exp, list) and isinstance(act, list):
+        if len(exp) != len(act):
+            return f"{where}: {len(exp)} items expected, got {len(act)}"
+        for index, (left, right) in enumerate(zip(exp, act)):
+            found = json_diff(left, right, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if type(exp) is not type(act) or exp != act:
+        return f"{where}: expected {_short(exp)}, got {_short(act)}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def request_diff(expected: Mapping[str, Any], verb: str, target: str, body: bytes) -> Optional[str]:
+    """Compare one received request with the case's expected (already expanded) request."""
+    path, _, query = target.partition("?")
+    if verb.upper() != str(expected["method"]).upper():
+        return f"method: expected {expected['method']}, got {verb}"
+    if path != expected["path"]:
+        return f"path: expected {expected['path']}, got {path}"
+    if "query_raw" in expected:
+        if query != expected["query_raw"]:
+            return f"raw query: expected {expected['query_raw']!r}, got {query!r}"
+    else:
+        want_query = {str(k): cli_text(v) for k, v in (expected.get("query") or {}).items()}
+        got_query = dict(parse_qsl(query, keep_blank_values=True))
+        if want_query != got_query:
+            return f"query: expected {want_query}, got {got_query}"
+    if expected.get("body") == "none":
+        return None if not body else f"body: expected none, got {body[:80]!r}"
+    if "json" in expected:
+        if not body:
+            return "body: expected JSON, got none"
+        try:
+            actual = parse_json(body)
+        except ValueError:
+            return f"body: not JSON: {body[:80]!r}"
+        found = json_diff(expected["json"], actual, "$body")
+        return found
+    return None
+
+
+def split_uri(uri: str) -> Tuple[str, str]:
+    """``scheme://host/path?query`` → ``(path, query)``."""
+    rest = uri.split("://", 1)[-1]
+    target = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    path, _, query = target.partition("?")
+    return path, query

@@ -1,0 +1,75 @@
+"""A loopback replay server: serves a case's canned responses and checks every request it receives."""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .cases import request_diff, response_bytes, response_content_type
+
+
+class ReplayServer:
+    """Plain HTTP or TLS on 127.0.0.1, one expected exchange list at a time (``load``)."""
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
+        self._lock = threading.Lock()
+        self._exchanges: List[Dict[str, Any]] = []
+        self.served = 0
+        self.problems: List[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload, content_type = server._answer(self.command, self.path, body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        if tls_context is not None:
+            self._httpd.socket = tls_context.wrap_socket(self._httpd.socket, server_side=True)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def load(self, exchanges: List[Dict[str, Any]]) -> None:
+        with self._lock:
+            self._exchanges = list(exchanges)
+            self.served = 0
+            self.problems = []
+
+    def _answer(self, verb: str, target: str, body: bytes) -> Tuple[int, bytes, str]:
+        with self._lock:
+            if self.served >= len(self._exchanges):
+                self.problems.append(f"unexpected request {verb} {target.split('?')[0]}")
+                return 599, b"conformance: no request was expected here", "text/plain"
+            exchange = self._exchanges[self.served]
+            self.served += 1
+            problem = request_diff(exchange["request"], verb, target, body)
+            if problem:
+                self.problems.append(f"request {self.served}: {problem}")
+                return 599, f"conformance: {problem}".encode(), "text/plain"
+            response: Mapping[str, Any] = exchange["response"]
+            return int(response.get("status", 200)), response_bytes(response), response_content_type(response)
+
+    def unserved(self) -> int:
+        with self._lock:
+            return len(self._exchanges) - self.served
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -1,0 +1,217 @@
+"""The ``opi-bitrix24`` command line, built from the method table.
+
+    opi-bitrix24 [bitrix24] <Method> --<option> <value> ... [--out FILE] [--debug]
+
+Like OPI's ``oint``, every option value is handed to the function as text and the function's own
+conversions give it a type (``--users 10``, ``--users "[1,10]"``, ``--fields "{'TITLE':'x'}"``,
+``--fields task.json``, ``--clear true``). Exit codes: 0 the call completed (API error bodies included),
+2 usage error (nothing sent), 99 transport or unexpected error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+
+from . import __version__
+from ._errors import InvalidArgument, OPIError
+from ._table import Method, find, methods
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_ERROR = 99
+
+PROG = "opi-bitrix24"
+_FLAGS = ("debug", "help")
+_RESERVED = ("out",) + _FLAGS
+
+
+class _Usage(Exception):
+    pass
+
+
+def _write(stream: IO[str], text: str) -> None:
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    else:
+        stream.write(text)
+
+
+def _overview() -> str:
+    lines = [
+        f"{PROG} {__version__}: the Bitrix24 module of OpenIntegrations (OPI) for Python",
+        "",
+        f"usage: {PROG} [bitrix24] <Method> --<option> <value> ... [--out FILE] [--debug]",
+        f"       {PROG} <Method> --help",
+        "",
+        "Methods (OPI English name; Russian and snake_case names work too):",
+    ]
+    current = None
+    for method in methods():
+        if method.section != current:
+            current = method.section
+            lines.append(f"  {method.section}")
+        lines.append(f"    {method.name:<34} {method.summary}")
+    lines += ["", "Exit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error."]
+    return "\n".join(lines) + "\n"
+
+
+def _method_help(method: Method) -> str:
+    lines = [
+        f"usage: {PROG} {method.name} " + " ".join(
+            f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params
+        ),
+        "",
+        method.summary,
+        f"Calls: {', '.join(method.api) or '(no request)'}",
+        f"Python: {method.python}()   Russian: {method.ru}()   Section: {method.section}",
+        "",
+        "Options:",
+    ]
+    for p in method.params:
+        default = "required" if p.required else f"default {p.default!r}"
+        lines.append(f"  --{p.cli:<16} {p.python} / {p.ru}: {p.annotation} ({default})")
+    lines += [
+        "  --out FILE         write the result to FILE instead of stdout",
+        "  --debug            log requests (secrets hidden) and show tracebacks on stderr",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optional[str], Dict[str, bool]]:
+    values: Dict[str, str] = {}
+    flags = {name: False for name in _FLAGS}
+    out: Optional[str] = None
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or token == "--":
+            raise _Usage(f"unexpected argument {token!r} (options look like --name value)")
+        name, has_inline, inline = token[2:].partition("=")
+        if name in _FLAGS and not has_inline:
+            flags[name] = True
+            i += 1
+            continue
+        if name not in _RESERVED and method.param_by_cli(name) is None:
+            known = " ".join(f"--{p.cli}" for p in method.params)
+            raise _Usage(f"unknown option --{name} for {method.name} (options: {known})")
+        if has_inline:
+            value = inline
+            i += 1
+        elif i + 1 < len(args):
+            value = args[i + 1]
+            i += 2
+        else:
+            raise _Usage(f"option --{name} needs a value")
+        if name == "out":
+            out = value
+        elif name in values:
+            raise _Usage(f"option --{name} is given twice")
+        else:
+            values[name] = _unescape(value)
+    return values, out, flags
+
+
+def _unescape(value: str) -> str:
+    r"""OPI's escape sequences: ``\n`` ``\r`` ``\t``-style pairs in plain text become real characters.
+
+    JSON text (``{``/``[``) and existing paths are left alone; ``\\`` keeps a backslash literal.
+    """
+    if "\\" not in value or value.lstrip()[:1] in ("{", "[") or os.path.exists(value):
+        return value
+    table = {"n": "\n", "r": "\r", "f": "\f", "v": "\v", "\\": "\\"}
+    out: List[str] = []
+    i = 0
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value) and value[i + 1] in table:
+            out.append(table[value[i + 1]])
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def _render(result: Any) -> str:
+    if isinstance(result, str):
+        return result + "\n"
+    return json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+
+
+def _error(message: str) -> None:
+    _write(sys.stderr, f"{PROG}: error: {message}\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; returns the exit code (``python -m opi_bitrix24`` and ``opi-bitrix24`` exit with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "bitrix24":
+        args = args[1:]
+    if not args or args[0] in ("-h", "--help", "help"):
+        _write(sys.stdout, _overview())
+        return EXIT_OK
+    if args[0] == "--version":
+        _write(sys.stdout, f"{PROG} {__version__}\n")
+        return EXIT_OK
+    method = find(args[0])
+    if method is None:
+        _error(f"unknown method {args[0]!r} (run {PROG} --help for the list)")
+        return EXIT_USAGE
+    try:
+        values, out, flags = _parse(method, args[1:])
+    except _Usage as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if flags["help"]:
+        _write(sys.stdout, _method_help(method))
+        return EXIT_OK
+    missing = [f"--{p.cli}" for p in method.params if p.required and p.cli not in values]
+    if missing:
+        _error(f"{method.name} needs {' '.join(missing)}")
+        return EXIT_USAGE
+    if flags["debug"]:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+        logging.getLogger("opi_bitrix24").setLevel(logging.DEBUG)
+    kwargs = {p.python: values[p.cli] for p in method.params if p.cli in values}
+    try:
+        result = method.func(**kwargs)
+    except InvalidArgument as exc:
+        param = method.param_by_python(exc.parameter)
+        where = f"--{param.cli}" if param is not None else exc.parameter
+        _error(f"{where}: {exc.problem}")
+        return EXIT_USAGE
+    except OPIError as exc:
+        if flags["debug"]:
+            _write(sys.stderr, "".join(traceback.format_exception_only(type(exc), exc)))
+        _error(str(exc))
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99
+        if flags["debug"]:
+            _write(sys.stderr, traceback.format_exc())
+        _error(f"unexpected {type(exc).__name__}")
+        return EXIT_ERROR
+    text = _render(result)
+    if out is not None:
+        try:
+            with open(out, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except OSError as exc:
+            _error(f"--out: cannot write {out!r} ({exc.strerror})")
+            return EXIT_ERROR
+    else:
+        _write(sys.stdout, text)
+    return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

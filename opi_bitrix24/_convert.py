@@ -1,0 +1,398 @@
+"""OPI's value rules: which arguments are sent and in what shape.
+
+Every converter takes the raw argument and the Python name of its parameter (for error messages) and
+returns either the converted value or :data:`SKIP`. ``SKIP`` means "not filled" in OPI's sense (OneScript
+``ValueIsFilled``): ``None``, ``""`` or whitespace, the number 0 and empty collections. ``False`` *is*
+filled and is sent. The emptiness check runs on the raw value, before conversion, as in OPI's
+``AddField``.
+
+Where OPI would silently send garbage (a structure argument holding text that is not JSON, a boolean
+that is not a boolean), the converters raise :class:`InvalidArgument` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import json
+import os
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Final, Optional
+
+from ._errors import InvalidArgument
+
+__all__ = [
+    "SKIP",
+    "array",
+    "base64_file",
+    "binary",
+    "boolean",
+    "collection",
+    "date_iso",
+    "date_isoz",
+    "date_only",
+    "date_unix",
+    "filled",
+    "key_value",
+    "lenient_json",
+    "number",
+    "text",
+    "yes_no",
+]
+
+
+class _Skip:
+    """Marker for a value that is not sent at all."""
+
+    _instance: Optional[_Skip] = None
+
+    def __new__(cls) -> _Skip:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+SKIP: Final = _Skip()
+
+#: Fetches a URL given to a file or structure parameter; set by the request core (dependency injection
+#: keeps this module free of HTTP code).
+url_fetcher: Optional[Callable[[str, str], bytes]] = None
+
+
+def filled(value: Any) -> bool:
+    """OneScript ``ValueIsFilled``: False is filled, 0 / "" / whitespace / empty collections are not."""
+    if value is None or value is SKIP:
+        return False
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float, Decimal)):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip() != ""
+    if isinstance(value, (bytes, bytearray, list, tuple, dict, set, frozenset)):
+        return len(value) > 0
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value != _dt.datetime(1, 1, 1) and value != _dt.date(1, 1, 1)
+    return True
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    decimal = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    as_text = format(decimal, "f")
+    if "." in as_text:
+        as_text = as_text.rstrip("0").rstrip(".")
+    return as_text
+
+
+def _pretty_json(value: Any) -> str:
+    # OPI's JSONString: one space per level, CRLF line breaks, non-ASCII raw.
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str).replace("\n", "\r\n")
+
+
+def text(value: Any, name: str) -> Any:
+    """OPI type ``String``: numbers as plain decimal text, booleans unchanged, collections as JSON text."""
+    if not filled(value):
+        return SKIP
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return _number_text(value)
+    if isinstance(value, (dict, list, tuple)):
+        return _pretty_json(value)
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgument(name, "bytes are not UTF-8 text") from None
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%d.%m.%Y %H:%M:%S")
+    if isinstance(value, _dt.date):
+        return value.strftime("%d.%m.%Y 0:00:00")
+    return str(value)
+
+
+# --- JSON text, OPI's lenient flavour -------------------------------------------------------------
+
+_BARE_WORDS = re.compile(r"\b(?:true|false|null)\b")
+
+
+def _requote(source: str) -> str:
+    """Turn single-quoted JSON strings (``{'TITLE':'x'}``) into double-quoted ones."""
+    out: list[str] = []
+    i, size = 0, len(source)
+    while i < size:
+        char = source[i]
+        if char == '"':
+            end = i + 1
+            while end < size and source[end] != '"':
+                end += 2 if source[end] == "\\" else 1
+            out.append(source[i : end + 1])
+            i = end + 1
+        elif char == "'":
+            end = i + 1
+            piece: list[str] = []
+            while end < size and source[end] != "'":
+                if source[end] == "\\" and end + 1 < size:
+                    nxt = source[end + 1]
+                    piece.append("'" if nxt == "'" else "\\" + nxt)
+                    end += 2
+                    continue
+                piece.append('\\"' if source[end] == '"' else source[end])
+                end += 1
+            out.append('"' + "".join(piece) + '"')
+            i = end + 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def lenient_json(source: str) -> Any:
+    """Parse JSON text the way OPI's reader accepts it: double- or single-quoted strings.
+
+    Raises ``ValueError`` when the text is not JSON.
+    """
+    stripped = source.strip()
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        if "'" not in stripped:
+            raise
+    return json.loads(_requote(stripped))
+
+
+def _looks_like_structure(value: str) -> bool:
+    return value.lstrip()[:1] in ("{", "[")
+
+
+def _is_url(value: str) -> bool:
+    return value.lstrip().lower().startswith(("http://", "https://"))
+
+
+def _existing_file(value: Any) -> Optional[str]:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)  # type: ignore[return-value]
+    if isinstance(value, str) and value and len(value) < 4096 and "\n" not in value:
+        try:
+            if os.path.isfile(value):
+                return value
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _fetch(url: str, name: str) -> bytes:
+    if url_fetcher is None:  # pragma: no cover - the request core always installs it
+        raise InvalidArgument(name, "cannot fetch a URL here")
+    return url_fetcher(url.strip(), name)
+
+
+def _parse_structure(value: Any, name: str) -> Any:
+    """GetCollection: a collection, a JSON file path, a URL serving JSON, or JSON text."""
+    if isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    path = _existing_file(value)
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                return lenient_json(handle.read())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InvalidArgument(name, f"the file {path!r} does not hold JSON ({type(exc).__name__})") from None
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        value = _number_text(value)
+    if isinstance(value, str):
+        if _is_url(value):
+            payload = _fetch(value, name)
+            try:
+                return lenient_json(payload.decode("utf-8-sig"))
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidArgument(name, "the URL did not return JSON") from None
+        try:
+            return lenient_json(value)
+        except ValueError:
+            pass
+    return None
+
+
+def collection(value: Any, name: str) -> Any:
+    """OPI type ``Collection``: a dict or list, JSON text (single quotes too), a .json file or URL."""
+    if not filled(value):
+        return SKIP
+    parsed = _parse_structure(value, name)
+    if not isinstance(parsed, (dict, list)):
+        raise InvalidArgument(name, "expected a structure: a dict or list, JSON text or a path to a .json file")
+    return parsed
+
+
+def key_value(value: Any, name: str) -> Any:
+    """OPI type ``KeyAndValue``: like :func:`collection` but it must be an object, not a list."""
+    parsed = collection(value, name)
+    if parsed is not SKIP and not isinstance(parsed, dict):
+        raise InvalidArgument(name, "expected an object of keys and values, not a list")
+    return parsed
+
+
+def array(value: Any, name: str) -> Any:
+    """OPI type ``Array``: a list stays a list, JSON array text is parsed, a single value becomes ``[value]``."""
+    if not filled(value):
+        return SKIP
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    if isinstance(value, str) and _looks_like_structure(value):
+        try:
+            parsed = lenient_json(value)
+        except ValueError:
+            raise InvalidArgument(name, f"{_clip(value)!r} is neither a single value nor a JSON array") from None
+        return parsed if isinstance(parsed, list) else [parsed]
+    if isinstance(value, (str, os.PathLike)):
+        path = _existing_file(value)
+        if path is not None:
+            parsed = collection(path, name)
+            return parsed if isinstance(parsed, list) else [parsed]
+    if isinstance(value, dict):
+        return [value]
+    return [value]
+
+
+_TRUE_WORDS = {"true", "истина", "да", "yes", "y", "1"}
+_FALSE_WORDS = {"false", "ложь", "нет", "no", "n", "0"}
+
+
+def boolean(value: Any, name: str) -> bool:
+    """OPI ``GetBoolean``: booleans, ``true``/``false`` (and Истина/Ложь, Y/N, 1/0), numbers 0/non-0."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float, Decimal)):
+        return value != 0
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS or word == "":
+            return False
+    raise InvalidArgument(name, f"{_clip(value)!r} is not a boolean (use true or false)")
+
+
+def yes_no(value: Any, name: str) -> str:
+    """OPI ``MakeBoolean``: a boolean as Bitrix24's ``"Y"``/``"N"``; always sent."""
+    return "Y" if boolean(value, name) else "N"
+
+
+def number(value: Any, name: str) -> Any:
+    """OPI ``GetNumber``: numbers stay, booleans become 1/0, text is parsed (``,`` read as ``.``)."""
+    if not filled(value):
+        return SKIP
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    candidate = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if candidate.count(".") > 1:
+        head, _, tail = candidate.rpartition(".")
+        candidate = head.replace(".", "") + "." + tail
+    try:
+        parsed = Decimal(candidate)
+    except InvalidOperation:
+        raise InvalidArgument(name, f"{_clip(value)!r} is not a number") from None
+    return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
+
+
+def _date(value: Any, name: str) -> _dt.datetime:
+    if isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        candidate = value.strip()
+        if candidate.endswith(("Z", "z")):
+            candidate = candidate[:-1] + "+00:00"
+        try:
+            return _dt.datetime.fromisoformat(candidate)
+        except ValueError:
+            pass
+    raise InvalidArgument(name, f"{_clip(value)!r} is not a date (use ISO 8601, e.g. 2026-01-31T12:00:00)")
+
+
+def date_iso(value: Any, name: str) -> Any:
+    """OPI ``DateISO``: ``YYYY-MM-DDTHH:MM:SS``, no zone (the wall-clock time as given)."""
+    if not filled(value):
+        return SKIP
+    return _date(value, name).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def date_isoz(value: Any, name: str) -> Any:
+    """OPI ``DateISOZ``: like :func:`date_iso` plus a literal ``Z`` (no UTC conversion, as in OPI)."""
+    converted = date_iso(value, name)
+    return converted if converted is SKIP else converted + "Z"
+
+
+def date_only(value: Any, name: str) -> Any:
+    """OPI ``DateWithoutTime``: ``YYYY-MM-DD``."""
+    if not filled(value):
+        return SKIP
+    return _date(value, name).strftime("%Y-%m-%d")
+
+
+def date_unix(value: Any, name: str) -> Any:
+    """OPI ``Date``: Unix seconds as text.
+
+    Deliberate deviation: OPI counts from 1970-01-01 01:00:00 (one hour late); this counts from the real
+    epoch. A naive datetime is taken as UTC.
+    """
+    if not filled(value):
+        return SKIP
+    moment = _date(value, name)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return str(int(moment.timestamp()))
+
+
+def binary(value: Any, name: str) -> bytes:
+    """OPI ``GetBinaryData``: bytes, a path to a file, an ``http(s)://`` URL, or base64 text."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    path = _existing_file(value)
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise InvalidArgument(name, f"cannot read {path!r} ({exc.strerror})") from None
+    if isinstance(value, str) and value.strip():
+        if _is_url(value):
+            return _fetch(value, name)
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if decoded:
+            return decoded
+    raise InvalidArgument(name, "expected bytes, a path to an existing file, an http(s) URL or base64 text")
+
+
+def base64_file(value: Any, name: str) -> str:
+    """A file argument (see :func:`binary`) as standard base64 text, no line breaks."""
+    return base64.b64encode(binary(value, name)).decode("ascii")
+
+
+def _clip(value: Any, limit: int = 40) -> str:
+    shown = str(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

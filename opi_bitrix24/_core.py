@@ -1,0 +1,361 @@
+"""The request core: one small path from an OPI-style call to the portal and back.
+
+``post()`` / ``get()`` take the REST method, the URL (webhook or portal address), the token and the
+already-converted fields (``SKIP`` values are dropped), build the request the way OPI's ``NormalizeAuth``
+does, send it with the current :class:`Settings` and return the parsed JSON object, error bodies
+included. ``requests`` is imported on first use, so importing the package stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import json
+import logging
+import random
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
+from urllib.parse import quote
+
+from . import _convert
+from ._convert import SKIP
+from ._errors import InvalidArgument, TransportError, UnexpectedResponse
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+__all__ = [
+    "Settings",
+    "configure",
+    "current_settings",
+    "endpoint_url",
+    "fetch",
+    "get",
+    "post",
+    "post_fields",
+    "redact",
+    "settings",
+]
+
+log = logging.getLogger("opi_bitrix24")
+
+Result = Dict[str, Any]
+Timeout = Union[float, Tuple[float, float]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How requests are sent. Change them globally with :func:`configure` or for a block with :func:`settings`.
+
+    ``retries`` counts re-sends after the first attempt; they happen only where a re-send is safe:
+    HTTP 503 or a ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left
+    (any transport failure for GET). Waits grow as ``backoff * 2**n`` (with jitter, capped at
+    ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``.
+    """
+
+    timeout: Timeout = (10.0, 60.0)
+    retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    verify: Union[bool, str] = True
+    proxies: Optional[Mapping[str, str]] = None
+    session: Optional[requests.Session] = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or not 0 <= self.retries <= 10:
+            raise InvalidArgument("retries", "must be a whole number from 0 to 10")
+        for name in ("backoff", "max_backoff"):
+            if getattr(self, name) < 0:
+                raise InvalidArgument(name, "must not be negative")
+        timeouts = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,)
+        if not timeouts or any(not isinstance(t, (int, float)) or not 0 < t < float("inf") for t in timeouts):
+            raise InvalidArgument("timeout", "must be a finite number of seconds (or a (connect, read) pair)")
+
+
+_global = Settings()
+_scoped: contextvars.ContextVar[Optional[Settings]] = contextvars.ContextVar("opi_bitrix24_settings", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings in force here: the innermost :func:`settings` block, else the global ones."""
+    return _scoped.get() or _global
+
+
+def configure(**changes: Any) -> Settings:
+    """Change the global settings (``timeout``, ``retries``, ``backoff``, ``verify``, ``proxies``, ``session``)."""
+    global _global
+    _global = dataclasses.replace(_global, **changes)
+    return _global
+
+
+@contextlib.contextmanager
+def settings(**changes: Any) -> Iterator[Settings]:
+    """Use changed settings for the calls made inside the block (thread- and task-local)."""
+    scoped = dataclasses.replace(current_settings(), **changes)
+    marker = _scoped.set(scoped)
+    try:
+        yield scoped
+    finally:
+        _scoped.reset(marker)
+
+
+# --- URL and auth normalisation (OPI NormalizeAuth) ------------------------------------------------
+
+_SCHEME = re.compile(r"^(https?)://", re.IGNORECASE)
+_WEBHOOK_PATH = re.compile(r"/rest/\d+/[^/]+/")
+_WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)([^/?#\s]+)")
+
+
+def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, Any]]:
+    """Build ``(full URL, first parameters)`` as OPI's NormalizeAuth does.
+
+    Webhook mode (no token): ``<webhook>/<method>``, no parameters. Token mode: ``<portal>/rest/<method>``
+    with ``auth`` as the first parameter. Deliberate deviations from OPI: an explicit ``http://`` is
+    kept (OPI always uses HTTPS), the scheme is matched case-insensitively, only a leading ``www.`` of
+    the host is dropped (OPI deletes ``www.`` anywhere), and a token given together with a webhook URL
+    is refused instead of producing ``.../rest/1/key/rest/<method>``.
+    """
+    address = "" if url is None else str(url).strip()
+    if not address:
+        raise InvalidArgument("url", "a webhook URL or a portal address is required")
+    token_text = "" if token is None or token is SKIP else str(token)
+    match = _SCHEME.match(address)
+    scheme = match.group(1).lower() if match else "https"
+    rest = address[match.end() :] if match else address
+    if rest.lower().startswith("www."):
+        rest = rest[4:]
+    host = rest.split("/", 1)[0]
+    if not host or any(char.isspace() for char in host) or "@" in host:
+        raise InvalidArgument("url", "is not a webhook URL or a portal address")
+    if not rest.endswith("/"):
+        rest += "/"
+    params: Dict[str, Any] = {}
+    if token_text.strip():
+        if _WEBHOOK_PATH.search("/" + rest.split("/", 1)[1] if "/" in rest else ""):
+            raise InvalidArgument("token", "give either a webhook URL or a portal address with a token, not both")
+        if not rest.endswith("rest/"):
+            rest += "rest/"
+        params["auth"] = token_text
+    return f"{scheme}://{rest}{api_method.strip()}", params
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Remove the webhook key (the path segment after ``/rest/<user>/``) and the given secrets."""
+    cleaned = _WEBHOOK_SECRET.sub(r"\1***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            cleaned = cleaned.replace(secret, "***")
+    return cleaned
+
+
+# --- wire encoding --------------------------------------------------------------------------------
+
+_UNRESERVED = "-._~"
+_URL_IN_URL = "/%?+=!#$'()*,:;@[]"
+
+
+def _query_value(value: Any) -> str:
+    """OPI's query-string value encoding (OneScript EncodeString: UTF-8, upper-case hex, space = %20)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        inner = ",".join(_query_value(item) for item in value)
+        return "[" + quote(inner, safe=_UNRESERVED + _URL_IN_URL) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return quote(str(value), safe=_UNRESERVED)
+
+
+def _query_string(params: Mapping[str, Any]) -> str:
+    return "&".join(f"{key}={_query_value(value)}" for key, value in params.items())
+
+
+def _fields(params: Dict[str, Any], fields: Mapping[str, Any]) -> Dict[str, Any]:
+    for key, value in fields.items():
+        if value is not SKIP:
+            params[key] = value
+    return params
+
+
+# --- transport ------------------------------------------------------------------------------------
+
+_default_session: Optional[requests.Session] = None
+_session_lock = threading.Lock()
+
+
+def _session(config: Settings) -> requests.Session:
+    global _default_session
+    if config.session is not None:
+        return config.session
+    with _session_lock:
+        if _default_session is None:
+            import requests
+
+            _default_session = requests.Session()
+            _default_session.headers["User-Agent"] = f"opi-bitrix24/{_version()}"
+        return _default_session
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _connect_failure(exc: BaseException) -> bool:
+    """True when the request certainly never left: refused, unresolved host, connect timeout."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError) or not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason: Any = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+def _wait(config: Settings, attempt: int, retry_after: Optional[str] = None) -> None:
+    delay = min(config.max_backoff, config.backoff * (2**attempt))
+    if delay:
+        delay *= 0.5 + random.random() / 2
+    if retry_after and retry_after.strip().isdigit():
+        delay = max(delay, min(float(retry_after.strip()), config.max_backoff))
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _query_limited(response: requests.Response) -> bool:
+    if response.status_code == 503:
+        return True
+    if response.status_code < 400 or b"QUERY_LIMIT_EXCEEDED" not in response.content[:512]:
+        return False
+    try:
+        return bool(json.loads(response.content).get("error") == "QUERY_LIMIT_EXCEEDED")
+    except (ValueError, AttributeError):
+        return False
+
+
+def _send(verb: str, url: str, body: Optional[bytes], secrets: Tuple[str, ...]) -> requests.Response:
+    import requests
+
+    config = current_settings()
+    session = _session(config)
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    shown = redact(url.split("?", 1)[0], *secrets)
+    attempt = 0
+    while True:
+        log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
+        try:
+            response = session.request(
+                verb,
+                url,
+                data=body,
+                headers=headers,
+                timeout=config.timeout,
+                verify=config.verify,
+                proxies=dict(config.proxies) if config.proxies else None,
+            )
+        except requests.RequestException as exc:
+            retry = verb == "GET" or _connect_failure(exc)
+            if retry and attempt < config.retries:
+                _wait(config, attempt)
+                attempt += 1
+                continue
+            raise TransportError(f"{verb} {shown} failed: {_describe(exc, secrets)}") from None
+        if _query_limited(response) and attempt < config.retries:
+            log.debug("%s %s answered %d; retrying", verb, shown, response.status_code)
+            _wait(config, attempt, response.headers.get("Retry-After"))
+            attempt += 1
+            continue
+        return response
+
+
+def _describe(exc: BaseException, secrets: Tuple[str, ...]) -> str:
+    import requests
+
+    kinds = (
+        (requests.exceptions.SSLError, "TLS error"),
+        (requests.exceptions.ConnectTimeout, "connect timeout"),
+        (requests.exceptions.ReadTimeout, "read timeout"),
+        (requests.exceptions.ConnectionError, "connection error"),
+    )
+    kind = next((label for cls, label in kinds if isinstance(exc, cls)), type(exc).__name__)
+    detail = str(exc)
+    # urllib3's messages repeat the pool and the whole URL; keep the innermost cause.
+    cause = re.search(r"\[Errno -?\d+\][^\"')]*|timed out|certificate verify failed[^\"')]*", detail)
+    if cause:
+        detail = cause.group(0).strip()
+    return f"{kind}: {redact(detail, *secrets)[:200]}"
+
+
+def _parse(response: requests.Response, secrets: Tuple[str, ...]) -> Result:
+    raw = response.content
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        snippet = redact(raw[:200].decode("utf-8", errors="replace"), *secrets)
+        raise UnexpectedResponse(response.status_code, snippet) from None
+    if not isinstance(data, dict):
+        snippet = redact(raw[:200].decode("utf-8", errors="replace"), *secrets)
+        raise UnexpectedResponse(response.status_code, snippet, "the answer is not a JSON object")
+    return data
+
+
+def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
+    address, params = endpoint_url(url, token, api_method)
+    params = _fields(params, fields)
+    secrets = tuple(s for s in (params.get("auth"),) if isinstance(s, str))
+    if verb == "GET":
+        if params:
+            address += ("&" if "?" in address else "?") + _query_string(params)
+        response = _send("GET", address, None, secrets)
+    else:
+        body = json.dumps(params, ensure_ascii=False).encode("utf-8") if params else None
+        response = _send("POST", address, body, secrets)
+    return _parse(response, secrets)
+
+
+def post(api_method: str, url: Any, token: Any, **fields: Any) -> Result:
+    """Call ``api_method`` with the fields as a JSON body (OPI ``PostWithBody``)."""
+    return _call("POST", api_method, url, token, fields)
+
+
+def get(api_method: str, url: Any, token: Any, **fields: Any) -> Result:
+    """Call ``api_method`` with the fields in the query string (OPI ``Get``)."""
+    return _call("GET", api_method, url, token, fields)
+
+
+def post_fields(api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
+    """Like :func:`post` for keys that are not Python identifiers (or come from user data)."""
+    return _call("POST", api_method, url, token, fields)
+
+
+def fetch(url: str, name: str) -> bytes:
+    """Download a file or JSON document given as an ``http(s)://`` argument (OPI does the same)."""
+    import requests
+
+    config = current_settings()
+    try:
+        response = _session(config).get(
+            url,
+            timeout=config.timeout,
+            verify=config.verify,
+            proxies=dict(config.proxies) if config.proxies else None,
+        )
+    except requests.RequestException as exc:
+        raise TransportError(f"downloading {name} failed: {_describe(exc, ())}") from None
+    if response.status_code >= 400:
+        raise TransportError(f"downloading {name} failed: HTTP {response.status_code}")
+    return bytes(response.content)
+
+
+_convert.url_fetcher = fetch

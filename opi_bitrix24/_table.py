@@ -1,0 +1,139 @@
+"""The method table: every OPI function, its names and its parameters, in one place.
+
+Endpoint functions register themselves with :func:`section` / ``@endpoint``. The decorator only records
+metadata (it returns the function unchanged), so a call pays nothing for it. Python names, order and
+defaults come from the function's own signature; the decorator adds what Python cannot express: OPI's
+English and Russian names, the Russian parameter names and the CLI option words. Everything else —
+the Russian aliases, ``__all__``, the CLI, the docs index, the coverage tests — is derived from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import unicodedata
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+__all__ = ["REQUIRED", "Method", "Param", "find", "methods", "section"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    python: str
+    ru: str
+    cli: str
+    default: Any
+    annotation: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    python: str
+    ru: str
+    section: str
+    section_ru: str
+    api: Tuple[str, ...]
+    summary: str
+    params: Tuple[Param, ...]
+    func: Callable[..., Any]
+
+    def param_by_cli(self, option: str) -> Optional[Param]:
+        return next((p for p in self.params if p.cli == option), None)
+
+    def param_by_python(self, name: str) -> Optional[Param]:
+        return next((p for p in self.params if p.python == name), None)
+
+
+_pending: List[Tuple[Callable[..., Any], str, str, str, str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]] = []
+_built: Optional[Tuple[Method, ...]] = None
+_index: Dict[str, Method] = {}
+
+#: Parameter spec shared by almost every function: ``(Russian name, CLI option)``.
+URL = ("URL", "url")
+TOKEN = ("Токен", "token")
+
+
+def section(name: str, name_ru: str) -> Callable[..., Callable[[F], F]]:
+    """Return the ``@endpoint`` decorator for one OPI region (section) of the module."""
+
+    def endpoint(
+        opi_name: str, ru: str, *, api: Sequence[str] = (), params: Sequence[Tuple[str, str]]
+    ) -> Callable[[F], F]:
+        def register(func: F) -> F:
+            _pending.append((func, opi_name, ru, name, name_ru, tuple(api), tuple(params)))
+            return func
+
+        return register
+
+    return endpoint
+
+
+def _build() -> Tuple[Method, ...]:
+    from . import _sections
+
+    _sections.load()
+    order = {f"{_sections.__name__}.{name}": rank for rank, name in enumerate(_sections.MODULES)}
+    pending = sorted(_pending, key=lambda entry: (order.get(entry[0].__module__, len(order)), entry[0].__code__.co_firstlineno))
+    built: List[Method] = []
+    for func, opi_name, ru, sec, sec_ru, api, specs in pending:
+        signature = inspect.signature(func)
+        names = list(signature.parameters.values())
+        if len(names) != len(specs):
+            raise RuntimeError(f"{opi_name}: {len(names)} parameters but {len(specs)} OPI names")
+        params = tuple(
+            Param(
+                python=p.name,
+                ru=unicodedata.normalize("NFKC", ru_name),
+                cli=cli,
+                default=REQUIRED if p.default is inspect.Parameter.empty else p.default,
+                annotation=str(p.annotation),
+            )
+            for p, (ru_name, cli) in zip(names, specs)
+        )
+        doc = inspect.getdoc(func) or ""
+        built.append(
+            Method(
+                name=opi_name,
+                python=func.__name__,
+                ru=unicodedata.normalize("NFKC", ru),
+                section=sec,
+                section_ru=sec_ru,
+                api=api,
+                summary=doc.splitlines()[0] if doc else "",
+                params=params,
+                func=func,
+            )
+        )
+    return tuple(built)
+
+
+def methods() -> Tuple[Method, ...]:
+    """All registered methods, in registration (OPI module) order."""
+    global _built
+    if _built is None:
+        _built = _build()
+        for method in _built:
+            for key in (method.name.upper(), method.python.upper(), method.ru.upper()):
+                _index[key] = method
+    return _built
+
+
+def find(name: str) -> Optional[Method]:
+    """Look a method up by OPI English name (any case), Russian name or snake_case name."""
+    methods()
+    return _index.get(unicodedata.normalize("NFKC", name.strip()).upper())

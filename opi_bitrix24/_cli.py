@@ -67,9 +67,8 @@ def _overview() -> str:
 
 def _method_help(method: Method) -> str:
     lines = [
-        f"usage: {PROG} {method.name} " + " ".join(
-            f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params
-        ),
+        f"usage: {PROG} {method.name} "
+        + " ".join(f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params),
         "",
         method.summary,
         f"Calls: {', '.join(method.api) or '(no request)'}",
@@ -179,8 +178,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(f"{method.name} needs {' '.join(missing)}")
         return EXIT_USAGE
     if flags["debug"]:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
-        logging.getLogger("opi_bitrix24").setLevel(logging.DEBUG)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("opi_bitrix24")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     kwargs = {p.python: values[p.cli] for p in method.params if p.cli in values}
     try:
         result = method.func(**kwargs)

@@ -181,7 +181,8 @@ def _is_url(value: str) -> bool:
 
 def _existing_file(value: Any) -> Optional[str]:
     if isinstance(value, os.PathLike):
-        return os.fspath(value)  # type: ignore[return-value]
+        path = os.fspath(value)
+        return path if isinstance(path, str) else os.fsdecode(path)
     if isinstance(value, str) and value and len(value) < 4096 and "\n" not in value:
         try:
             if os.path.isfile(value):

@@ -88,7 +88,9 @@ def _build() -> Tuple[Method, ...]:
 
     _sections.load()
     order = {f"{_sections.__name__}.{name}": rank for rank, name in enumerate(_sections.MODULES)}
-    pending = sorted(_pending, key=lambda entry: (order.get(entry[0].__module__, len(order)), entry[0].__code__.co_firstlineno))
+    pending = sorted(
+        _pending, key=lambda entry: (order.get(entry[0].__module__, len(order)), entry[0].__code__.co_firstlineno)
+    )
     built: List[Method] = []
     for func, opi_name, ru, sec, sec_ru, api, specs in pending:
         signature = inspect.signature(func)

@@ -10,7 +10,7 @@ import datetime
 import os
 from typing import Any, Dict, Mapping, Sequence, Union
 
-__all__ = ["Flag", "Id", "IdList", "Moment", "Result", "Structure", "StructureList", "Text", "FileData"]
+__all__ = ["FileData", "Flag", "Id", "IdList", "Moment", "Result", "Structure", "StructureList", "Text"]
 
 #: The parsed JSON object the portal answered (OPI: ``Map Of KeyAndValue``).
 Result = Dict[str, Any]
@@ -30,4 +30,3 @@ Flag = Union[bool, str]
 Moment = Union[datetime.datetime, datetime.date, str]
 #: File content: bytes, a path, an ``http(s)://`` URL or base64 text.
 FileData = Union[bytes, str, "os.PathLike[str]"]
-

@@ -55,14 +55,21 @@ def _tls() -> Tuple[Any, str]:
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     certificate.configure_cert(context)
-    bundle = tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False)  # noqa: SIM115
+    bundle = tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False)
     bundle.write(authority.cert_pem.bytes())
     bundle.close()
     return context, bundle.name
 
 
-def run_case(case: Case, argv_prefix: List[str], server: ReplayServer, scheme: str, extra_env: Dict[str, str],
-             timeout: float, exit_codes: Dict[str, int]) -> Tuple[bool, str]:
+def run_case(
+    case: Case,
+    argv_prefix: List[str],
+    server: ReplayServer,
+    scheme: str,
+    extra_env: Dict[str, str],
+    timeout: float,
+    exit_codes: Dict[str, int],
+) -> Tuple[bool, str]:
     """Run one case; returns (passed, message)."""
     secret = "k" + secrets.token_hex(8)
     token = "t" + secrets.token_hex(12)
@@ -120,9 +127,17 @@ def run_case(case: Case, argv_prefix: List[str], server: ReplayServer, scheme: s
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.runner", description=__doc__.splitlines()[0])
-    parser.add_argument("--impl", default="python", help="implementation name (adapters.yaml, expectations/<impl>.yaml)")
-    parser.add_argument("--argv", help="argv prefix of the CLI under test, e.g. 'oint bitrix24' (overrides adapters.yaml)")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA (trusted via REQUESTS_CA_BUNDLE/SSL_CERT_FILE)")
+    parser.add_argument(
+        "--impl", default="python", help="implementation name (adapters.yaml, expectations/<impl>.yaml)"
+    )
+    parser.add_argument(
+        "--argv", help="argv prefix of the CLI under test, e.g. 'oint bitrix24' (overrides adapters.yaml)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throwaway CA (trusted via REQUESTS_CA_BUNDLE/SSL_CERT_FILE)",
+    )
     parser.add_argument("--run", action="append", default=[], help="only tests whose id matches this glob")
     parser.add_argument("--skip", action="append", default=[], help="skip tests whose id matches this glob")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per test")
@@ -131,9 +146,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     adapter = _adapters().get(args.impl, {})
-    prefix = shlex.split(args.argv) if args.argv else [
-        sys.executable if part == "{python}" else part for part in adapter.get("argv", [])
-    ]
+    prefix = (
+        shlex.split(args.argv)
+        if args.argv
+        else [sys.executable if part == "{python}" else part for part in adapter.get("argv", [])]
+    )
     if not prefix:
         parser.error(f"no argv for implementation {args.impl!r}: pass --argv or add it to conformance/adapters.yaml")
     exit_codes = dict(EXIT_FOR_KIND, **(adapter.get("exit_codes") or {}))
@@ -170,10 +187,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if status == "xpass":
                     message = "listed as an expected failure in expectations but passed: remove the entry"
             if args.json:
-                print(json.dumps({"id": case.full_id, "impl": args.impl, "status": status, "message": message,
-                                  "ms": round(elapsed * 1000)}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "id": case.full_id,
+                            "impl": args.impl,
+                            "status": status,
+                            "message": message,
+                            "ms": round(elapsed * 1000),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             else:
-                print(f"{status.upper():5} {case.full_id}" + (f"  -- {message}" if message and status != "pass" else ""))
+                print(
+                    f"{status.upper():5} {case.full_id}" + (f"  -- {message}" if message and status != "pass" else "")
+                )
     finally:
         server.close()
         if bundle:

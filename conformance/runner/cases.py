@@ -193,6 +193,8 @@ def json_diff(expected: Any, actual: Any, where: str = "$") -> Optional[str]:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) < 120 else text[:117] + "..."
 

@@ -35,7 +35,7 @@ class ReplayServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -43,7 +43,7 @@ class ReplayServer:
         if tls_context is not None:
             self._httpd.socket = tls_context.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def load(self, exchanges: List[Dict[str, Any]]) -> None:
@@ -55,7 +55,7 @@ class ReplayServer:
     def _answer(self, verb: str, target: str, body: bytes) -> Tuple[int, bytes, str]:
         with self._lock:
             if self.served >= len(self._exchanges):
-                self.problems.append(f"unexpected request {verb} {target.split('?')[0]}")
+                self.problems.append(f"unexpected request {verb} {target.split('?', maxsplit=1)[0]}")
                 return 599, b"conformance: no request was expected here", "text/plain"
             exchange = self._exchanges[self.served]
             self.served += 1

@@ -10,7 +10,9 @@ from .._types import IdList, Result
 endpoint = section("ChatsAndDialogsManagement", "РаботаСЧатамиИДиалогами")
 
 
-@endpoint("GetUsers", "ПолучитьПользователей", api=["im.user.list.get"], params=[URL, ("IDПользователей", "users"), TOKEN])
+@endpoint(
+    "GetUsers", "ПолучитьПользователей", api=["im.user.list.get"], params=[URL, ("IDПользователей", "users"), TOKEN]
+)
 def get_users(url: str, user_ids: IdList, token: str = "") -> Result:
     """Get messenger information about one or several users.
 

@@ -1,0 +1,115 @@
+"""Generate the vcrpy cassettes (``cassettes/<module>/<Method>/<test-id>.yaml``) from the cases.
+
+    python -m conformance.runner.cassettes           # write them
+    python -m conformance.runner.cassettes --check   # exit 1 if any is missing, stale or orphaned
+
+The cases are the single source: a cassette is the case's exchanges written in vcrpy's format against a
+fixed fake host with placeholder secrets, bodies kept as the exact JSON text of the sample responses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+from .cases import SUITE, Case, cassette_env, expand, load_cases, response_bytes, response_content_type
+
+CASSETTES = SUITE.parent / "cassettes"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def cassette_path(case: Case) -> Path:
+    return CASSETTES / case.module / case.method / f"{case.id}.yaml"
+
+
+def _request(expected: Dict[str, Any], env: Dict[str, str]) -> Dict[str, Any]:
+    uri = env["PORTAL"] + expected["path"]
+    if "query_raw" in expected:
+        uri += "?" + expected["query_raw"]
+    elif expected.get("query"):
+        from urllib.parse import quote
+
+        uri += "?" + "&".join(f"{k}={quote(str(v), safe='-._~')}" for k, v in expected["query"].items())
+    headers: Dict[str, List[str]] = {"Accept": ["application/json"]}
+    body = None
+    if "json" in expected:
+        body = json.dumps(expected["json"], ensure_ascii=False)
+        headers["Content-Type"] = ["application/json; charset=utf-8"]
+    return {"method": expected["method"], "uri": uri, "body": body, "headers": headers}
+
+
+def _response(response: Dict[str, Any], module: str) -> Dict[str, Any]:
+    status = int(response.get("status", 200))
+    try:
+        message = HTTPStatus(status).phrase
+    except ValueError:
+        message = ""
+    return {
+        "status": {"code": status, "message": message},
+        "headers": {"Content-Type": [response_content_type(response)]},
+        "body": {"string": response_bytes(response, module).decode("utf-8")},
+    }
+
+
+def cassette_text(case: Case) -> str:
+    env = cassette_env()
+    interactions = [
+        {
+            "request": _request(expand(x["request"], env), env),
+            "response": _response(expand(x["response"], env), case.module),
+        }
+        for x in case.http
+    ]
+    header = f"# Generated from conformance/cases ({case.full_id}) by conformance.runner.cassettes; do not edit.\n"
+    body = yaml.dump(
+        {"interactions": interactions, "version": 1}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120
+    )
+    return header + body
+
+
+def expected_files() -> Dict[Path, str]:
+    return {cassette_path(case): cassette_text(case) for case in load_cases() if case.http}
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    wanted = expected_files()
+    existing = set(CASSETTES.rglob("*.yaml")) - set((CASSETTES / "live").rglob("*.yaml"))
+    stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    orphans = sorted(existing - set(wanted))
+    if args.check:
+        for path in stale:
+            print("stale or missing:", path.relative_to(SUITE.parent))
+        for path in orphans:
+            print("no case for:", path.relative_to(SUITE.parent))
+        return 1 if stale or orphans else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wanted[path], encoding="utf-8")
+    for path in orphans:
+        path.unlink()
+    print(f"{len(wanted)} cassettes: {len(stale)} written, {len(orphans)} removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""OPI_Bitrix24's private helpers and recurring patterns, shared by the section modules."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping
+
+from . import _convert as cv
+from . import _core
+from ._types import Result
+
+__all__ = ["blank", "mute_switch", "primary_action", "template"]
+
+
+def primary_action(api_method: str, url: Any, object_id: Any, token: Any, field: str = "id", name: str = "") -> Result:
+    """OPI ``PrimaryControlAction``: call ``api_method`` with one id, sent as text under ``field``.
+
+    ``name`` is the Python parameter holding the id (for error messages).
+    """
+    return _core.post_fields(api_method, url, token, {field: cv.text(object_id, name or field)})
+
+
+def mute_switch(url: Any, chat_id: Any, mute: bool, token: Any) -> Result:
+    """OPI ``ChatNotificationsSwitch``: ``im.chat.mute`` with ``MUTE`` as ``"Y"``/``"N"``."""
+    return _core.post("im.chat.mute", url, token, CHAT_ID=cv.text(chat_id, "chat_id"), MUTE=cv.yes_no(mute, "mute"))
+
+
+def blank(value: Any) -> Any:
+    """OPI's recursive clear: keys and list lengths are kept, every leaf becomes ``""``."""
+    if isinstance(value, Mapping):
+        return {key: blank(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [blank(item) for item in value]
+    return ""
+
+
+def template(fields: Mapping[str, Any], clear: Any, *, deep: bool = False, name: str = "clear") -> Dict[str, Any]:
+    """A structure builder's result (no request): a fresh copy of ``fields``.
+
+    With ``clear`` true every value becomes ``""``: a flat loop (nested values become ``""`` too) or,
+    with ``deep``, OPI's recursive clear (nested structures kept, their leaves emptied).
+    """
+    if not cv.boolean(clear, name):
+        return {key: _copy(value) for key, value in fields.items()}
+    if deep:
+        return {key: blank(value) for key, value in fields.items()}
+    return dict.fromkeys(fields, "")
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real loopback HTTP server and fast, isolated settings."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import opi_bitrix24  # noqa: E402
+
+Reply = Tuple[int, Dict[str, str], bytes]
+
+
+class Portal:
+    """A loopback HTTP server that records requests and answers from a queue (or a default)."""
+
+    def __init__(self) -> None:
+        self.requests: List[Dict[str, Any]] = []
+        self.replies: List[Reply] = []
+        self.default: Reply = (200, {"Content-Type": "application/json"}, b'{"result": true}')
+        self.handler: Callable[[Dict[str, Any]], Reply] | None = None
+        portal = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                seen = {
+                    "method": self.command,
+                    "path": path,
+                    "query": query,
+                    "body": body,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                }
+                portal.requests.append(seen)
+                if portal.handler is not None:
+                    status, headers, payload = portal.handler(seen)
+                else:
+                    status, headers, payload = portal.replies.pop(0) if portal.replies else portal.default
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _any  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.webhook = f"{self.base}/rest/1/s3cretWebhookKey99/"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def reply(
+        self, status: int = 200, payload: Any = None, raw: bytes | None = None, headers: Dict[str, str] | None = None
+    ) -> None:
+        body = raw if raw is not None else json.dumps(payload if payload is not None else {"result": True}).encode()
+        self.replies.append((status, headers or {"Content-Type": "application/json"}, body))
+
+    def json_body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index]["body"])
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    server = Portal()
+    try:
+        with opi_bitrix24.settings(backoff=0, retries=2):
+            yield server
+    finally:
+        server.close()

@@ -1,0 +1,368 @@
+"""The request core: URL/auth normalisation, wire encoding, parsing, retries, TLS, settings, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+import opi_bitrix24
+from opi_bitrix24 import InvalidArgument, TransportError, UnexpectedResponse, get_users, server_time
+from opi_bitrix24._core import endpoint_url, redact
+
+KEY = "s3cretWebhookKey99"
+
+
+# --- normalisation (OPI NormalizeAuth) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "expected_url", "expected_params"),
+    [
+        ("https://b24.example.ru/rest/1/abc/", "", "https://b24.example.ru/rest/1/abc/im.user.list.get", {}),
+        ("https://b24.example.ru/rest/1/abc", "", "https://b24.example.ru/rest/1/abc/im.user.list.get", {}),
+        ("b24.example.ru", "T", "https://b24.example.ru/rest/im.user.list.get", {"auth": "T"}),
+        ("https://b24.example.ru/", "T", "https://b24.example.ru/rest/im.user.list.get", {"auth": "T"}),
+        ("b24.example.ru/rest/", "T", "https://b24.example.ru/rest/im.user.list.get", {"auth": "T"}),
+        ("b24.example.ru/rest", "T", "https://b24.example.ru/rest/im.user.list.get", {"auth": "T"}),
+        ("  www.b24.example.ru  ", "T", "https://b24.example.ru/rest/im.user.list.get", {"auth": "T"}),
+        ("b24.example.ru:8443", "T", "https://b24.example.ru:8443/rest/im.user.list.get", {"auth": "T"}),
+        ("b24.example.ru", "   ", "https://b24.example.ru/im.user.list.get", {}),
+    ],
+)
+def test_endpoint_url_follows_opi(url: str, token: str, expected_url: str, expected_params: dict[str, Any]) -> None:
+    assert endpoint_url(url, token, "im.user.list.get") == (expected_url, expected_params)
+
+
+def test_auth_is_the_first_parameter() -> None:
+    _, params = endpoint_url("b24.example.ru", "T", "x")
+    params["ID"] = [1]
+    assert list(params) == ["auth", "ID"]
+
+
+def test_deviation_explicit_http_is_honoured() -> None:
+    # OPI strips the scheme and always uses HTTPS; an explicit http:// is kept here.
+    assert endpoint_url("http://127.0.0.1:8080/rest/1/k/", "", "m")[0] == "http://127.0.0.1:8080/rest/1/k/m"
+    assert endpoint_url("HTTPS://b24.example.ru", "T", "m")[0] == "https://b24.example.ru/rest/m"
+
+
+def test_deviation_www_only_dropped_at_the_start_of_the_host() -> None:
+    # OPI deletes "www." anywhere, which changes hosts such as shop.www.example.ru.
+    assert endpoint_url("https://shop.www.example.ru", "T", "m")[0] == "https://shop.www.example.ru/rest/m"
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "parameter"),
+    [
+        ("", "", "url"),
+        (None, "", "url"),
+        ("   ", "T", "url"),
+        ("https:///rest/1/k/", "", "url"),
+        ("https://b24.example.ru/rest/1/key/", "T", "token"),
+    ],
+)
+def test_bad_addresses_are_refused(url: Any, token: str, parameter: str) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        endpoint_url(url, token, "m")
+    assert raised.value.parameter == parameter
+    assert "key" not in str(raised.value) or parameter != "token"
+
+
+def test_redact_hides_the_webhook_key_and_given_secrets() -> None:
+    text = "POST https://b24.example.ru/rest/7/abcDEF123/im.user.list.get auth=tok123"
+    assert redact(text, "tok123") == "POST https://b24.example.ru/rest/7/***/im.user.list.get auth=***"
+
+
+# --- the wire ---------------------------------------------------------------------------------------
+
+
+def test_post_sends_compact_utf8_json_with_charset(portal: Any) -> None:
+    portal.reply(payload={"result": {"ok": "да"}})
+    assert get_users(portal.webhook, ["Пётр", 2]) == {"result": {"ok": "да"}}
+    seen = portal.requests[0]
+    assert seen["method"] == "POST"
+    assert seen["path"] == f"/rest/1/{KEY}/im.user.list.get"
+    assert seen["query"] == ""
+    assert seen["headers"]["content-type"] == "application/json; charset=utf-8"
+    assert seen["body"] == '{"ID": ["Пётр", 2]}'.encode()
+
+
+def test_token_mode_puts_auth_first_in_the_body(portal: Any) -> None:
+    get_users(portal.base, 5, "tok-1")
+    assert portal.requests[0]["path"] == "/rest/im.user.list.get"
+    assert list(portal.json_body()) == ["auth", "ID"]
+    assert portal.json_body() == {"auth": "tok-1", "ID": [5]}
+
+
+def test_get_sends_auth_in_the_query_and_no_body(portal: Any) -> None:
+    server_time(portal.base, "a b/c+d&é")
+    seen = portal.requests[0]
+    assert (seen["method"], seen["path"], seen["body"]) == ("GET", "/rest/server.time", b"")
+    assert seen["query"] == "auth=a%20b%2Fc%2Bd%26%C3%A9"
+    assert "content-type" not in seen["headers"]
+
+
+def test_webhook_get_has_no_query(portal: Any) -> None:
+    server_time(portal.webhook)
+    assert portal.requests[0]["query"] == ""
+
+
+def test_key_order_of_the_answer_is_kept(portal: Any) -> None:
+    portal.reply(raw=b'{"z": 1, "a": {"y": 2, "b": 3}, "m": [3, 1]}')
+    result = server_time(portal.webhook)
+    assert list(result) == ["z", "a", "m"] and list(result["a"]) == ["y", "b"]
+
+
+def test_api_error_status_returns_the_body(portal: Any) -> None:
+    portal.reply(401, {"error": "expired_token", "error_description": "The access token provided has expired."})
+    assert server_time(portal.base, "T")["error"] == "expired_token"
+
+
+def test_empty_answer_is_an_empty_result(portal: Any) -> None:
+    portal.reply(raw=b"")
+    assert server_time(portal.webhook) == {}
+
+
+@pytest.mark.parametrize("payload", [b"<html>Bad gateway</html>", b'{"result": tru', b"\xff\xfe"])
+def test_non_json_answer_raises_with_status_and_snippet(portal: Any, payload: bytes) -> None:
+    portal.reply(502, raw=payload, headers={"Content-Type": "text/html"})
+    with pytest.raises(UnexpectedResponse) as raised:
+        server_time(portal.webhook)
+    assert raised.value.status == 502
+    assert KEY not in str(raised.value)
+
+
+def test_snippet_of_a_bad_answer_has_no_secret(portal: Any) -> None:
+    portal.reply(200, raw=f"oops {portal.webhook} token=tok-secret-9".encode())
+    with pytest.raises(UnexpectedResponse) as raised:
+        server_time(portal.base, "tok-secret-9")
+    assert "tok-secret-9" not in str(raised.value)
+    assert KEY not in str(raised.value)
+
+
+def test_a_json_answer_that_is_not_an_object_raises(portal: Any) -> None:
+    portal.reply(raw=b"[1, 2]")
+    with pytest.raises(UnexpectedResponse):
+        server_time(portal.webhook)
+
+
+def test_gzip_answers_are_decoded(portal: Any) -> None:
+    import gzip
+
+    portal.reply(
+        raw=gzip.compress(b'{"result": "z"}'), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+    assert server_time(portal.webhook) == {"result": "z"}
+
+
+# --- retries ----------------------------------------------------------------------------------------
+
+
+def test_query_limit_is_retried_then_the_answer_returned(portal: Any) -> None:
+    portal.reply(503, {"error": "QUERY_LIMIT_EXCEEDED"})
+    portal.reply(200, {"result": 1})
+    assert get_users(portal.webhook, 1) == {"result": 1}
+    assert len(portal.requests) == 2
+    assert portal.requests[0]["body"] == portal.requests[1]["body"]
+
+
+def test_retries_are_bounded_and_the_last_body_returned(portal: Any) -> None:
+    portal.default = (503, {"Content-Type": "application/json"}, b'{"error": "QUERY_LIMIT_EXCEEDED"}')
+    with opi_bitrix24.settings(retries=3):
+        assert get_users(portal.webhook, 1) == {"error": "QUERY_LIMIT_EXCEEDED"}
+    assert len(portal.requests) == 4
+
+
+def test_query_limit_error_under_another_status_is_retried(portal: Any) -> None:
+    portal.reply(429, {"error": "QUERY_LIMIT_EXCEEDED"})
+    portal.reply(200, {"result": 2})
+    assert get_users(portal.webhook, 1) == {"result": 2}
+
+
+@pytest.mark.parametrize("status", [500, 502, 429, 400])
+def test_deviation_other_errors_are_not_resent(portal: Any, status: int) -> None:
+    # OPI re-sends any 5xx five times at once; a POST that reached the server may have acted, so no re-send.
+    portal.reply(status, {"error": "ERROR_CORE"})
+    assert get_users(portal.webhook, 1) == {"error": "ERROR_CORE"}
+    assert len(portal.requests) == 1
+
+
+def test_retry_after_and_backoff_are_waited(portal: Any) -> None:
+    portal.reply(
+        503, {"error": "QUERY_LIMIT_EXCEEDED"}, headers={"Content-Type": "application/json", "Retry-After": "1"}
+    )
+    portal.reply(200, {"result": 1})
+    started = time.monotonic()
+    with opi_bitrix24.settings(backoff=0.0, max_backoff=5):
+        get_users(portal.webhook, 1)
+    assert time.monotonic() - started >= 0.9
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connection_refused_is_retried_then_raises_without_secrets() -> None:
+    attempts: list[str] = []
+
+    class Counting(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            attempts.append(args[0])
+            return super().request(*args, **kwargs)
+
+    url = f"http://127.0.0.1:{_closed_port()}/rest/1/{KEY}/"
+    with opi_bitrix24.settings(session=Counting(), retries=2, backoff=0), pytest.raises(TransportError) as raised:
+        get_users(url, 1)
+    assert len(attempts) == 3
+    assert KEY not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_read_timeout_of_a_post_is_not_resent() -> None:
+    """A POST that timed out may have been executed: it is not sent again."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/{KEY}/"
+    try:
+        with opi_bitrix24.settings(timeout=(2, 0.3), retries=3, backoff=0), pytest.raises(TransportError) as raised:
+            get_users(url, 1)
+        time.sleep(0.1)
+        assert len(accepted) == 1
+        assert "read timeout" in str(raised.value)
+        assert KEY not in str(raised.value)
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+# --- TLS ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_portal(portal: Any, tmp_path: Any) -> Any:
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    portal.httpd.socket = context.wrap_socket(portal.httpd.socket, server_side=True)
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    portal.ca_bundle = str(bundle)
+    portal.host = f"127.0.0.1:{portal.port}"
+    return portal
+
+
+def test_deviation_tls_certificates_are_verified(tls_portal: Any) -> None:
+    # OPI accepts any certificate; an untrusted one is refused here before anything is sent.
+    with opi_bitrix24.settings(retries=0), pytest.raises(TransportError) as raised:
+        server_time(tls_portal.host, "tok-abc-123")
+    assert "TLS" in str(raised.value)
+    assert tls_portal.requests == []
+    assert "tok-abc-123" not in str(raised.value)
+
+
+def test_a_ca_bundle_setting_is_used_and_scheme_less_means_https(tls_portal: Any) -> None:
+    with opi_bitrix24.settings(verify=tls_portal.ca_bundle):
+        assert server_time(tls_portal.host, "T") == {"result": True}
+    assert tls_portal.requests[0]["query"] == "auth=T"
+
+
+def test_verification_can_be_switched_off_explicitly(tls_portal: Any) -> None:
+    with opi_bitrix24.settings(verify=False):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert server_time(tls_portal.host, "T") == {"result": True}
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+
+def test_settings_are_scoped_to_the_block() -> None:
+    before = opi_bitrix24.current_settings()
+    with opi_bitrix24.settings(timeout=3.0) as inside:
+        assert opi_bitrix24.current_settings() is inside and inside.timeout == 3.0
+    assert opi_bitrix24.current_settings() is before
+
+
+def test_configure_changes_the_global_settings() -> None:
+    original = opi_bitrix24.current_settings()
+    try:
+        assert opi_bitrix24.configure(retries=5).retries == 5
+        assert opi_bitrix24.current_settings().retries == 5
+    finally:
+        opi_bitrix24.configure(**{f: getattr(original, f) for f in ("retries",)})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"timeout": 0}, {"timeout": float("inf")}, {"retries": -1}, {"retries": 99}, {"backoff": -1}, {"timeout": None}],
+)
+def test_bad_settings_are_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument):
+        opi_bitrix24.configure(**change)
+
+
+def test_a_caller_supplied_session_is_used(portal: Any) -> None:
+    session = requests.Session()
+    session.headers["X-Caller"] = "mine"
+    with opi_bitrix24.settings(session=session):
+        server_time(portal.webhook)
+    assert portal.requests[0]["headers"]["x-caller"] == "mine"
+
+
+def test_the_default_session_reuses_connections(portal: Any) -> None:
+    ports = []
+    original = portal.httpd.RequestHandlerClass.setup
+
+    def setup(handler: Any) -> None:
+        ports.append(handler.client_address[1])
+        original(handler)
+
+    portal.httpd.RequestHandlerClass.setup = setup
+    try:
+        for _ in range(3):
+            server_time(portal.webhook)
+    finally:
+        portal.httpd.RequestHandlerClass.setup = original
+    assert len(set(ports)) == 1
+
+
+def test_debug_log_never_shows_secrets(portal: Any, caplog: Any) -> None:
+    portal.reply(503, {"error": "QUERY_LIMIT_EXCEEDED"})
+    with caplog.at_level(logging.DEBUG, logger="opi_bitrix24"):
+        get_users(portal.webhook, 1)
+        get_users(portal.base, 1, "tok-very-secret")
+    text = caplog.text
+    assert "im.user.list.get" in text
+    assert KEY not in text and "tok-very-secret" not in text
+
+
+def test_fetching_a_url_argument_uses_the_settings(portal: Any) -> None:
+    portal.reply(raw=json.dumps([7, 8]).encode())
+    from opi_bitrix24 import _convert
+
+    assert _convert.collection(f"{portal.base}/list.json", "fields") == [7, 8]

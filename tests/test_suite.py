@@ -1,0 +1,154 @@
+"""Checks on the conformance suite and the cassettes themselves, and on the runners."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conformance.runner.cases import RESPONSES, SUITE, load_cases
+from conformance.runner.cassettes import CASSETTES
+from conformance.runner.cassettes import main as cassettes_main
+
+ROOT = SUITE.parent
+CASE_FILES = sorted((SUITE / "cases").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_case_files_follow_the_schema(path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SUITE / "schema" / "case.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+def test_case_ids_are_unique_and_files_are_named_after_the_method() -> None:
+    cases = load_cases()
+    ids = [case.full_id for case in cases]
+    assert len(ids) == len(set(ids))
+    for case in cases:
+        assert case.path.stem == case.method
+
+
+def test_descriptions_are_declarative_sentences() -> None:
+    modal = re.compile(r"\b(should|must|may|might|can|could)\b", re.IGNORECASE)
+    for case in load_cases():
+        assert case.description.endswith("."), case.full_id
+        assert not modal.search(case.description), f"{case.full_id}: state what happens, without modal verbs"
+
+
+def test_every_response_file_is_used_and_exists() -> None:
+    used = {x["response"]["json_file"] for c in load_cases() for x in c.http if "json_file" in x["response"]}
+    for name in used:
+        assert (RESPONSES / "bitrix24" / name).exists(), name
+    on_disk = {str(p.relative_to(RESPONSES / "bitrix24")) for p in (RESPONSES / "bitrix24").rglob("*.json")}
+    assert on_disk == used, f"unused response files: {sorted(on_disk - used)}"
+
+
+def test_cassettes_are_generated_from_the_cases() -> None:
+    assert cassettes_main(["--check"]) == 0, "run: python -m conformance.runner.cassettes"
+
+
+SECRET_PATTERNS = [
+    re.compile(r"/rest/\d+/(?!WEBHOOK_KEY_PLACEHOLDER/)(?!\$\{SECRET\})[A-Za-z0-9_]{6,}/"),
+    re.compile(r'"auth": ?"(?!TOKEN_PLACEHOLDER|REDACTED|\$\{TOKEN\})[^"]{6,}"'),
+    re.compile(r"auth=(?!TOKEN_PLACEHOLDER|REDACTED|\$\{TOKEN\}|a%20b)[^&\s'\"]{6,}"),
+    re.compile(r"(access|refresh)_token\"?:\s*\"?(?!REDACTED)[0-9a-f]{20,}"),
+]
+
+
+def test_no_secret_in_recorded_data() -> None:
+    hits = []
+    for folder in (CASSETTES, SUITE):
+        for path in folder.rglob("*"):
+            if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                text = path.read_text(encoding="utf-8")
+                hits += [f"{path.relative_to(ROOT)}: {m.group(0)}" for p in SECRET_PATTERNS for m in p.finditer(text)]
+    assert not hits, "\n".join(hits[:10])
+
+
+def test_secret_scan_catches_a_planted_secret(tmp_path: Path) -> None:
+    planted = '{"uri": "https://x.bitrix24.ru/rest/1/h0m3k3y1234/user.get", "auth": "bafe5c69006e9f06006b"}'
+    assert sum(bool(p.search(planted)) for p in SECRET_PATTERNS) == 2
+
+
+def test_recording_scrubs_the_key_and_auth_before_writing(portal: Any, tmp_path: Path) -> None:
+    """Record against a loopback portal with real-looking secrets; the file holds placeholders only."""
+    import opi_bitrix24
+    from conformance.runner.recording import scrubbing_vcr
+
+    portal.reply(payload={"result": {"auth": "echoed-token-abcdef", "ok": 1}})
+    portal.reply(payload={"result": "2026-01-06T14:19:18+00:00"})
+    cassette = tmp_path / "live.yaml"
+    with scrubbing_vcr().use_cassette(str(cassette)):
+        opi_bitrix24.get_users(portal.webhook, 1)
+        opi_bitrix24.server_time(portal.base, "echoed-token-abcdef")
+    text = cassette.read_text(encoding="utf-8")
+    assert "s3cretWebhookKey99" not in text and "echoed-token-abcdef" not in text
+    assert "WEBHOOK_KEY_PLACEHOLDER" in text and "REDACTED" in text
+    # ... and it replays with other real secrets, since live requests are scrubbed before matching.
+    with scrubbing_vcr("none").use_cassette(str(cassette)) as played:
+        other = portal.webhook.replace("s3cretWebhookKey99", "an0therKey")
+        assert opi_bitrix24.get_users(other, 1)["result"]["ok"] == 1
+        assert opi_bitrix24.server_time(portal.base, "another-token")["result"].startswith("2026")
+    assert played.all_played and len(portal.requests) == 2
+
+
+FAKE_CLI = r"""
+import json, sys, urllib.request
+args = sys.argv[1:]
+opts = dict(zip(args[1::2], args[2::2]))
+body = json.dumps({"ID": [1, 99]}).encode()
+req = urllib.request.Request(opts["--url"] + "im.user.list.get", data=body, method="POST")
+try:
+    answer = urllib.request.urlopen(req).read()
+except Exception as exc:
+    answer = b"{}"
+open(opts["--out"], "wb").write(answer)
+"""
+
+
+def test_external_runner_reports_a_wrong_request(tmp_path: Path) -> None:
+    """The runner fails an implementation that sends the wrong body (a runner that cannot fail proves nothing)."""
+    fake = tmp_path / "fake_cli.py"
+    fake.write_text(FAKE_CLI, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.runner",
+            "--argv",
+            f"{sys.executable} {fake}",
+            "--impl",
+            "fake",
+            "--run",
+            "bitrix24/GetUsers/documented-webhook-list",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "FAIL  bitrix24/GetUsers/documented-webhook-list" in done.stdout
+    assert "$body.ID[1]: expected 10, got 99" in done.stdout
+    assert done.stdout.rstrip().endswith("0 passed, 1 failed, 0 skipped")
+
+
+def test_external_runner_passes_this_cli_on_a_sample() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.runner", "--impl", "python", "--run", "bitrix24/GetUsers/*"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert re.search(r"^\d+ passed, 0 failed, 1 skipped$", done.stdout, re.M)

@@ -9,7 +9,11 @@ __all__ = ["MODULES", "load"]
 #: Section modules in OPI_Bitrix24's region order.
 MODULES = (
     "settings",
+    "tasks",
+    "custom_task_fields",
     "chats",
+    "messages",
+    "notifications",
 )
 
 

@@ -366,3 +366,15 @@ def test_fetching_a_url_argument_uses_the_settings(portal: Any) -> None:
     from opi_bitrix24 import _convert
 
     assert _convert.collection(f"{portal.base}/list.json", "fields") == [7, 8]
+
+
+def test_default_timeout_is_finite() -> None:
+    timeout = opi_bitrix24.Settings().timeout
+    assert isinstance(timeout, tuple) and all(0 < t <= 120 for t in timeout)
+
+
+def test_iso_dates_in_answers_stay_text(portal: Any) -> None:
+    portal.reply(payload={"result": "2026-01-06T14:19:18+00:00", "time": {"start": 1767709158.64109}})
+    result = server_time(portal.webhook)
+    assert result["result"] == "2026-01-06T14:19:18+00:00"
+    assert result["time"]["start"] == 1767709158.64109

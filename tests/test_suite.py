@@ -152,3 +152,16 @@ def test_external_runner_passes_this_cli_on_a_sample() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert re.search(r"^\d+ passed, 0 failed, 1 skipped$", done.stdout, re.M)
+
+
+def test_sample_portal_demo_prints_the_documented_answer() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.runner.portal", "--demo", "GetUsers", "--users", "10"],
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = json.loads((RESPONSES / "bitrix24" / "GetUsers" / "documented-2026.json").read_text(encoding="utf-8"))
+    assert json.loads(done.stdout) == expected

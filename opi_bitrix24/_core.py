@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import json
 import logging
 import random
@@ -46,7 +45,6 @@ Result = Dict[str, Any]
 Timeout = Union[float, Tuple[float, float]]
 
 
-@dataclasses.dataclass(frozen=True)
 class Settings:
     """How requests are sent. Change them globally with :func:`configure` or for a block with :func:`settings`.
 
@@ -54,25 +52,56 @@ class Settings:
     HTTP 503 or a ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left
     (any transport failure for GET). Waits grow as ``backoff * 2**n`` (with jitter, capped at
     ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``.
+    Instances are immutable; :meth:`replace` returns a changed copy.
     """
 
-    timeout: Timeout = (10.0, 60.0)
-    retries: int = 3
-    backoff: float = 0.5
-    max_backoff: float = 30.0
-    verify: Union[bool, str] = True
-    proxies: Optional[Mapping[str, str]] = None
-    session: Optional[requests.Session] = None
+    __slots__ = ("backoff", "max_backoff", "proxies", "retries", "session", "timeout", "verify")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or not 0 <= self.retries <= 10:
+    timeout: Timeout
+    retries: int
+    backoff: float
+    max_backoff: float
+    verify: Union[bool, str]
+    proxies: Optional[Mapping[str, str]]
+    session: Optional[requests.Session]
+
+    def __init__(
+        self,
+        timeout: Timeout = (10.0, 60.0),
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        verify: Union[bool, str] = True,
+        proxies: Optional[Mapping[str, str]] = None,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
-        for name in ("backoff", "max_backoff"):
-            if getattr(self, name) < 0:
-                raise InvalidArgument(name, "must not be negative")
-        timeouts = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,)
+        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff)):
+            if not isinstance(seconds, (int, float)) or seconds < 0:
+                raise InvalidArgument(name, "must be a number of seconds, not negative")
+        timeouts = timeout if isinstance(timeout, tuple) else (timeout,)
         if not timeouts or any(not isinstance(t, (int, float)) or not 0 < t < float("inf") for t in timeouts):
             raise InvalidArgument("timeout", "must be a finite number of seconds (or a (connect, read) pair)")
+        values = (backoff, max_backoff, proxies, retries, session, timeout, verify)
+        for slot, value in zip(self.__slots__, values):
+            object.__setattr__(self, slot, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Settings are immutable; use replace(), configure() or settings()")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (unknown names raise TypeError)."""
+        current = {name: getattr(self, name) for name in self.__slots__}
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        current.update(changes)
+        return Settings(**current)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "session")
+        return f"Settings({shown})"
 
 
 _global = Settings()
@@ -87,14 +116,14 @@ def current_settings() -> Settings:
 def configure(**changes: Any) -> Settings:
     """Change the global settings (``timeout``, ``retries``, ``backoff``, ``verify``, ``proxies``, ``session``)."""
     global _global
-    _global = dataclasses.replace(_global, **changes)
+    _global = _global.replace(**changes)
     return _global
 
 
 @contextlib.contextmanager
 def settings(**changes: Any) -> Iterator[Settings]:
     """Use changed settings for the calls made inside the block (thread- and task-local)."""
-    scoped = dataclasses.replace(current_settings(), **changes)
+    scoped = current_settings().replace(**changes)
     marker = _scoped.set(scoped)
     try:
         yield scoped

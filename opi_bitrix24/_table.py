@@ -9,10 +9,8 @@ the Russian aliases, ``__all__``, the CLI, the docs index, the coverage tests â€
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import unicodedata
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["REQUIRED", "Method", "Param", "find", "methods", "section"]
 
@@ -27,8 +25,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-@dataclasses.dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     python: str
     ru: str
     cli: str
@@ -40,8 +37,7 @@ class Param:
         return self.default is REQUIRED
 
 
-@dataclasses.dataclass(frozen=True)
-class Method:
+class Method(NamedTuple):
     name: str
     python: str
     ru: str
@@ -84,6 +80,8 @@ def section(name: str, name_ru: str) -> Callable[..., Callable[[F], F]]:
 
 
 def _build() -> Tuple[Method, ...]:
+    import inspect
+
     from . import _sections
 
     _sections.load()

@@ -378,3 +378,13 @@ def test_iso_dates_in_answers_stay_text(portal: Any) -> None:
     result = server_time(portal.webhook)
     assert result["result"] == "2026-01-06T14:19:18+00:00"
     assert result["time"]["start"] == 1767709158.64109
+
+
+def test_settings_are_immutable_and_replace_checks_names() -> None:
+    current = opi_bitrix24.Settings()
+    with pytest.raises(AttributeError):
+        current.retries = 5  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unknown settings: retry"):
+        current.replace(retry=1)
+    assert current.replace(retries=1).retries == 1 and current.retries == 3
+    assert "session" not in repr(current)

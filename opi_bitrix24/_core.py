@@ -298,8 +298,9 @@ def _send(verb: str, url: str, body: Optional[bytes], secrets: Tuple[str, ...]) 
                 attempt += 1
                 continue
             raise TransportError(f"{verb} {shown} failed: {_describe(exc, secrets)}") from None
+        log.debug("%s %s answered HTTP %d", verb, shown, response.status_code)
         if _query_limited(response) and attempt < config.retries:
-            log.debug("%s %s answered %d; retrying", verb, shown, response.status_code)
+            log.debug("retrying after HTTP %d", response.status_code)
             _wait(config, attempt, response.headers.get("Retry-After"))
             attempt += 1
             continue

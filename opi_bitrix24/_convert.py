@@ -37,6 +37,7 @@ __all__ = [
     "filled",
     "key_value",
     "lenient_json",
+    "line",
     "number",
     "text",
     "yes_no",
@@ -119,6 +120,13 @@ def text(value: Any, name: str) -> Any:
     if isinstance(value, _dt.date):
         return value.strftime("%d.%m.%Y 0:00:00")
     return str(value)
+
+
+def line(value: Any, name: str) -> Any:
+    """OPI ``GetLine`` before ``AddField(..., "String")``: a number becomes text first, so ``0`` is sent as ``"0"``."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and value == 0:
+        return "0"
+    return text(value, name)
 
 
 # --- JSON text, OPI's lenient flavour -------------------------------------------------------------

@@ -8,8 +8,11 @@ included. ``requests`` is imported on first use, so importing the package stays 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
+import datetime
+import decimal
 import json
 import logging
 import random
@@ -340,6 +343,33 @@ def _parse(response: requests.Response, secrets: Tuple[str, ...]) -> Result:
     return data
 
 
+def _json_default(value: Any) -> Any:
+    """Values inside user structures that JSON has no type for (OneScript 1.x writes dates as ISO)."""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%dT00:00:00")
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+def _json_body(params: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(params, ensure_ascii=False, default=_json_default).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        for key, value in params.items():
+            try:
+                json.dumps(value, default=_json_default)
+            except (TypeError, ValueError):
+                raise InvalidArgument(key, f"holds a value that cannot be sent as JSON ({exc})") from None
+        raise
+
+
 def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
     address, params = endpoint_url(url, token, api_method)
     params = _fields(params, fields)
@@ -349,7 +379,7 @@ def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str,
             address += ("&" if "?" in address else "?") + _query_string(params)
         response = _send("GET", address, None, secrets)
     else:
-        body = json.dumps(params, ensure_ascii=False).encode("utf-8") if params else None
+        body = _json_body(params) if params else None
         response = _send("POST", address, body, secrets)
     return _parse(response, secrets)
 

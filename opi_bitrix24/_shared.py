@@ -8,7 +8,7 @@ from . import _convert as cv
 from . import _core
 from ._types import Result
 
-__all__ = ["blank", "mute_switch", "primary_action", "template"]
+__all__ = ["blank", "mute_switch", "nested", "primary_action", "template"]
 
 
 def primary_action(api_method: str, url: Any, object_id: Any, token: Any, field: str = "id", name: str = "") -> Result:
@@ -22,6 +22,13 @@ def primary_action(api_method: str, url: Any, object_id: Any, token: Any, field:
 def mute_switch(url: Any, chat_id: Any, mute: bool, token: Any) -> Result:
     """OPI ``ChatNotificationsSwitch``: ``im.chat.mute`` with ``MUTE`` as ``"Y"``/``"N"``."""
     return _core.post("im.chat.mute", url, token, CHAT_ID=cv.text(chat_id, "chat_id"), MUTE=cv.yes_no(mute, "mute"))
+
+
+def nested(**fields: Any) -> Any:
+    """OPI's nested sub-object (``PARAMS``, ``DATA``, ``FIELDS``...): the filled fields only, in order,
+    and ``SKIP`` (not sent at all) when none is filled."""
+    filled = {key: value for key, value in fields.items() if value is not cv.SKIP}
+    return filled or cv.SKIP
 
 
 def blank(value: Any) -> Any:

@@ -388,3 +388,30 @@ def test_settings_are_immutable_and_replace_checks_names() -> None:
         current.replace(retry=1)
     assert current.replace(retries=1).retries == 1 and current.retries == 3
     assert "session" not in repr(current)
+
+
+def test_python_values_inside_structures_are_sent_as_json(portal: Any) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from opi_bitrix24 import _core
+
+    _core.post(
+        "x.y",
+        portal.webhook,
+        "",
+        filter={
+            "D": dt.datetime(2026, 1, 2, 3, 4, 5),
+            "d": dt.date(2026, 1, 2),
+            "n": Decimal("1.50"),
+            "i": Decimal(3),
+            "t": (1, 2),
+        },
+    )
+    assert portal.json_body() == {
+        "filter": {"D": "2026-01-02T03:04:05", "d": "2026-01-02T00:00:00", "n": 1.5, "i": 3, "t": [1, 2]}
+    }
+    with pytest.raises(InvalidArgument) as raised:
+        _core.post("x.y", portal.webhook, "", ok=1, filter={"x": object()})
+    assert raised.value.parameter == "filter"
+    assert len(portal.requests) == 1

@@ -15,6 +15,7 @@ import importlib
 import json
 import re
 import sys
+import types
 from pathlib import Path
 from typing import Dict, List
 
@@ -36,7 +37,12 @@ SUPPORT = [
 
 
 def _methods():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT))
+    # Load the package without running its __init__: that file is generated here and may be stale
+    # (naming functions that no longer exist), which must not stop its regeneration.
+    if "opi_bitrix24" not in sys.modules:
+        shell = types.ModuleType("opi_bitrix24")
+        shell.__path__ = [str(PACKAGE)]
+        sys.modules["opi_bitrix24"] = shell
     table = importlib.import_module("opi_bitrix24._table")
     return table.methods()
 

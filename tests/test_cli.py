@@ -156,3 +156,25 @@ def test_python_dash_m_entry_point(portal: Any) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode("utf-8") == '{\n  "result": "Привет"\n}\n'
     assert done.stderr == b""
+
+
+def test_every_method_has_help_and_checks_required_options(capsys: Any) -> None:
+    from opi_bitrix24._table import methods
+
+    for method in methods():
+        code, out, _ = run(capsys, method.name, "--help")
+        assert code == EXIT_OK, method.name
+        for param in method.params:
+            assert f"--{param.cli}" in out and param.ru in out, (method.name, param.cli)
+        required = [p for p in method.params if p.required]
+        if required:
+            code, out, err = run(capsys, method.ru)
+            assert (code, out) == (EXIT_USAGE, ""), method.name
+            assert " ".join(f"--{p.cli}" for p in required) in err, method.name
+
+
+def test_structure_helpers_run_offline(capsys: Any) -> None:
+    code, out, err = run(capsys, "GetTasksFilterStructure", "--empty", "true")
+    assert (code, err) == (EXIT_OK, "")
+    result = json.loads(out)
+    assert result and set(result.values()) == {""}

@@ -51,7 +51,7 @@ from ._sections.notifications import (
     create_system_notification,
     delete_notification,
 )
-from ._sections.settings import server_time
+from ._sections.settings import get_app_auth_link, get_token, refresh_token, server_time
 from ._sections.tasks import (
     add_task_to_favorites,
     approve_task,
@@ -102,6 +102,7 @@ __all__ = [
     "ИсключитьПользователяИзЧата",
     "НачатьВыполнениеЗадачи",
     "НачатьНаблюдатьЗаЗадачей",
+    "ОбновитьТокен",
     "ОтклонитьЗадачу",
     "ОтключитьЗвукЗадачи",
     "ОтключитьУведомленияЧата",
@@ -126,10 +127,12 @@ __all__ = [
     "ПолучитьСписокПользователейЧата",
     "ПолучитьСписокПользовательскихПолейЗадачи",
     "ПолучитьСписокСообщенийЧата",
+    "ПолучитьСсылкуАвторизацииПриложения",
     "ПолучитьСтатусПользователя",
     "ПолучитьСтруктуруЗадачи",
     "ПолучитьСтруктуруФильтраЗадач",
     "ПолучитьСтруктуруЧата",
+    "ПолучитьТокен",
     "ПрекратитьНаблюдатьЗаЗадачей",
     "ПринятьЗадачу",
     "ПриостановитьЗадачу",
@@ -151,6 +154,30 @@ __all__ = [
     "УстановитьРеакциюНаСообщение",
     "УстановитьСтатусПользователя",
 ]
+
+
+def ПолучитьСсылкуАвторизацииПриложения(Домен: str, ClientID: Text) -> str:
+    """Build the browser link that asks a user to authorise your app on a portal (no request is made).
+
+    Russian alias of :func:`get_app_auth_link` (OPI: GetAppAuthLink / ПолучитьСсылкуАвторизацииПриложения).
+    """
+    return get_app_auth_link(Домен, ClientID)
+
+
+def ПолучитьТокен(ClientID: Text, ClientSecret: str, Code: str) -> Result:
+    """Exchange an authorisation code (valid 30 s) for an access/refresh token pair.
+
+    Russian alias of :func:`get_token` (OPI: GetToken / ПолучитьТокен).
+    """
+    return get_token(ClientID, ClientSecret, Code)
+
+
+def ОбновитьТокен(ClientID: Text, ClientSecret: str, Refresh: str) -> Result:
+    """Get a fresh access/refresh token pair with a refresh token (valid 180 days).
+
+    Russian alias of :func:`refresh_token` (OPI: RefreshToken / ОбновитьТокен).
+    """
+    return refresh_token(ClientID, ClientSecret, Refresh)
 
 
 def СерверноеВремя(URL: str, Токен: str = "") -> Result:

@@ -36,6 +36,7 @@ __all__ = [
     "endpoint_url",
     "fetch",
     "get",
+    "oauth",
     "post",
     "post_fields",
     "redact",
@@ -54,11 +55,13 @@ class Settings:
     ``retries`` counts re-sends after the first attempt; they happen only where a re-send is safe:
     HTTP 503 or a ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left
     (any transport failure for GET). Waits grow as ``backoff * 2**n`` (with jitter, capped at
-    ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``.
+    ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``. ``oauth_url`` is the
+    OAuth token endpoint of :func:`get_token` / :func:`refresh_token` (empty: ``$OPI_BITRIX24_OAUTH_URL``,
+    else ``https://oauth.bitrix.info/oauth/token/``).
     Instances are immutable; :meth:`replace` returns a changed copy.
     """
 
-    __slots__ = ("backoff", "max_backoff", "proxies", "retries", "session", "timeout", "verify")
+    __slots__ = ("backoff", "max_backoff", "oauth_url", "proxies", "retries", "session", "timeout", "verify")
 
     timeout: Timeout
     retries: int
@@ -67,6 +70,7 @@ class Settings:
     verify: Union[bool, str]
     proxies: Optional[Mapping[str, str]]
     session: Optional[requests.Session]
+    oauth_url: str
 
     def __init__(
         self,
@@ -77,6 +81,7 @@ class Settings:
         verify: Union[bool, str] = True,
         proxies: Optional[Mapping[str, str]] = None,
         session: Optional[requests.Session] = None,
+        oauth_url: str = "",
     ) -> None:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
@@ -86,7 +91,7 @@ class Settings:
         timeouts = timeout if isinstance(timeout, tuple) else (timeout,)
         if not timeouts or any(not isinstance(t, (int, float)) or not 0 < t < float("inf") for t in timeouts):
             raise InvalidArgument("timeout", "must be a finite number of seconds (or a (connect, read) pair)")
-        values = (backoff, max_backoff, proxies, retries, session, timeout, verify)
+        values = (backoff, max_backoff, oauth_url, proxies, retries, session, timeout, verify)
         for slot, value in zip(self.__slots__, values):
             object.__setattr__(self, slot, value)
 
@@ -174,9 +179,12 @@ def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, 
     return f"{scheme}://{rest}{api_method.strip()}", params
 
 
+_SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token)=[^&\s\"']+")
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Remove the webhook key (the path segment after ``/rest/<user>/``) and the given secrets."""
-    cleaned = _WEBHOOK_SECRET.sub(r"\1***", text)
+    """Remove the webhook key (the path segment after ``/rest/<user>/``), secret query values and ``secrets``."""
+    cleaned = _SECRET_QUERY.sub(r"\1=***", _WEBHOOK_SECRET.sub(r"\1***", text))
     for secret in secrets:
         if secret and len(secret) >= 4:
             cleaned = cleaned.replace(secret, "***")
@@ -216,6 +224,25 @@ def _fields(params: Dict[str, Any], fields: Mapping[str, Any]) -> Dict[str, Any]
 
 _default_session: Optional[requests.Session] = None
 _session_lock = threading.Lock()
+_guarded = False
+
+
+class _Redacting(logging.Filter):
+    """urllib3 logs every request line at DEBUG; keep webhook keys and tokens out of those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def _guard_transport_logs() -> None:
+    global _guarded
+    if not _guarded:
+        logging.getLogger("urllib3.connectionpool").addFilter(_Redacting())
+        _guarded = True
 
 
 def _session(config: Settings) -> requests.Session:
@@ -277,6 +304,7 @@ def _send(verb: str, url: str, body: Optional[bytes], secrets: Tuple[str, ...]) 
 
     config = current_settings()
     session = _session(config)
+    _guard_transport_logs()
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json; charset=utf-8"
@@ -384,6 +412,24 @@ def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str,
     return _parse(response, secrets)
 
 
+OAUTH_URL = "https://oauth.bitrix.info/oauth/token/"
+
+
+def oauth(**fields: Any) -> Result:
+    """GET the OAuth token endpoint with the fields in the query, in order (OPI ``GetToken``/``RefreshToken``).
+
+    Not a portal call: no NormalizeAuth. ``client_secret``, ``code`` and ``refresh_token`` are kept out of
+    logs and messages.
+    """
+    import os
+
+    address = current_settings().oauth_url or os.environ.get("OPI_BITRIX24_OAUTH_URL") or OAUTH_URL
+    params = _fields({}, fields)
+    secrets = tuple(str(params[k]) for k in ("client_secret", "code", "refresh_token") if k in params)
+    address += ("&" if "?" in address else "?") + _query_string(params)
+    return _parse(_send("GET", address, None, secrets), secrets)
+
+
 def post(api_method: str, url: Any, token: Any, **fields: Any) -> Result:
     """Call ``api_method`` with the fields as a JSON body (OPI ``PostWithBody``)."""
     return _call("POST", api_method, url, token, fields)
@@ -404,6 +450,7 @@ def fetch(url: str, name: str) -> bytes:
     import requests
 
     config = current_settings()
+    _guard_transport_logs()
     try:
         response = _session(config).get(
             url,

@@ -47,6 +47,7 @@ class Method(NamedTuple):
     summary: str
     params: Tuple[Param, ...]
     func: Callable[..., Any]
+    returns: str
 
     def param_by_cli(self, option: str) -> Optional[Param]:
         return next((p for p in self.params if p.cli == option), None)
@@ -117,6 +118,7 @@ def _build() -> Tuple[Method, ...]:
                 summary=doc.splitlines()[0] if doc else "",
                 params=params,
                 func=func,
+                returns=str(signature.return_annotation),
             )
         )
     return tuple(built)

@@ -22,7 +22,7 @@ CASES = load_cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.full_id for case in CASES])
-def test_case(case: Case, tmp_path: Path) -> None:
+def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     method = find(case.method)
     assert method is not None, f"{case.method} is not in the method table"
     if case.via:
@@ -30,6 +30,8 @@ def test_case(case: Case, tmp_path: Path) -> None:
     russian = case.via is not None and unicodedata.normalize("NFKC", case.via) == method.ru
     func = getattr(opi_bitrix24, method.ru if russian else method.python)
     env = cassette_env()
+    for name, value in expand(case.env, env).items():
+        monkeypatch.setenv(name, value)
     kwargs, unknown = {}, []
     for option, value in case.args.items():
         param = method.param_by_cli(option)
@@ -49,6 +51,11 @@ def test_case(case: Case, tmp_path: Path) -> None:
         if error is None:
             result = func(**kwargs)
             assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)
+        elif error["kind"] == "usage" and any(
+            p.required and p.cli not in case.args and p.cli == error.get("parameter") for p in method.params
+        ):
+            with pytest.raises(TypeError):  # Python's own check of a missing required argument
+                func(**kwargs)
         elif unknown:
             assert error["kind"] == "usage" and error.get("parameter") in unknown
             with pytest.raises(TypeError):

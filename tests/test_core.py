@@ -353,10 +353,12 @@ def test_the_default_session_reuses_connections(portal: Any) -> None:
 
 def test_debug_log_never_shows_secrets(portal: Any, caplog: Any) -> None:
     portal.reply(503, {"error": "QUERY_LIMIT_EXCEEDED"})
-    with caplog.at_level(logging.DEBUG, logger="opi_bitrix24"):
+    with caplog.at_level(logging.DEBUG):  # every logger, urllib3's request lines included
         get_users(portal.webhook, 1)
         get_users(portal.base, 1, "tok-very-secret")
+        server_time(portal.base, "tok-very-secret")
     text = caplog.text
+    assert "urllib3" in text
     assert "im.user.list.get" in text
     assert KEY not in text and "tok-very-secret" not in text
 
@@ -415,3 +417,43 @@ def test_python_values_inside_structures_are_sent_as_json(portal: Any) -> None:
         _core.post("x.y", portal.webhook, "", ok=1, filter={"x": object()})
     assert raised.value.parameter == "filter"
     assert len(portal.requests) == 1
+
+
+def test_oauth_calls_send_their_fields_in_order_and_hide_secrets(portal: Any, caplog: Any) -> None:
+    portal.reply(400, {"error": "invalid_grant"})
+    with opi_bitrix24.settings(oauth_url=f"{portal.base}/oauth/token/"), caplog.at_level(logging.DEBUG):
+        assert opi_bitrix24.refresh_token("local.1", "cl1ent-s3cret", "refr3sh-t0ken") == {"error": "invalid_grant"}
+    seen = portal.requests[0]
+    assert (seen["method"], seen["path"], seen["body"]) == ("GET", "/oauth/token/", b"")
+    assert (
+        seen["query"]
+        == "grant_type=refresh_token&client_id=local.1&client_secret=cl1ent-s3cret&refresh_token=refr3sh-t0ken"
+    )
+    assert "cl1ent-s3cret" not in caplog.text and "refr3sh-t0ken" not in caplog.text
+
+
+def test_oauth_url_setting_beats_the_environment(portal: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OPI_BITRIX24_OAUTH_URL", f"http://127.0.0.1:{_closed_port()}/nowhere/")
+    with opi_bitrix24.settings(oauth_url=f"{portal.base}/oauth/token/"):
+        opi_bitrix24.get_token("local.1", "s", "c0de-abc")
+    assert portal.requests[0]["path"] == "/oauth/token/"
+    with opi_bitrix24.settings(retries=0), pytest.raises(TransportError) as raised:
+        opi_bitrix24.get_token("local.1", "s3cret-xyz", "c0de-abc")
+    assert "s3cret-xyz" not in str(raised.value) and "c0de-abc" not in str(raised.value)
+
+
+def test_the_default_oauth_endpoint_is_bitrix_info(monkeypatch: Any) -> None:
+    from opi_bitrix24 import _core
+
+    monkeypatch.delenv("OPI_BITRIX24_OAUTH_URL", raising=False)
+    sent: list[str] = []
+
+    class Recording(requests.Session):
+        def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            sent.append(url)
+            raise requests.exceptions.ConnectionError("offline")
+
+    with opi_bitrix24.settings(session=Recording(), retries=0), pytest.raises(TransportError):
+        opi_bitrix24.get_token("local.1", "s", "c")
+    assert sent == [f"{_core.OAUTH_URL}?grant_type=authorization_code&client_id=local.1&client_secret=s&code=c"]
+    assert _core.OAUTH_URL == "https://oauth.bitrix.info/oauth/token/"

@@ -55,10 +55,14 @@ def _literal(value: object) -> str:
 
 def _type_names(methods) -> List[str]:  # type: ignore[no-untyped-def]
     types = importlib.import_module("opi_bitrix24._types")
-    used = {"Result"}
+    used = set()
     for m in methods:
+        used.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.returns))
         for p in m.params:
             used.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", p.annotation))
+    unknown = {name for name in used if name not in types.__all__ and name not in dir(__builtins__)}
+    if unknown:
+        raise SystemExit(f"annotate public functions with opi_bitrix24._types names, not {sorted(unknown)}")
     return sorted(name for name in used if name in types.__all__)
 
 
@@ -90,7 +94,7 @@ def aliases_source() -> str:
         call = ", ".join(p.ru for p in m.params)
         lines += [
             "",
-            f"def {m.ru}({', '.join(sig)}) -> Result:",
+            f"def {m.ru}({', '.join(sig)}) -> {m.returns}:",
             f'    """{m.summary}',
             "",
             f"    Russian alias of :func:`{m.python}` (OPI: {m.name} / {m.ru}).",

@@ -82,6 +82,7 @@ def run_case(
             argv += [f"--{option}", cli_text(expand(value, env))]
         argv += ["--out", str(out)]
         child_env = dict(os.environ, LANG="C.UTF-8", NO_COLOR="1", PYTHONIOENCODING="utf-8", **extra_env)
+        child_env.update(expand(case.env, env))
         try:
             done = subprocess.run(argv, capture_output=True, timeout=timeout, env=child_env, cwd=workdir, check=False)
         except subprocess.TimeoutExpired:

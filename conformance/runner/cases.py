@@ -43,6 +43,7 @@ class Case:
     via: Optional[str]
     path: Path
     comment: str = ""
+    env: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def full_id(self) -> str:
@@ -72,6 +73,7 @@ def load_cases(root: Path = CASES) -> List[Case]:
                     via=test.get("via"),
                     path=path,
                     comment=test.get("comment", ""),
+                    env=dict(test.get("env") or {}),
                 )
             )
     return cases

@@ -428,7 +428,7 @@ def get_chat_files_folder(url: str, chat_id: Id, token: str = "") -> Result:
 
 
 @endpoint("GetChatStructure", "ПолучитьСтруктуруЧата", params=[("Пустая", "empty")])
-def get_chat_structure(clear: Flag = False) -> Dict[str, Any]:
+def get_chat_structure(clear: Flag = False) -> Result:
     """Return a template of the chat fields for :func:`create_chat`.
 
     Calls: nothing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from .. import _convert as cv
 from .. import _core
@@ -187,13 +187,13 @@ def mark_message_as_unreaded(url: str, chat_id: Id, message_id: Id, token: str =
     )
 
 
-def _block(kind: str, name: Any, link: Any) -> Dict[str, Any]:
+def _block(kind: str, name: Any, link: Any) -> Result:
     fields = {"NAME": cv.text(name, "name"), "LINK": cv.text(link, "url")}
     return {kind: {key: value for key, value in fields.items() if value is not cv.SKIP}}
 
 
 @endpoint("GetPictureBlock", "ПолучитьБлокКартинки", params=[("Наименование", "title"), ("URL", "url")])
-def get_picture_block(name: Text, url: str) -> Dict[str, Any]:
+def get_picture_block(name: Text, url: str) -> Result:
     """Build an image attachment block for :func:`send_message` and the notifications.
 
     Calls: nothing
@@ -209,7 +209,7 @@ def get_picture_block(name: Text, url: str) -> Dict[str, Any]:
 
 
 @endpoint("GetFileBlock", "ПолучитьБлокФайла", params=[("Наименование", "title"), ("URL", "url")])
-def get_file_block(name: Text, url: str) -> Dict[str, Any]:
+def get_file_block(name: Text, url: str) -> Result:
     """Build a file attachment block for :func:`send_message` and the notifications.
 
     Calls: nothing

@@ -6,9 +6,10 @@ from typing import Any, Dict, Mapping
 
 from . import _convert as cv
 from . import _core
+from ._errors import InvalidArgument
 from ._types import Result
 
-__all__ = ["blank", "mute_switch", "nested", "primary_action", "template"]
+__all__ = ["blank", "file_pairs", "mute_switch", "nested", "primary_action", "template"]
 
 
 def primary_action(api_method: str, url: Any, object_id: Any, token: Any, field: str = "id", name: str = "") -> Result:
@@ -17,6 +18,21 @@ def primary_action(api_method: str, url: Any, object_id: Any, token: Any, field:
     ``name`` is the Python parameter holding the id (for error messages).
     """
     return _core.post_fields(api_method, url, token, {field: cv.text(object_id, name or field)})
+
+
+def file_pairs(files: Any, name: str) -> Any:
+    """OPI ``NormalizeFiles``: a map of file name → file (bytes, path, URL or base64 text) as a list of
+    ``[name, base64]`` pairs, in order; ``SKIP`` when empty.
+
+    The map may be a dict, JSON text or a path to a .json file. Deliberate deviation: OPI silently drops
+    anything that is not a map (a list, a Structure); here that is an :class:`InvalidArgument`.
+    """
+    collection = cv.collection(files, name)
+    if collection is cv.SKIP:
+        return cv.SKIP
+    if not isinstance(collection, Mapping):
+        raise InvalidArgument(name, "expected a map of file name to file (path, URL, base64 or bytes)")
+    return [[str(key), cv.base64_file(value, name)] for key, value in collection.items()] or cv.SKIP
 
 
 def mute_switch(url: Any, chat_id: Any, mute: bool, token: Any) -> Result:

@@ -221,3 +221,21 @@ def test_binary_refuses_the_rest(value: Any) -> None:
 def test_lenient_json_error_is_value_error() -> None:
     with pytest.raises(ValueError):
         cv.lenient_json("{'a': }")
+
+
+def test_file_pairs_follow_normalize_files(tmp_path: Path) -> None:
+    from opi_bitrix24._shared import file_pairs
+
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"hello")
+    assert file_pairs({"a.txt": str(path), "b.bin": b"\x00\x01"}, "files") == [
+        ["a.txt", "aGVsbG8="],
+        ["b.bin", "AAE="],
+    ]
+    assert file_pairs(json.dumps({"c.txt": base64.b64encode(b"x").decode()}), "files") == [["c.txt", "eA=="]]
+    assert file_pairs("", "files") is SKIP and file_pairs({}, "files") is SKIP
+    with pytest.raises(InvalidArgument, match="map of file name"):
+        file_pairs([str(path)], "files")
+    with pytest.raises(InvalidArgument) as raised:
+        file_pairs({"x": "not a file, url or base64!"}, "files")
+    assert raised.value.parameter == "files"

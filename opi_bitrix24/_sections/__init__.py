@@ -9,11 +9,25 @@ __all__ = ["MODULES", "load"]
 #: Section modules in OPI_Bitrix24's region order.
 MODULES = (
     "settings",
+    "feed_posts",
     "tasks",
     "custom_task_fields",
+    "task_checklists",
+    "task_comments",
+    "kanban",
+    "timekeeping",
+    "storages",
+    "catalogs",
+    "files",
     "chats",
     "messages",
     "notifications",
+    "departments",
+    "users",
+    "leads",
+    "deals",
+    "calendars",
+    "calendar_events",
 )
 
 

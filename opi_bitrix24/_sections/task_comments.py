@@ -1,0 +1,7 @@
+"""CommentsAndResultsManagement (РаботаСКомментариямиИРезультатамиЗадач): task comments and results."""
+
+from __future__ import annotations
+
+from .._table import section
+
+endpoint = section("CommentsAndResultsManagement", "РаботаСКомментариямиИРезультатамиЗадач")

@@ -19,6 +19,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
@@ -41,6 +42,7 @@ __all__ = [
     "post_fields",
     "redact",
     "settings",
+    "upload",
 ]
 
 log = logging.getLogger("opi_bitrix24")
@@ -179,7 +181,7 @@ def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, 
     return f"{scheme}://{rest}{api_method.strip()}", params
 
 
-_SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token)=[^&\s\"']+")
+_SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token|token)=[^&\s\"']+")
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -299,7 +301,13 @@ def _query_limited(response: requests.Response) -> bool:
         return False
 
 
-def _send(verb: str, url: str, body: Optional[bytes], secrets: Tuple[str, ...]) -> requests.Response:
+def _send(
+    verb: str,
+    url: str,
+    body: Optional[bytes],
+    secrets: Tuple[str, ...],
+    content_type: str = "application/json; charset=utf-8",
+) -> requests.Response:
     import requests
 
     config = current_settings()
@@ -307,7 +315,7 @@ def _send(verb: str, url: str, body: Optional[bytes], secrets: Tuple[str, ...]) 
     _guard_transport_logs()
     headers = {"Accept": "application/json"}
     if body is not None:
-        headers["Content-Type"] = "application/json; charset=utf-8"
+        headers["Content-Type"] = content_type
     shown = redact(url.split("?", 1)[0], *secrets)
     attempt = 0
     while True:
@@ -428,6 +436,27 @@ def oauth(**fields: Any) -> Result:
     secrets = tuple(str(params[k]) for k in ("client_secret", "code", "refresh_token") if k in params)
     address += ("&" if "?" in address else "?") + _query_string(params)
     return _parse(_send("GET", address, None, secrets), secrets)
+
+
+def upload(address: str, field: str, filename: str, content: bytes) -> Result:
+    """POST one file as ``multipart/form-data`` to an absolute upload URL (OPI ``PostMultipart``).
+
+    Used by the two-step disk upload: the portal's first answer gives ``uploadUrl`` and the form-field name.
+    No auth is added (the URL carries its own); one file part, no content type, no other fields.
+    """
+    boundary = uuid.uuid4().hex
+    safe_name = filename.replace('"', "%22").replace("\r", " ").replace("\n", " ")
+    safe_field = field.replace('"', "%22")
+    body = b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            f'Content-Disposition: form-data; name="{safe_field}"; filename="{safe_name}"\r\n\r\n'.encode(),
+            content,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    response = _send("POST", address.strip(), body, (), content_type=f"multipart/form-data; boundary={boundary}")
+    return _parse(response, ())
 
 
 def post(api_method: str, url: Any, token: Any, **fields: Any) -> Result:

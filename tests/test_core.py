@@ -457,3 +457,23 @@ def test_the_default_oauth_endpoint_is_bitrix_info(monkeypatch: Any) -> None:
         opi_bitrix24.get_token("local.1", "s", "c")
     assert sent == [f"{_core.OAUTH_URL}?grant_type=authorization_code&client_id=local.1&client_secret=s&code=c"]
     assert _core.OAUTH_URL == "https://oauth.bitrix.info/oauth/token/"
+
+
+def test_upload_sends_one_multipart_file_part_without_auth(portal: Any) -> None:
+    from conformance.runner.cases import parse_multipart
+    from opi_bitrix24 import _core
+
+    portal.reply(payload={"result": {"ID": 7}})
+    content = b"\x89PNG\r\n--not-a-boundary\r\n\x00"
+    assert _core.upload(f" {portal.base}/upload/?token=disk%7Cabc ", "file", 'Отчёт "1".png', content) == {
+        "result": {"ID": 7}
+    }
+    seen = portal.requests[0]
+    assert (seen["method"], seen["path"], seen["query"]) == ("POST", "/upload/", "token=disk%7Cabc")
+    assert seen["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+    assert seen["headers"]["content-type"].split("=", 1)[1] in seen["body"].decode("latin-1")
+    parts = parse_multipart(seen["body"])
+    assert [(p["field"], p["filename"], p["content"], p["content_type"]) for p in parts] == [
+        ("file", "Отчёт %221%22.png", content, "")
+    ]
+    assert b"auth" not in seen["body"]

@@ -5,6 +5,7 @@ Needs only the standard library and PyYAML. See ../README.md for the case format
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import fnmatch
 import json
@@ -216,6 +217,8 @@ def request_diff(expected: Mapping[str, Any], verb: str, target: str, body: byte
         got_query = dict(parse_qsl(query, keep_blank_values=True))
         if want_query != got_query:
             return f"query: expected {want_query}, got {got_query}"
+    if "multipart" in expected:
+        return multipart_diff(expected["multipart"], body)
     if expected.get("body") == "none":
         return None if not body else f"body: expected none, got {body[:80]!r}"
     if "json" in expected:
@@ -228,6 +231,67 @@ def request_diff(expected: Mapping[str, Any], verb: str, target: str, body: byte
         found = json_diff(expected["json"], actual, "$body")
         return found
     return None
+
+
+_DISPOSITION = re.compile(r'name="([^"]*)"(?:; filename="([^"]*)")?')
+
+
+def parse_multipart(body: bytes) -> List[Dict[str, Any]]:
+    """The parts of a ``multipart/form-data`` body: field, filename, content type and content bytes."""
+    if not body.startswith(b"--"):
+        raise ValueError("not a multipart body")
+    boundary = body.split(b"\r\n", 1)[0]
+    parts: List[Dict[str, Any]] = []
+    for chunk in body.split(boundary)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, content = chunk[2:].partition(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode("utf-8", errors="replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        found = _DISPOSITION.search(headers.get("content-disposition", ""))
+        parts.append(
+            {
+                "field": found.group(1) if found else "",
+                "filename": found.group(2) if found else None,
+                "content_type": headers.get("content-type", ""),
+                "content": content[:-2] if content.endswith(b"\r\n") else content,
+            }
+        )
+    return parts
+
+
+def multipart_diff(expected: List[Dict[str, Any]], body: bytes) -> Optional[str]:
+    """Compare a multipart body with ``[{field, filename, content_base64}]`` (content type not compared)."""
+    try:
+        parts = parse_multipart(body)
+    except ValueError:
+        return f"body: expected multipart, got {body[:60]!r}"
+    if len(parts) != len(expected):
+        return f"multipart: {len(expected)} parts expected, got {len(parts)}"
+    for index, (want, got) in enumerate(zip(expected, parts)):
+        for key in ("field", "filename"):
+            if want.get(key) != got[key]:
+                return f"multipart part {index}: {key} expected {want.get(key)!r}, got {got[key]!r}"
+        if base64.b64decode(want["content_base64"]) != got["content"]:
+            return f"multipart part {index}: content differs ({len(got['content'])} bytes received)"
+    return None
+
+
+def multipart_body(expected: List[Dict[str, Any]], boundary: str = "OPI-CONFORMANCE-BOUNDARY") -> bytes:
+    """A multipart body for cassettes, built from the case's part list."""
+    out = b""
+    for part in expected:
+        out += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{part["field"]}"; '
+                f'filename="{part["filename"]}"\r\n\r\n'
+            ).encode()
+            + base64.b64decode(part["content_base64"])
+            + b"\r\n"
+        )
+    return out + f"--{boundary}--\r\n".encode()
 
 
 def split_uri(uri: str) -> Tuple[str, str]:

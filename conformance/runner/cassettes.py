@@ -18,7 +18,16 @@ from typing import Any, Dict, List
 
 import yaml
 
-from .cases import SUITE, Case, cassette_env, expand, load_cases, response_bytes, response_content_type
+from .cases import (
+    SUITE,
+    Case,
+    cassette_env,
+    expand,
+    load_cases,
+    multipart_body,
+    response_bytes,
+    response_content_type,
+)
 
 CASSETTES = SUITE.parent / "cassettes"
 
@@ -52,6 +61,9 @@ def _request(expected: Dict[str, Any], env: Dict[str, str]) -> Dict[str, Any]:
     if "json" in expected:
         body = json.dumps(expected["json"], ensure_ascii=False)
         headers["Content-Type"] = ["application/json; charset=utf-8"]
+    elif "multipart" in expected:
+        body = multipart_body(expected["multipart"])  # bytes: written as !!binary
+        headers["Content-Type"] = ["multipart/form-data; boundary=OPI-CONFORMANCE-BOUNDARY"]
     return {"method": expected["method"], "uri": uri, "body": body, "headers": headers}
 
 

@@ -30,7 +30,7 @@ from typing import Any, List, Optional
 import vcr
 from vcr.request import Request
 
-from .cases import CASSETTE_SECRET, json_diff
+from .cases import CASSETTE_SECRET, json_diff, parse_multipart
 
 SECRET_FIELDS = ("auth", "client_id", "client_secret", "code", "refresh_token", "access_token", "member_id")
 _WEBHOOK = re.compile(r"(/rest/\d+/)([^/?#]+)(/)")
@@ -83,8 +83,22 @@ def _body_json(request: Request) -> Any:
         return text
 
 
+def _raw(request: Request) -> bytes:
+    body = request.body or b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
 def json_body(r1: Request, r2: Request) -> None:
-    """vcrpy matcher: bodies equal as JSON (key order and number spelling ignored)."""
+    """vcrpy matcher: bodies equal as JSON (key order and number spelling ignored), or as multipart parts."""
+    if _raw(r1).startswith(b"--") or _raw(r2).startswith(b"--"):
+        try:
+            left_parts, right_parts = parse_multipart(_raw(r1)), parse_multipart(_raw(r2))
+        except ValueError:
+            raise AssertionError("one body is multipart, the other is not") from None
+        strip = [[(p["field"], p["filename"], p["content"]) for p in parts] for parts in (left_parts, right_parts)]
+        if strip[0] != strip[1]:
+            raise AssertionError("multipart bodies differ")
+        return
     left, right = _body_json(r1), _body_json(r2)
     problem = (
         json_diff(right, left)

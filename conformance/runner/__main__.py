@@ -14,6 +14,7 @@ Per-implementation expected failures live in ``expectations/<impl>.yaml``. Ends 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -143,6 +145,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--skip", action="append", default=[], help="skip tests whose id matches this glob")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per test")
     parser.add_argument("--json", action="store_true", help="one JSON line per test instead of text")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="tests run at once (default: CPUs)")
     parser.add_argument("--script", action="store_true", help="print an expectations skeleton for the failures")
     args = parser.parse_args(argv)
 
@@ -160,52 +163,48 @@ def main(argv: Optional[List[str]] = None) -> int:
     tls_context, bundle = _tls() if args.tls else (None, "")
     extra_env = {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if bundle else {}
     scheme = "https" if args.tls else "http"
-    server = ReplayServer(tls_context)
     counts = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
     failures: List[str] = []
+    selected = [
+        case
+        for case in load_cases()
+        if not (args.run and not case.matches(args.run)) and not (args.skip and case.matches(args.skip))
+    ]
+    servers: List[ReplayServer] = []
+    local = threading.local()
+
+    def judge(case: Case) -> Tuple[str, str, float]:
+        xfail = next((x for x in xfails if case.matches([x["id"]])), None)
+        if "tls" in case.tags and not args.tls:
+            return "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0
+        if not hasattr(local, "server"):  # one replay server per worker thread
+            local.server = ReplayServer(tls_context)
+            servers.append(local.server)
+        started = time.monotonic()
+        ok, message = run_case(case, prefix, local.server, scheme, extra_env, args.timeout, exit_codes)
+        elapsed = time.monotonic() - started
+        if xfail:
+            if ok:
+                return "xpass", "listed as an expected failure in expectations but passed: remove the entry", elapsed
+            return "xfail", f"{message} (expected: {xfail.get('reason', '')})", elapsed
+        return ("pass" if ok else "fail"), message, elapsed
+
     try:
-        for case in load_cases():
-            if (args.run and not case.matches(args.run)) or (args.skip and case.matches(args.skip)):
-                continue
-            xfail = next((x for x in xfails if case.matches([x["id"]])), None)
-            if "tls" in case.tags and not args.tls:
-                status, message, elapsed = "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0
-            elif "skip" in case.expect:
-                status, message, elapsed = "skip", str(case.expect["skip"]), 0.0
-            else:
-                started = time.monotonic()
-                ok, message = run_case(case, prefix, server, scheme, extra_env, args.timeout, exit_codes)
-                elapsed = time.monotonic() - started
-                if xfail:
-                    status = "xpass" if ok else "xfail"
-                    message = message if ok else f"{message} (expected: {xfail.get('reason', '')})"
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for case, (status, message, elapsed) in zip(selected, pool.map(judge, selected)):
+                key = {"pass": "passed", "fail": "failed", "xpass": "failed", "skip": "skipped", "xfail": "xfailed"}
+                counts[key[status]] += 1
+                if status in ("fail", "xpass"):
+                    failures.append(case.full_id)
+                if args.json:
+                    record = {"id": case.full_id, "impl": args.impl, "status": status, "message": message}
+                    print(json.dumps({**record, "ms": round(elapsed * 1000)}, ensure_ascii=False))
                 else:
-                    status = "pass" if ok else "fail"
-            key = {"pass": "passed", "fail": "failed", "xpass": "failed", "skip": "skipped", "xfail": "xfailed"}[status]
-            counts[key] += 1
-            if status in ("fail", "xpass"):
-                failures.append(case.full_id)
-                if status == "xpass":
-                    message = "listed as an expected failure in expectations but passed: remove the entry"
-            if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "id": case.full_id,
-                            "impl": args.impl,
-                            "status": status,
-                            "message": message,
-                            "ms": round(elapsed * 1000),
-                        },
-                        ensure_ascii=False,
-                    )
-                )
-            else:
-                print(
-                    f"{status.upper():5} {case.full_id}" + (f"  -- {message}" if message and status != "pass" else "")
-                )
+                    suffix = f"  -- {message}" if message and status != "pass" else ""
+                    print(f"{status.upper():5} {case.full_id}{suffix}")
     finally:
-        server.close()
+        for server in servers:
+            server.close()
         if bundle:
             os.unlink(bundle)
     if args.script and failures:

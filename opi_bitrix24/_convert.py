@@ -324,6 +324,9 @@ def number(value: Any, name: str) -> Any:
     return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
 
 
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})[.,](\d+)")
+
+
 def _date(value: Any, name: str) -> _dt.datetime:
     if isinstance(value, _dt.datetime):
         return value
@@ -333,6 +336,8 @@ def _date(value: Any, name: str) -> _dt.datetime:
         candidate = value.strip()
         if candidate.endswith(("Z", "z")):
             candidate = candidate[:-1] + "+00:00"
+        # .NET writes seven fraction digits (OPI's own examples); Python before 3.11 reads three or six.
+        candidate = _FRACTION.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", candidate, count=1)
         try:
             return _dt.datetime.fromisoformat(candidate)
         except ValueError:

@@ -239,3 +239,10 @@ def test_file_pairs_follow_normalize_files(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument) as raised:
         file_pairs({"x": "not a file, url or base64!"}, "files")
     assert raised.value.parameter == "files"
+
+
+def test_dotnet_seven_digit_fractions_are_read() -> None:
+    # OPI's own CLI examples carry .NET's seven fraction digits; Python < 3.11 reads only three or six.
+    assert cv.date_iso("2025-11-10T19:55:49.7214051", "p") == "2025-11-10T19:55:49"
+    assert cv.date_isoz("2025-11-10T19:55:49.7", "p") == "2025-11-10T19:55:49Z"
+    assert cv.date_unix("1970-01-01T00:00:10.1234567+00:00", "p") == "10"

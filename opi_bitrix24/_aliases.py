@@ -35,6 +35,15 @@ from ._sections.custom_task_fields import (
     get_custom_task_fields_list,
     update_custom_task_field,
 )
+from ._sections.feed_posts import (
+    add_post_comment,
+    add_post_recipients,
+    create_post,
+    delete_post,
+    get_important_post_viewers,
+    get_posts,
+    update_post,
+)
 from ._sections.messages import (
     delete_message,
     edit_message,
@@ -52,6 +61,26 @@ from ._sections.notifications import (
     delete_notification,
 )
 from ._sections.settings import get_app_auth_link, get_token, refresh_token, server_time
+from ._sections.task_checklists import (
+    add_tasks_checklist_element,
+    complete_tasks_checklist_element,
+    delete_tasks_checklist_element,
+    get_tasks_checklist,
+    get_tasks_checklist_element,
+    renew_tasks_checklist_element,
+    update_tasks_checklist_element,
+)
+from ._sections.task_comments import (
+    add_task_comment,
+    create_result_from_comment,
+    delete_result_from_comment,
+    delete_task_comment,
+    get_comment_structure,
+    get_results_list,
+    get_task_comment,
+    get_task_comments_list,
+    update_task_comment,
+)
 from ._sections.tasks import (
     add_task_to_favorites,
     approve_task,
@@ -87,18 +116,27 @@ __all__ = [
     "ВключитьЗвукЗадачи",
     "ВключитьУведомленияЧата",
     "ВозобновитьЗадачу",
+    "ВозобновитьЭлементЧеклистаЗадачи",
+    "ВыполнитьЭлементЧеклистаЗадачи",
     "ДелегироватьЗадачу",
     "ДобавитьЗадачуВИзбранное",
+    "ДобавитьКомментарийЗадачи",
+    "ДобавитьКомментарийНовости",
+    "ДобавитьПолучателейКНовости",
     "ДобавитьПользователейВЧат",
     "ДобавитьПользовательскоеПолеЗадачи",
     "ДобавитьФайлВЗадачу",
+    "ДобавитьЭлементЧеклистаЗадачи",
     "ЗавершитьЗадачу",
     "ИзменитьЗаголовокЧата",
     "ИзменитьЗадачу",
     "ИзменитьКартинкуЧата",
+    "ИзменитьКомментарийЗадачи",
+    "ИзменитьНовость",
     "ИзменитьПользовательскоеПолеЗадачи",
     "ИзменитьСообщение",
     "ИзменитьЦветЧата",
+    "ИзменитьЭлементЧеклистаЗадачи",
     "ИсключитьПользователяИзЧата",
     "НачатьВыполнениеЗадачи",
     "НачатьНаблюдатьЗаЗадачей",
@@ -119,20 +157,28 @@ __all__ = [
     "ПолучитьЗадачу",
     "ПолучитьИсториюЗадачи",
     "ПолучитьКаталогФайловЧата",
+    "ПолучитьКомменатрийЗадачи",
+    "ПолучитьНовости",
     "ПолучитьПланЗадачНаДень",
     "ПолучитьПользователей",
     "ПолучитьПользовательскоеПолеЗадачи",
     "ПолучитьСписокЗадач",
+    "ПолучитьСписокКомментариевЗадачи",
     "ПолучитьСписокПользователейДиалога",
     "ПолучитьСписокПользователейЧата",
     "ПолучитьСписокПользовательскихПолейЗадачи",
+    "ПолучитьСписокПросмотревшихВажное",
+    "ПолучитьСписокРезультатов",
     "ПолучитьСписокСообщенийЧата",
     "ПолучитьСсылкуАвторизацииПриложения",
     "ПолучитьСтатусПользователя",
     "ПолучитьСтруктуруЗадачи",
+    "ПолучитьСтруктуруКомментария",
     "ПолучитьСтруктуруФильтраЗадач",
     "ПолучитьСтруктуруЧата",
     "ПолучитьТокен",
+    "ПолучитьЧеклистЗадачи",
+    "ПолучитьЭлементЧеклистаЗадачи",
     "ПрекратитьНаблюдатьЗаЗадачей",
     "ПринятьЗадачу",
     "ПриостановитьЗадачу",
@@ -142,15 +188,21 @@ __all__ = [
     "СменитьВладельцаЧата",
     "СоздатьЗависимостьЗадач",
     "СоздатьЗадачу",
+    "СоздатьНовость",
     "СоздатьПерсональноеУведомление",
+    "СоздатьРезультатИзКомментария",
     "СоздатьСистемноеУведомление",
     "СоздатьЧат",
     "УбратьЗадачуИзИзбранного",
     "УдалитьЗависимостьЗадач",
     "УдалитьЗадачу",
+    "УдалитьКомментарийЗадачи",
+    "УдалитьНовость",
     "УдалитьПользовательскоеПолеЗадачи",
+    "УдалитьРезультатИзКомментария",
     "УдалитьСообщение",
     "УдалитьУведомление",
+    "УдалитьЭлементЧеклистаЗадачи",
     "УстановитьРеакциюНаСообщение",
     "УстановитьСтатусПользователя",
 ]
@@ -186,6 +238,62 @@ def СерверноеВремя(URL: str, Токен: str = "") -> Result:
     Russian alias of :func:`server_time` (OPI: ServerTime / СерверноеВремя).
     """
     return server_time(URL, Токен)
+
+
+def СоздатьНовость(URL: str, Текст: Text, Видимость: IdList = "UA", Файлы: Structure = "", Заголовок: Text = "", Важное: Flag = False, Токен: str = "") -> Result:
+    """Publish a new post in the news feed, optionally with files and marked as important.
+
+    Russian alias of :func:`create_post` (OPI: CreatePost / СоздатьНовость).
+    """
+    return create_post(URL, Текст, Видимость, Файлы, Заголовок, Важное, Токен)
+
+
+def ИзменитьНовость(URL: str, IDНовости: Id, Текст: Text, Видимость: IdList = "UA", Файлы: Structure = "", Заголовок: Text = "", Токен: str = "") -> Result:
+    """Change the text, title, recipients or files of a feed post.
+
+    Russian alias of :func:`update_post` (OPI: UpdatePost / ИзменитьНовость).
+    """
+    return update_post(URL, IDНовости, Текст, Видимость, Файлы, Заголовок, Токен)
+
+
+def УдалитьНовость(URL: str, IDНовости: Id, Токен: str = "") -> Result:
+    """Delete a feed post.
+
+    Russian alias of :func:`delete_post` (OPI: DeletePost / УдалитьНовость).
+    """
+    return delete_post(URL, IDНовости, Токен)
+
+
+def ПолучитьСписокПросмотревшихВажное(URL: str, IDНовости: Id, Токен: str = "") -> Result:
+    """List the ids of the users who have read an important post.
+
+    Russian alias of :func:`get_important_post_viewers` (OPI: GetImportantPostViewers / ПолучитьСписокПросмотревшихВажное).
+    """
+    return get_important_post_viewers(URL, IDНовости, Токен)
+
+
+def ПолучитьНовости(URL: str, IDНовости: Id = "", Отбор: str = "UA", Токен: str = "") -> Result:
+    """Get one post by id, or the posts visible under a rights selector.
+
+    Russian alias of :func:`get_posts` (OPI: GetPosts / ПолучитьНовости).
+    """
+    return get_posts(URL, IDНовости, Отбор, Токен)
+
+
+def ДобавитьКомментарийНовости(URL: str, IDНовости: Id, Текст: Text, Токен: str = "") -> Result:
+    """Add a comment to a feed post.
+
+    Russian alias of :func:`add_post_comment` (OPI: AddPostComment / ДобавитьКомментарийНовости).
+    """
+    return add_post_comment(URL, IDНовости, Текст, Токен)
+
+
+def ДобавитьПолучателейКНовости(URL: str, IDНовости: Id, Видимость: IdList, Токен: str = "") -> Result:
+    """Share a feed post with more users, departments or groups.
+
+    Russian alias of :func:`add_post_recipients` (OPI: AddPostRecipients / ДобавитьПолучателейКНовости).
+    """
+    return add_post_recipients(URL, IDНовости, Видимость, Токен)
 
 
 def ПолучитьЗадачу(URL: str, IDЗадачи: Id, Токен: str = "") -> Result:
@@ -442,6 +550,134 @@ def УдалитьПользовательскоеПолеЗадачи(URL: str,
     Russian alias of :func:`delete_custom_task_field` (OPI: DeleteCustomTaskField / УдалитьПользовательскоеПолеЗадачи).
     """
     return delete_custom_task_field(URL, IDПоля, Токен)
+
+
+def ДобавитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, Текст: Text, Выполнен: Flag = False, Токен: str = "") -> Result:
+    """Add an item to a task's checklist.
+
+    Russian alias of :func:`add_tasks_checklist_element` (OPI: AddTasksChecklistElement / ДобавитьЭлементЧеклистаЗадачи).
+    """
+    return add_tasks_checklist_element(URL, IDЗадачи, Текст, Выполнен, Токен)
+
+
+def ИзменитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, IDЭлемента: Id, Текст: Text, Токен: str = "") -> Result:
+    """Change the text of a checklist item.
+
+    Russian alias of :func:`update_tasks_checklist_element` (OPI: UpdateTasksChecklistElement / ИзменитьЭлементЧеклистаЗадачи).
+    """
+    return update_tasks_checklist_element(URL, IDЗадачи, IDЭлемента, Текст, Токен)
+
+
+def УдалитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, IDЭлемента: Id, Токен: str = "") -> Result:
+    """Remove an item from a task's checklist.
+
+    Russian alias of :func:`delete_tasks_checklist_element` (OPI: DeleteTasksChecklistElement / УдалитьЭлементЧеклистаЗадачи).
+    """
+    return delete_tasks_checklist_element(URL, IDЗадачи, IDЭлемента, Токен)
+
+
+def ПолучитьЧеклистЗадачи(URL: str, IDЗадачи: Id, Токен: str = "") -> Result:
+    """List all checklist items of a task.
+
+    Russian alias of :func:`get_tasks_checklist` (OPI: GetTasksChecklist / ПолучитьЧеклистЗадачи).
+    """
+    return get_tasks_checklist(URL, IDЗадачи, Токен)
+
+
+def ПолучитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, IDЭлемента: Id, Токен: str = "") -> Result:
+    """Get one checklist item of a task.
+
+    Russian alias of :func:`get_tasks_checklist_element` (OPI: GetTasksChecklistElement / ПолучитьЭлементЧеклистаЗадачи).
+    """
+    return get_tasks_checklist_element(URL, IDЗадачи, IDЭлемента, Токен)
+
+
+def ВыполнитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, IDЭлемента: Id, Токен: str = "") -> Result:
+    """Mark a checklist item as done.
+
+    Russian alias of :func:`complete_tasks_checklist_element` (OPI: CompleteTasksChecklistElement / ВыполнитьЭлементЧеклистаЗадачи).
+    """
+    return complete_tasks_checklist_element(URL, IDЗадачи, IDЭлемента, Токен)
+
+
+def ВозобновитьЭлементЧеклистаЗадачи(URL: str, IDЗадачи: Id, IDЭлемента: Id, Токен: str = "") -> Result:
+    """Mark a checklist item as not done again.
+
+    Russian alias of :func:`renew_tasks_checklist_element` (OPI: RenewTasksChecklistElement / ВозобновитьЭлементЧеклистаЗадачи).
+    """
+    return renew_tasks_checklist_element(URL, IDЗадачи, IDЭлемента, Токен)
+
+
+def ПолучитьСписокКомментариевЗадачи(URL: str, IDЗадачи: Id, Токен: str = "") -> Result:
+    """List the comments of a task.
+
+    Russian alias of :func:`get_task_comments_list` (OPI: GetTaskCommentsList / ПолучитьСписокКомментариевЗадачи).
+    """
+    return get_task_comments_list(URL, IDЗадачи, Токен)
+
+
+def ПолучитьКомменатрийЗадачи(URL: str, IDЗадачи: Id, IDКомментария: Id, Токен: str = "") -> Result:
+    """Get one comment of a task.
+
+    Russian alias of :func:`get_task_comment` (OPI: GetTaskComment / ПолучитьКомменатрийЗадачи).
+    """
+    return get_task_comment(URL, IDЗадачи, IDКомментария, Токен)
+
+
+def ДобавитьКомментарийЗадачи(URL: str, IDЗадачи: Id, Текст: Text, Токен: str = "") -> Result:
+    """Post a new comment on a task.
+
+    Russian alias of :func:`add_task_comment` (OPI: AddTaskComment / ДобавитьКомментарийЗадачи).
+    """
+    return add_task_comment(URL, IDЗадачи, Текст, Токен)
+
+
+def ИзменитьКомментарийЗадачи(URL: str, IDЗадачи: Id, IDКомментария: Id, Текст: Text, Токен: str = "") -> Result:
+    """Change the text of a task comment.
+
+    Russian alias of :func:`update_task_comment` (OPI: UpdateTaskComment / ИзменитьКомментарийЗадачи).
+    """
+    return update_task_comment(URL, IDЗадачи, IDКомментария, Текст, Токен)
+
+
+def УдалитьКомментарийЗадачи(URL: str, IDЗадачи: Id, IDКомментария: Id, Токен: str = "") -> Result:
+    """Delete a task comment.
+
+    Russian alias of :func:`delete_task_comment` (OPI: DeleteTaskComment / УдалитьКомментарийЗадачи).
+    """
+    return delete_task_comment(URL, IDЗадачи, IDКомментария, Токен)
+
+
+def ПолучитьСписокРезультатов(URL: str, IDЗадачи: Id, Токен: str = "") -> Result:
+    """List the results recorded for a task.
+
+    Russian alias of :func:`get_results_list` (OPI: GetResultsList / ПолучитьСписокРезультатов).
+    """
+    return get_results_list(URL, IDЗадачи, Токен)
+
+
+def СоздатьРезультатИзКомментария(URL: str, IDКомментария: Id, Токен: str = "") -> Result:
+    """Turn a task comment into a task result.
+
+    Russian alias of :func:`create_result_from_comment` (OPI: CreateResultFromComment / СоздатьРезультатИзКомментария).
+    """
+    return create_result_from_comment(URL, IDКомментария, Токен)
+
+
+def УдалитьРезультатИзКомментария(URL: str, IDКомментария: Id, Токен: str = "") -> Result:
+    """Remove the task result that was created from a comment.
+
+    Russian alias of :func:`delete_result_from_comment` (OPI: DeleteResultFromComment / УдалитьРезультатИзКомментария).
+    """
+    return delete_result_from_comment(URL, IDКомментария, Токен)
+
+
+def ПолучитьСтруктуруКомментария(Пустая: Flag = False) -> Result:
+    """Get a template of the task comment fields, with descriptions or empty.
+
+    Russian alias of :func:`get_comment_structure` (OPI: GetCommentStructure / ПолучитьСтруктуруКомментария).
+    """
+    return get_comment_structure(Пустая)
 
 
 def СоздатьЧат(URL: str, СтруктураЧата: Structure, Токен: str = "") -> Result:

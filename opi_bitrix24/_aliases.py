@@ -35,6 +35,7 @@ from ._sections.custom_task_fields import (
     get_custom_task_fields_list,
     update_custom_task_field,
 )
+from ._sections.departments import create_department, delete_department, get_departments, update_department
 from ._sections.feed_posts import (
     add_post_comment,
     add_post_recipients,
@@ -43,6 +44,13 @@ from ._sections.feed_posts import (
     get_important_post_viewers,
     get_posts,
     update_post,
+)
+from ._sections.kanban import (
+    add_kanban_stage,
+    delete_kanban_stage,
+    get_kanban_stages,
+    move_task_to_kanban_stage,
+    update_kanbans_stage,
 )
 from ._sections.messages import (
     delete_message,
@@ -110,7 +118,29 @@ from ._sections.tasks import (
     unmute_task,
     update_task,
 )
-from ._types import FileData, Flag, Id, IdList, Result, Structure, StructureList, Text
+from ._sections.timekeeping import (
+    add_task_time_accounting,
+    delete_task_time_accounting,
+    get_task_time_accounting,
+    get_task_time_accounting_list,
+    get_timekeeping_settings,
+    get_timekeeping_status,
+    pause_timekeeping,
+    start_timekeeping,
+    stop_timekeeping,
+    update_task_time_accounting,
+)
+from ._sections.users import (
+    change_user_status,
+    create_user,
+    find_users,
+    get_current_user,
+    get_user,
+    get_user_fields_structure,
+    get_user_filter_structure,
+    update_user,
+)
+from ._types import FileData, Flag, Id, IdList, Moment, Result, Structure, StructureList, Text
 
 __all__ = [
     "ВключитьЗвукЗадачи",
@@ -125,21 +155,31 @@ __all__ = [
     "ДобавитьПолучателейКНовости",
     "ДобавитьПользователейВЧат",
     "ДобавитьПользовательскоеПолеЗадачи",
+    "ДобавитьСтадиюКанбана",
+    "ДобавитьТрудозатратыЗадачи",
     "ДобавитьФайлВЗадачу",
     "ДобавитьЭлементЧеклистаЗадачи",
     "ЗавершитьЗадачу",
+    "ЗавершитьУчетВремени",
     "ИзменитьЗаголовокЧата",
     "ИзменитьЗадачу",
     "ИзменитьКартинкуЧата",
     "ИзменитьКомментарийЗадачи",
     "ИзменитьНовость",
+    "ИзменитьПодразделение",
     "ИзменитьПользовательскоеПолеЗадачи",
+    "ИзменитьПользователя",
     "ИзменитьСообщение",
+    "ИзменитьСтадиюКанбана",
+    "ИзменитьСтатусПользователя",
+    "ИзменитьТрудозатратыЗадачи",
     "ИзменитьЦветЧата",
     "ИзменитьЭлементЧеклистаЗадачи",
     "ИсключитьПользователяИзЧата",
+    "НайтиПользователей",
     "НачатьВыполнениеЗадачи",
     "НачатьНаблюдатьЗаЗадачей",
+    "НачатьУчетВремени",
     "ОбновитьТокен",
     "ОтклонитьЗадачу",
     "ОтключитьЗвукЗадачи",
@@ -150,6 +190,7 @@ __all__ = [
     "ОтправитьСообщение",
     "ОтправитьУведомлениеОВводе",
     "ОтправитьФайл",
+    "ПеренестиЗадачуВСтадиюКанбана",
     "ПокинутьЧат",
     "ПолучитьБлокКартинки",
     "ПолучитьБлокФайла",
@@ -158,10 +199,13 @@ __all__ = [
     "ПолучитьИсториюЗадачи",
     "ПолучитьКаталогФайловЧата",
     "ПолучитьКомменатрийЗадачи",
+    "ПолучитьНастройкиУчетаВремени",
     "ПолучитьНовости",
     "ПолучитьПланЗадачНаДень",
+    "ПолучитьПодразделения",
     "ПолучитьПользователей",
     "ПолучитьПользовательскоеПолеЗадачи",
+    "ПолучитьПользователя",
     "ПолучитьСписокЗадач",
     "ПолучитьСписокКомментариевЗадачи",
     "ПолучитьСписокПользователейДиалога",
@@ -170,18 +214,26 @@ __all__ = [
     "ПолучитьСписокПросмотревшихВажное",
     "ПолучитьСписокРезультатов",
     "ПолучитьСписокСообщенийЧата",
+    "ПолучитьСписокТрудозатратЗадачи",
     "ПолучитьСсылкуАвторизацииПриложения",
+    "ПолучитьСтадииКанбана",
     "ПолучитьСтатусПользователя",
+    "ПолучитьСтатусУчетаВремени",
     "ПолучитьСтруктуруЗадачи",
     "ПолучитьСтруктуруКомментария",
     "ПолучитьСтруктуруФильтраЗадач",
+    "ПолучитьСтруктуруФильтраПользователей",
     "ПолучитьСтруктуруЧата",
+    "ПолучитьСтурктуруПользователя",
+    "ПолучитьТекущегоПользователя",
     "ПолучитьТокен",
+    "ПолучитьТрудозатратыЗадачи",
     "ПолучитьЧеклистЗадачи",
     "ПолучитьЭлементЧеклистаЗадачи",
     "ПрекратитьНаблюдатьЗаЗадачей",
     "ПринятьЗадачу",
     "ПриостановитьЗадачу",
+    "ПриостановитьУчетВремени",
     "ПроверитьДоступКЗадаче",
     "ПрочитатьВсе",
     "СерверноеВремя",
@@ -190,6 +242,8 @@ __all__ = [
     "СоздатьЗадачу",
     "СоздатьНовость",
     "СоздатьПерсональноеУведомление",
+    "СоздатьПодразделение",
+    "СоздатьПользователя",
     "СоздатьРезультатИзКомментария",
     "СоздатьСистемноеУведомление",
     "СоздатьЧат",
@@ -198,9 +252,12 @@ __all__ = [
     "УдалитьЗадачу",
     "УдалитьКомментарийЗадачи",
     "УдалитьНовость",
+    "УдалитьПодразделение",
     "УдалитьПользовательскоеПолеЗадачи",
     "УдалитьРезультатИзКомментария",
     "УдалитьСообщение",
+    "УдалитьСтадиюКанбана",
+    "УдалитьТрудозатратыЗадачи",
     "УдалитьУведомление",
     "УдалитьЭлементЧеклистаЗадачи",
     "УстановитьРеакциюНаСообщение",
@@ -680,6 +737,126 @@ def ПолучитьСтруктуруКомментария(Пустая: Flag 
     return get_comment_structure(Пустая)
 
 
+def ДобавитьСтадиюКанбана(URL: str, Наименование: Text, Цвет: str = "FFD800", IDПредыдущей: Id = 0, IDСущности: Id = 0, КакАдминистратор: Flag = False, Токен: str = "") -> Result:
+    """Add a stage to a group's kanban or to a user's My Plan.
+
+    Russian alias of :func:`add_kanban_stage` (OPI: AddKanbanStage / ДобавитьСтадиюКанбана).
+    """
+    return add_kanban_stage(URL, Наименование, Цвет, IDПредыдущей, IDСущности, КакАдминистратор, Токен)
+
+
+def ИзменитьСтадиюКанбана(URL: str, Наименование: Text, IDСтадии: Id, Цвет: str = "", IDПредыдущей: Id = 0, КакАдминистратор: Flag = False, Токен: str = "") -> Result:
+    """Change the title, color or position of a kanban stage.
+
+    Russian alias of :func:`update_kanbans_stage` (OPI: UpdateKanbansStage / ИзменитьСтадиюКанбана).
+    """
+    return update_kanbans_stage(URL, Наименование, IDСтадии, Цвет, IDПредыдущей, КакАдминистратор, Токен)
+
+
+def УдалитьСтадиюКанбана(URL: str, IDСтадии: Id, КакАдминистратор: Flag = False, Токен: str = "") -> Result:
+    """Delete a kanban stage (the portal refuses while it holds tasks).
+
+    Russian alias of :func:`delete_kanban_stage` (OPI: DeleteKanbanStage / УдалитьСтадиюКанбана).
+    """
+    return delete_kanban_stage(URL, IDСтадии, КакАдминистратор, Токен)
+
+
+def ПолучитьСтадииКанбана(URL: str, IDСущности: Id = 0, КакАдминистратор: Flag = False, Токен: str = "") -> Result:
+    """List the stages of a group's kanban or of a user's My Plan.
+
+    Russian alias of :func:`get_kanban_stages` (OPI: GetKanbanStages / ПолучитьСтадииКанбана).
+    """
+    return get_kanban_stages(URL, IDСущности, КакАдминистратор, Токен)
+
+
+def ПеренестиЗадачуВСтадиюКанбана(URL: str, IDЗадачи: Id, IDСтадии: Id, Перед: Id = 0, После: Id = 0, Токен: str = "") -> Result:
+    """Move a task to a kanban stage, before or after another task of that stage.
+
+    Russian alias of :func:`move_task_to_kanban_stage` (OPI: MoveTaskToKanbanStage / ПеренестиЗадачуВСтадиюКанбана).
+    """
+    return move_task_to_kanban_stage(URL, IDЗадачи, IDСтадии, Перед, После, Токен)
+
+
+def ДобавитьТрудозатратыЗадачи(URL: str, IDЗадачи: Id, Время: Text, IDПользователя: Id = "", Текст: Text = "", ДатаУстановки: Moment = "", Токен: str = "") -> Result:
+    """Record time spent on a task.
+
+    Russian alias of :func:`add_task_time_accounting` (OPI: AddTaskTimeAccounting / ДобавитьТрудозатратыЗадачи).
+    """
+    return add_task_time_accounting(URL, IDЗадачи, Время, IDПользователя, Текст, ДатаУстановки, Токен)
+
+
+def УдалитьТрудозатратыЗадачи(URL: str, IDЗадачи: Id, IDЗаписи: Id, Токен: str = "") -> Result:
+    """Delete a time-spent record of a task.
+
+    Russian alias of :func:`delete_task_time_accounting` (OPI: DeleteTaskTimeAccounting / УдалитьТрудозатратыЗадачи).
+    """
+    return delete_task_time_accounting(URL, IDЗадачи, IDЗаписи, Токен)
+
+
+def ПолучитьСписокТрудозатратЗадачи(URL: str, IDЗадачи: Id, Токен: str = "") -> Result:
+    """List the time-spent records of a task.
+
+    Russian alias of :func:`get_task_time_accounting_list` (OPI: GetTaskTimeAccountingList / ПолучитьСписокТрудозатратЗадачи).
+    """
+    return get_task_time_accounting_list(URL, IDЗадачи, Токен)
+
+
+def ПолучитьТрудозатратыЗадачи(URL: str, IDЗадачи: Id, IDЗаписи: Id, Токен: str = "") -> Result:
+    """Get one time-spent record of a task.
+
+    Russian alias of :func:`get_task_time_accounting` (OPI: GetTaskTimeAccounting / ПолучитьТрудозатратыЗадачи).
+    """
+    return get_task_time_accounting(URL, IDЗадачи, IDЗаписи, Токен)
+
+
+def ИзменитьТрудозатратыЗадачи(URL: str, IDЗадачи: Id, IDЗаписи: Id, Время: Text, Текст: Text = "", ДатаУстановки: Moment = "", Токен: str = "") -> Result:
+    """Change a time-spent record of a task.
+
+    Russian alias of :func:`update_task_time_accounting` (OPI: UpdateTaskTimeAccounting / ИзменитьТрудозатратыЗадачи).
+    """
+    return update_task_time_accounting(URL, IDЗадачи, IDЗаписи, Время, Текст, ДатаУстановки, Токен)
+
+
+def НачатьУчетВремени(URL: str, IDПользователя: Id = "", Время: Moment = "", Отчет: Text = "", Токен: str = "") -> Result:
+    """Open (start) a user's work day.
+
+    Russian alias of :func:`start_timekeeping` (OPI: StartTimekeeping / НачатьУчетВремени).
+    """
+    return start_timekeeping(URL, IDПользователя, Время, Отчет, Токен)
+
+
+def ЗавершитьУчетВремени(URL: str, IDПользователя: Id = "", Время: Moment = "", Отчет: Text = "", Токен: str = "") -> Result:
+    """Close (end) a user's work day.
+
+    Russian alias of :func:`stop_timekeeping` (OPI: StopTimekeeping / ЗавершитьУчетВремени).
+    """
+    return stop_timekeeping(URL, IDПользователя, Время, Отчет, Токен)
+
+
+def ПриостановитьУчетВремени(URL: str, IDПользователя: Id = "", Токен: str = "") -> Result:
+    """Pause a user's work day.
+
+    Russian alias of :func:`pause_timekeeping` (OPI: PauseTimekeeping / ПриостановитьУчетВремени).
+    """
+    return pause_timekeeping(URL, IDПользователя, Токен)
+
+
+def ПолучитьСтатусУчетаВремени(URL: str, IDПользователя: Id = "", Токен: str = "") -> Result:
+    """Get the state of a user's work day (opened, paused, closed).
+
+    Russian alias of :func:`get_timekeeping_status` (OPI: GetTimekeepingStatus / ПолучитьСтатусУчетаВремени).
+    """
+    return get_timekeeping_status(URL, IDПользователя, Токен)
+
+
+def ПолучитьНастройкиУчетаВремени(URL: str, IDПользователя: Id = "", Токен: str = "") -> Result:
+    """Get a user's time-tracking settings (schedule limits, free schedule, admin rights).
+
+    Russian alias of :func:`get_timekeeping_settings` (OPI: GetTimekeepingSettings / ПолучитьНастройкиУчетаВремени).
+    """
+    return get_timekeeping_settings(URL, IDПользователя, Токен)
+
+
 def СоздатьЧат(URL: str, СтруктураЧата: Structure, Токен: str = "") -> Result:
     """Create a chat from a chat fields structure (see :func:`get_chat_structure`).
 
@@ -942,3 +1119,99 @@ def УдалитьУведомление(URL: str, IDУведомления: Id,
     Russian alias of :func:`delete_notification` (OPI: DeleteNotification / УдалитьУведомление).
     """
     return delete_notification(URL, IDУведомления, Токен)
+
+
+def СоздатьПодразделение(URL: str, Наименование: Text, IDРодителя: Id = "", IDРуководителя: Id = "", Токен: str = "") -> Result:
+    """Create a company department.
+
+    Russian alias of :func:`create_department` (OPI: CreateDepartment / СоздатьПодразделение).
+    """
+    return create_department(URL, Наименование, IDРодителя, IDРуководителя, Токен)
+
+
+def ИзменитьПодразделение(URL: str, IDПодразделения: Id, Наименование: Text = "", IDРодителя: Id = "", IDРуководителя: Id = "", Токен: str = "") -> Result:
+    """Change the name, the parent or the head of a department; empty values are left unchanged.
+
+    Russian alias of :func:`update_department` (OPI: UpdateDepartment / ИзменитьПодразделение).
+    """
+    return update_department(URL, IDПодразделения, Наименование, IDРодителя, IDРуководителя, Токен)
+
+
+def ПолучитьПодразделения(URL: str, IDПодразделения: Id = "", Наименование: Text = "", IDРодителя: Id = "", IDРуководителя: Id = "", Токен: str = "") -> Result:
+    """List departments, optionally filtered by id, name, parent or head.
+
+    Russian alias of :func:`get_departments` (OPI: GetDepartments / ПолучитьПодразделения).
+    """
+    return get_departments(URL, IDПодразделения, Наименование, IDРодителя, IDРуководителя, Токен)
+
+
+def УдалитьПодразделение(URL: str, IDПодразделения: Id, Токен: str = "") -> Result:
+    """Delete a department by id.
+
+    Russian alias of :func:`delete_department` (OPI: DeleteDepartment / УдалитьПодразделение).
+    """
+    return delete_department(URL, IDПодразделения, Токен)
+
+
+def ПолучитьТекущегоПользователя(URL: str, Токен: str = "") -> Result:
+    """Get the user the webhook or the token belongs to.
+
+    Russian alias of :func:`get_current_user` (OPI: GetCurrentUser / ПолучитьТекущегоПользователя).
+    """
+    return get_current_user(URL, Токен)
+
+
+def ПолучитьПользователя(URL: str, IDПользователя: Id, Токен: str = "") -> Result:
+    """Get a user by id.
+
+    Russian alias of :func:`get_user` (OPI: GetUser / ПолучитьПользователя).
+    """
+    return get_user(URL, IDПользователя, Токен)
+
+
+def СоздатьПользователя(URL: str, СтруктураПолей: Structure, Токен: str = "") -> Result:
+    """Invite (create) a user from a structure of user fields (see :func:`get_user_fields_structure`).
+
+    Russian alias of :func:`create_user` (OPI: CreateUser / СоздатьПользователя).
+    """
+    return create_user(URL, СтруктураПолей, Токен)
+
+
+def ИзменитьПользователя(URL: str, IDПользователя: Id, СтруктураПолей: Structure, Токен: str = "") -> Result:
+    """Change a user's data from a structure of user fields.
+
+    Russian alias of :func:`update_user` (OPI: UpdateUser / ИзменитьПользователя).
+    """
+    return update_user(URL, IDПользователя, СтруктураПолей, Токен)
+
+
+def ИзменитьСтатусПользователя(URL: str, IDПользователя: Id, Уволить: Flag = True, Токен: str = "") -> Result:
+    """Deactivate (fire) a user, or activate them again.
+
+    Russian alias of :func:`change_user_status` (OPI: ChangeUserStatus / ИзменитьСтатусПользователя).
+    """
+    return change_user_status(URL, IDПользователя, Уволить, Токен)
+
+
+def НайтиПользователей(URL: str, СтруктураФильтра: Structure, Токен: str = "") -> Result:
+    """Search users with a filter (see :func:`get_user_filter_structure`).
+
+    Russian alias of :func:`find_users` (OPI: FindUsers / НайтиПользователей).
+    """
+    return find_users(URL, СтруктураФильтра, Токен)
+
+
+def ПолучитьСтурктуруПользователя(URL: str, Токен: str = "") -> Result:
+    """Get the portal's description of the user fields (for :func:`create_user` / :func:`update_user`).
+
+    Russian alias of :func:`get_user_fields_structure` (OPI: GetUserFieldsStructure / ПолучитьСтурктуруПользователя).
+    """
+    return get_user_fields_structure(URL, Токен)
+
+
+def ПолучитьСтруктуруФильтраПользователей(Пустая: Flag = False) -> Result:
+    """Return a template of the user search filter keys (for :func:`find_users`); sends nothing.
+
+    Russian alias of :func:`get_user_filter_structure` (OPI: GetUserFilterStructure / ПолучитьСтруктуруФильтраПользователей).
+    """
+    return get_user_filter_structure(Пустая)

@@ -165,3 +165,25 @@ def test_sample_portal_demo_prints_the_documented_answer() -> None:
     assert done.returncode == 0, done.stderr
     expected = json.loads((RESPONSES / "bitrix24" / "GetUsers" / "documented-2026.json").read_text(encoding="utf-8"))
     assert json.loads(done.stdout) == expected
+
+
+def test_compatibility_md_points_at_tests_that_exist() -> None:
+    """Every case id and pytest node that COMPATIBILITY.md names as pinning a deviation exists."""
+    import ast
+
+    text = (ROOT / "COMPATIBILITY.md").read_text(encoding="utf-8")
+    case_ids = {case.full_id for case in load_cases()}
+    named_cases = set(re.findall(r"`(bitrix24/[A-Za-z0-9]+/[a-z0-9-]+)`", text))
+    assert named_cases, "no case ids found"
+    assert not named_cases - case_ids, f"unknown cases: {sorted(named_cases - case_ids)}"
+    current = None
+    missing = []
+    for file_part, test_name in re.findall(r"`(?:(tests/[a-z_]+\.py))?::([a-z0-9_]+)`", text):
+        current = file_part or current
+        assert current, test_name
+        tree = ast.parse((ROOT / current).read_text(encoding="utf-8"))
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        if test_name not in names:
+            missing.append(f"{current}::{test_name}")
+    assert not missing, missing
+    assert len(re.findall(r"`(?:tests/[a-z_]+\.py)?::[a-z0-9_]+`", text)) > 20

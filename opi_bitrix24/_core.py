@@ -15,11 +15,9 @@ import datetime
 import decimal
 import json
 import logging
-import random
 import re
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
@@ -281,6 +279,8 @@ def _connect_failure(exc: BaseException) -> bool:
 
 
 def _wait(config: Settings, attempt: int, retry_after: Optional[str] = None) -> None:
+    import random
+
     delay = min(config.max_backoff, config.backoff * (2**attempt))
     if delay:
         delay *= 0.5 + random.random() / 2
@@ -444,6 +444,8 @@ def upload(address: str, field: str, filename: str, content: bytes) -> Result:
     Used by the two-step disk upload: the portal's first answer gives ``uploadUrl`` and the form-field name.
     No auth is added (the URL carries its own); one file part, no content type, no other fields.
     """
+    import uuid
+
     boundary = uuid.uuid4().hex
     safe_name = filename.replace('"', "%22").replace("\r", " ").replace("\n", " ")
     safe_field = field.replace('"', "%22")

@@ -76,17 +76,25 @@ def test_method_names_are_unique() -> None:
 
 
 def test_all_is_sorted_and_complete() -> None:
-    public = sorted(
-        name
-        for name in vars(opi_bitrix24)
-        if not name.startswith("_")
-        and name not in {"annotations"}
-        and not inspect.ismodule(getattr(opi_bitrix24, name))
-    )
+    hidden = {"annotations", "TYPE_CHECKING", "Any"}
+    public = {name for name in dir(opi_bitrix24) if not name.startswith("_") and name not in hidden}
+    public = {name for name in public if not inspect.ismodule(getattr(opi_bitrix24, name))}
     assert opi_bitrix24.__all__ == sorted(opi_bitrix24.__all__)
-    assert set(opi_bitrix24.__all__) == set(public) | {"__version__"}
+    assert set(opi_bitrix24.__all__) == public | {"__version__"}
     for method in methods():
         assert method.python in opi_bitrix24.__all__ and method.ru in opi_bitrix24.__all__
+    with pytest.raises(AttributeError):
+        opi_bitrix24.НетТакойФункции  # noqa: B018
+
+
+def test_russian_aliases_load_on_first_use() -> None:
+    code = (
+        "import sys, opi_bitrix24 as b; loaded = 'opi_bitrix24._aliases' in sys.modules; "
+        "f = b.ПолучитьПользователей; from opi_bitrix24 import СерверноеВремя; "
+        "print(loaded, 'opi_bitrix24._aliases' in sys.modules, f.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.split() == ["False", "True", "opi_bitrix24._aliases"]
 
 
 def test_aliases_have_russian_parameters_and_call_the_function() -> None:

@@ -117,12 +117,27 @@ def init_block() -> str:
     for m in methods:
         modules.setdefault(m.func.__module__.replace("opi_bitrix24", "", 1), []).append(m.python)
     ru = sorted(m.ru for m in methods)
-    modules["._aliases"] = ru
-    out = [BEGIN]
+    out = [BEGIN, "from typing import TYPE_CHECKING, Any\n\n"]
     for module, names in sorted(modules.items()):
         out.append(_import_line(module, sorted(names)))
+    # The Russian aliases are loaded on first use: the CLI and English-name callers never pay for them.
+    out.append("\nif TYPE_CHECKING:\n")
+    out.append("".join("    " + line if line.strip() else line for line in _import_line("._aliases", ru).splitlines(True)))
     exported = sorted(SUPPORT + [m.python for m in methods] + ru)
     out.append("\n__all__ = [\n" + "".join(f"    {name!r},\n".replace("'", '"') for name in exported) + "]\n")
+    out.append(
+        "\n\ndef __getattr__(name: str) -> Any:\n"
+        "    if name in __all__:\n"
+        "        from . import _aliases\n"
+        "\n"
+        "        value = getattr(_aliases, name)\n"
+        "        globals()[name] = value\n"
+        "        return value\n"
+        '    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+        "\n\n"
+        "def __dir__() -> list[str]:\n"
+        "    return sorted(set(globals()) | set(__all__))\n\n\n"
+    )
     out.append(END)
     return "".join(out)
 

@@ -122,7 +122,9 @@ def init_block() -> str:
         out.append(_import_line(module, sorted(names)))
     # The Russian aliases are loaded on first use: the CLI and English-name callers never pay for them.
     out.append("\nif TYPE_CHECKING:\n")
-    out.append("".join("    " + line if line.strip() else line for line in _import_line("._aliases", ru).splitlines(True)))
+    out.append(
+        "".join("    " + line if line.strip() else line for line in _import_line("._aliases", ru).splitlines(True))
+    )
     exported = sorted(SUPPORT + [m.python for m in methods] + ru)
     out.append("\n__all__ = [\n" + "".join(f"    {name!r},\n".replace("'", '"') for name in exported) + "]\n")
     out.append(

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import opi_bitrix24  # noqa: E402
+
+#: OPI's catalog of the 179 functions (the contract); CI has it at ../shared, others set OPI_CATALOG.
+CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Dict[str, Dict[str, Any]]:
+    """Catalog entries by OPI English name; the test is skipped without the catalog (failed under CI)."""
+    if not CATALOG.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the catalog is missing at {CATALOG} (set OPI_CATALOG)")
+        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG)")
+    with CATALOG.open(encoding="utf-8") as handle:
+        return {entry["name"]: entry for entry in yaml.safe_load(handle)}
+
 
 Reply = Tuple[int, Dict[str, str], bytes]
 

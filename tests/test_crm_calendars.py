@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List
 from urllib.parse import parse_qsl
 
 import pytest
-import yaml
 
 import opi_bitrix24 as b24
 from opi_bitrix24 import InvalidArgument
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
 FIXTURES = ROOT / "conformance" / "fixtures"
 SECTIONS = ("LeadsManagement", "DealsManagement", "CalendarsManagement", "CalendarEventsManagement")
 
@@ -50,15 +47,6 @@ FILLED: Dict[str, Any] = {
 SPECIAL = {"CreateCalendar", "UpdateCalendar", "CreateCalendarEvent", "UpdateCalendarEvent", "GetCalendarEvents"}
 
 
-@pytest.fixture(scope="module")
-def entries() -> Dict[str, Dict[str, Any]]:
-    """This file's 33 catalog entries by OPI name (the test is skipped without the catalog)."""
-    if not CATALOG.exists():
-        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG)")
-    loaded = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
-    return {entry["name"]: entry for entry in loaded if entry["section"] in SECTIONS}
-
-
 def keys(portal: Any, index: int = -1) -> List[str]:
     return list(json.loads(portal.requests[index]["body"]))
 
@@ -67,15 +55,15 @@ MINE = [m for m in methods() if m.section in SECTIONS]
 REQUESTING = [m for m in MINE if m.api and m.name not in SPECIAL]
 
 
-def test_all_33_functions_are_registered(entries: Dict[str, Dict[str, Any]]) -> None:
-    assert [m.name for m in MINE] == list(entries)
+def test_all_33_functions_are_registered(catalog: Dict[str, Dict[str, Any]]) -> None:
+    assert [m.name for m in MINE] == [name for name, entry in catalog.items() if entry["section"] in SECTIONS]
 
 
 @pytest.mark.parametrize("method", REQUESTING, ids=[m.name for m in REQUESTING])
-def test_request_keys_follow_the_catalog_order(portal: Any, entries: Dict[str, Dict[str, Any]], method: Any) -> None:
+def test_request_keys_follow_the_catalog_order(portal: Any, catalog: Dict[str, Dict[str, Any]], method: Any) -> None:
     """With every argument filled: POST bodies hold auth, then exactly the catalog's fields in its order;
     GET calls carry auth alone in the query and no body."""
-    entry = entries[method.name]
+    entry = catalog[method.name]
     kwargs = {p.python: FILLED[p.python] for p in method.params if p.python not in ("url", "token")}
     method.func(portal.base, token="T", **kwargs)
     seen = portal.requests[-1]

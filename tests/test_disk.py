@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-import yaml
 
 import opi_bitrix24 as b24
 from conformance.runner.cases import parse_multipart
@@ -22,7 +20,6 @@ from opi_bitrix24 import InvalidArgument
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
 FIXTURES = ROOT / "conformance" / "fixtures"
 PNG = (FIXTURES / "disk-picture.png").read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode("ascii")
@@ -45,14 +42,6 @@ FILLED: Dict[str, Any] = {
 
 def body_keys(portal: Any, index: int = -1) -> List[str]:
     return [key for key, _ in json.loads(portal.requests[index]["body"], object_pairs_hook=list)]
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Dict[str, Dict[str, Any]]:
-    if not CATALOG.exists():
-        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG)")
-    with CATALOG.open(encoding="utf-8") as handle:
-        return {entry["name"]: entry for entry in yaml.safe_load(handle)}
 
 
 POSTING = [m for m in methods() if m.section in SECTIONS and m.name not in ("UploadFileToFolder",)]

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-import yaml
 
 import opi_bitrix24
 from opi_bitrix24 import InvalidArgument, TransportError
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
 FIXTURES = ROOT / "conformance" / "fixtures"
 PNG = (FIXTURES / "picture.png").read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode("ascii")
@@ -36,14 +33,6 @@ FILLED: Dict[str, Any] = {
     "completed": True,
     "comment_id": 20950,
 }
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Dict[str, Dict[str, Any]]:
-    if not CATALOG.exists():
-        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG)")
-    with CATALOG.open(encoding="utf-8") as handle:
-        return {entry["name"]: entry for entry in yaml.safe_load(handle)}
 
 
 REQUESTING = [m for m in methods() if m.section in SECTIONS and m.api]

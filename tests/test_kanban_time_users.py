@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-import yaml
 
 import opi_bitrix24 as b24
 from opi_bitrix24 import InvalidArgument
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
 FIXTURES = ROOT / "conformance" / "fixtures"
 SECTIONS = ("Kanban", "Timekeeping", "DepartmentsManagement", "UsersManagement")
 USER_FIELDS = {"EMAIL": "a@exepmple.org", "NAME": "Vitaly", "UF_DEPARTMENT": [1]}
@@ -52,14 +49,6 @@ FILLED_BY_METHOD: Dict[str, Dict[str, Any]] = {
     "StartTimekeeping": {"time": dt.datetime(2026, 1, 6, 9, 4, 38)},
     "StopTimekeeping": {"time": dt.datetime(2026, 1, 6, 18, 0, 0)},
 }
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Dict[str, Dict[str, Any]]:
-    if not CATALOG.exists():
-        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG)")
-    with CATALOG.open(encoding="utf-8") as handle:
-        return {entry["name"]: entry for entry in yaml.safe_load(handle)}
 
 
 def pairs(portal: Any, index: int = -1) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import subprocess
 import sys
 import unicodedata
@@ -11,24 +10,12 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-import yaml
 
 import opi_bitrix24
 from conformance.runner.cases import load_cases
 from opi_bitrix24._table import REQUIRED, methods
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("OPI_CATALOG", ROOT.parent / "shared" / "catalog" / "opi_bitrix24.yaml"))
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Dict[str, Dict[str, Any]]:
-    if not CATALOG.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"the catalog is missing at {CATALOG} (set OPI_CATALOG)")
-        pytest.skip(f"no catalog at {CATALOG} (set OPI_CATALOG to run the coverage test)")
-    with CATALOG.open(encoding="utf-8") as handle:
-        return {entry["name"]: entry for entry in yaml.safe_load(handle)}
 
 
 def _default(literal: Any) -> Any:

@@ -58,7 +58,6 @@ class Method(NamedTuple):
 
 _pending: List[Tuple[Callable[..., Any], str, str, str, str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]] = []
 _built: Optional[Tuple[Method, ...]] = None
-_index: Dict[str, Method] = {}
 
 #: Parameter spec shared by almost every function: ``(Russian name, CLI option)``.
 URL = ("URL", "url")
@@ -80,62 +79,73 @@ def section(name: str, name_ru: str) -> Callable[..., Callable[[F], F]]:
     return endpoint
 
 
-def _build() -> Tuple[Method, ...]:
+_Entry = Tuple[Callable[..., Any], str, str, str, str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]
+_made: Dict[int, Method] = {}
+_names: Dict[str, _Entry] = {}
+
+
+def _make(entry: _Entry) -> Method:
+    """The table row of one registered function (built on first use: the CLI needs only one)."""
+    func, opi_name, ru, sec, sec_ru, api, specs = entry
+    if id(func) in _made:
+        return _made[id(func)]
     import inspect
 
+    signature = inspect.signature(func)
+    names = list(signature.parameters.values())
+    if len(names) != len(specs):
+        raise RuntimeError(f"{opi_name}: {len(names)} parameters but {len(specs)} OPI names")
+    params = tuple(
+        Param(
+            python=p.name,
+            ru=unicodedata.normalize("NFKC", ru_name),
+            cli=cli,
+            default=REQUIRED if p.default is inspect.Parameter.empty else p.default,
+            annotation=str(p.annotation),
+        )
+        for p, (ru_name, cli) in zip(names, specs)
+    )
+    doc = inspect.getdoc(func) or ""
+    method = Method(
+        name=opi_name,
+        python=func.__name__,
+        ru=unicodedata.normalize("NFKC", ru),
+        section=sec,
+        section_ru=sec_ru,
+        api=api,
+        summary=doc.splitlines()[0] if doc else "",
+        params=params,
+        func=func,
+        returns=str(signature.return_annotation),
+    )
+    _made[id(func)] = method
+    return method
+
+
+def _entries() -> List[_Entry]:
     from . import _sections
 
     _sections.load()
     order = {f"{_sections.__name__}.{name}": rank for rank, name in enumerate(_sections.MODULES)}
-    pending = sorted(
+    return sorted(
         _pending, key=lambda entry: (order.get(entry[0].__module__, len(order)), entry[0].__code__.co_firstlineno)
     )
-    built: List[Method] = []
-    for func, opi_name, ru, sec, sec_ru, api, specs in pending:
-        signature = inspect.signature(func)
-        names = list(signature.parameters.values())
-        if len(names) != len(specs):
-            raise RuntimeError(f"{opi_name}: {len(names)} parameters but {len(specs)} OPI names")
-        params = tuple(
-            Param(
-                python=p.name,
-                ru=unicodedata.normalize("NFKC", ru_name),
-                cli=cli,
-                default=REQUIRED if p.default is inspect.Parameter.empty else p.default,
-                annotation=str(p.annotation),
-            )
-            for p, (ru_name, cli) in zip(names, specs)
-        )
-        doc = inspect.getdoc(func) or ""
-        built.append(
-            Method(
-                name=opi_name,
-                python=func.__name__,
-                ru=unicodedata.normalize("NFKC", ru),
-                section=sec,
-                section_ru=sec_ru,
-                api=api,
-                summary=doc.splitlines()[0] if doc else "",
-                params=params,
-                func=func,
-                returns=str(signature.return_annotation),
-            )
-        )
-    return tuple(built)
 
 
 def methods() -> Tuple[Method, ...]:
-    """All registered methods, in registration (OPI module) order."""
+    """All registered methods, in OPI module order."""
     global _built
     if _built is None:
-        _built = _build()
-        for method in _built:
-            for key in (method.name.upper(), method.python.upper(), method.ru.upper()):
-                _index[key] = method
+        _built = tuple(_make(entry) for entry in _entries())
     return _built
 
 
 def find(name: str) -> Optional[Method]:
     """Look a method up by OPI English name (any case), Russian name or snake_case name."""
-    methods()
-    return _index.get(unicodedata.normalize("NFKC", name.strip()).upper())
+    if not _names:
+        for entry in _entries():
+            func, opi_name, ru = entry[0], entry[1], entry[2]
+            for key in (opi_name, func.__name__, unicodedata.normalize("NFKC", ru)):
+                _names[key.upper()] = entry
+    found = _names.get(unicodedata.normalize("NFKC", name.strip()).upper())
+    return None if found is None else _make(found)

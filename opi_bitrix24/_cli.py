@@ -192,8 +192,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(f"{where}: {exc.problem}")
         return EXIT_USAGE
     except OPIError as exc:
-        if flags["debug"]:
-            _write(sys.stderr, "".join(traceback.format_exception_only(type(exc), exc)))
+        if flags["debug"]:  # our exceptions are raised without their cause, whose text may hold secrets
+            _write(sys.stderr, traceback.format_exc())
         _error(str(exc))
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99

@@ -178,3 +178,22 @@ def test_structure_helpers_run_offline(capsys: Any) -> None:
     assert (code, err) == (EXIT_OK, "")
     result = json.loads(out)
     assert result and set(result.values()) == {""}
+
+
+def test_debug_shows_a_traceback_without_secrets(capsys: Any) -> None:
+    import logging
+
+    import opi_bitrix24
+
+    logger = logging.getLogger("opi_bitrix24")
+    handlers = list(logger.handlers)
+    url = f"http://127.0.0.1:9/rest/1/{KEY}/"
+    try:
+        with opi_bitrix24.settings(retries=0):
+            code, out, err = run(capsys, "GetUsers", "--url", url, "--users", "1", "--debug")
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(logging.NOTSET)
+    assert (code, out) == (EXIT_ERROR, "")
+    assert "Traceback" in err and "TransportError" in err
+    assert KEY not in err

@@ -52,24 +52,72 @@ Timeout = Union[float, Tuple[float, float]]
 class Settings:
     """How requests are sent. Change them globally with :func:`configure` or for a block with :func:`settings`.
 
-    ``retries`` counts re-sends after the first attempt; they happen only where a re-send is safe:
-    HTTP 503 or a ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left
-    (any transport failure for GET). Waits grow as ``backoff * 2**n`` (with jitter, capped at
-    ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``. ``oauth_url`` is the
-    OAuth token endpoint of :func:`get_token` / :func:`refresh_token` (empty: ``$OPI_BITRIX24_OAUTH_URL``,
-    else ``https://oauth.bitrix.info/oauth/token/``).
+    Transport:
+
+    - ``timeout``: seconds per connect/read, or a ``(connect, read)`` pair. Default ``(10, 60)``.
+    - ``deadline``: seconds for the whole call — connect, send, every byte of the answer, retries and
+      their waits. ``None``: no deadline. Default 300.
+    - ``retries``: re-sends after the first attempt, only where a re-send is safe: HTTP 503 or a
+      ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left (any transport
+      failure for GET). Default 3.
+    - ``backoff`` / ``max_backoff``: waits grow as ``backoff * 2**n`` (with jitter), capped at
+      ``max_backoff``; a ``Retry-After`` header is honoured up to ``max_backoff``. Defaults 0.5 / 30.
+    - ``verify``: ``True``, ``False`` or a CA bundle path (``REQUESTS_CA_BUNDLE`` is honoured).
+    - ``proxies``: a requests proxies mapping. ``session``: your own ``requests.Session``.
+    - ``max_answer_bytes``: the largest decoded answer accepted (bytes); reading stops there with an
+      error. Default 128 MiB.
+    - ``sources``: which text arguments are read as a file path or fetched as a URL where OPI takes a
+      structure or a file: ``"all"`` (OPI's behaviour, the default), ``"files"`` (paths, no URLs) or
+      ``"none"`` (text is only ever text).
+
+    The portal's limits (additions beyond OPI):
+
+    - ``rate_limit``: a client-side leaky bucket per portal, ``(requests per second, burst)``; ``None``
+      turns it off (on-premise). Default ``(2.0, 50)``, the cloud standard plan; Enterprise ``(5.0, 250)``.
+    - ``operating_wait``: the longest wait (seconds) for a method's operating-time budget to reset
+      after ``429 OPERATION_TIME_LIMIT``; ``0`` never waits (the answer is returned, as OPI does).
+    - ``raise_api_errors``: raise :class:`APIError` subclasses for error answers instead of returning
+      the body (OPI returns the body: default ``False``).
+    - ``oauth_app``: an :class:`OAuthApp` (client id, secret, refresh token); an ``expired_token``
+      answer then triggers one refresh and one repeat of the call.
+    - ``oauth_url``: the OAuth token endpoint of :func:`get_token` / :func:`refresh_token` and of the
+      refresh (empty: ``$OPI_BITRIX24_OAUTH_URL``, else ``https://oauth.bitrix.info/oauth/token/``).
+
     Instances are immutable; :meth:`replace` returns a changed copy.
     """
 
-    __slots__ = ("backoff", "max_backoff", "oauth_url", "proxies", "retries", "session", "timeout", "verify")
+    __slots__ = (
+        "backoff",
+        "deadline",
+        "max_answer_bytes",
+        "max_backoff",
+        "oauth_app",
+        "oauth_url",
+        "operating_wait",
+        "proxies",
+        "raise_api_errors",
+        "rate_limit",
+        "retries",
+        "session",
+        "sources",
+        "timeout",
+        "verify",
+    )
 
     timeout: Timeout
+    deadline: Optional[float]
     retries: int
     backoff: float
     max_backoff: float
     verify: Union[bool, str]
     proxies: Optional[Mapping[str, str]]
     session: Optional[requests.Session]
+    max_answer_bytes: int
+    sources: str
+    rate_limit: Optional[Tuple[float, int]]
+    operating_wait: float
+    raise_api_errors: bool
+    oauth_app: Optional[OAuthApp]
     oauth_url: str
 
     def __init__(
@@ -82,34 +130,121 @@ class Settings:
         proxies: Optional[Mapping[str, str]] = None,
         session: Optional[requests.Session] = None,
         oauth_url: str = "",
+        deadline: Optional[float] = 300.0,
+        max_answer_bytes: int = 128 * 2**20,
+        sources: str = "all",
+        rate_limit: Optional[Tuple[float, int]] = (2.0, 50),
+        operating_wait: float = 0.0,
+        raise_api_errors: bool = False,
+        oauth_app: Optional[OAuthApp] = None,
     ) -> None:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
-        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff)):
-            if not isinstance(seconds, (int, float)) or seconds < 0:
+        for name, seconds in (("backoff", backoff), ("max_backoff", max_backoff), ("operating_wait", operating_wait)):
+            if not _is_number(seconds) or seconds < 0:
                 raise InvalidArgument(name, "must be a number of seconds, not negative")
         timeouts = timeout if isinstance(timeout, tuple) else (timeout,)
-        if not timeouts or any(not isinstance(t, (int, float)) or not 0 < t < float("inf") for t in timeouts):
+        if not timeouts or len(timeouts) > 2 or any(not _is_number(t) or not 0 < t < float("inf") for t in timeouts):
             raise InvalidArgument("timeout", "must be a finite number of seconds (or a (connect, read) pair)")
-        values = (backoff, max_backoff, oauth_url, proxies, retries, session, timeout, verify)
-        for slot, value in zip(self.__slots__, values):
-            object.__setattr__(self, slot, value)
+        if deadline is not None and (not _is_number(deadline) or not 0 < deadline < float("inf")):
+            raise InvalidArgument("deadline", "must be a finite number of seconds, or None for no deadline")
+        if not isinstance(max_answer_bytes, int) or isinstance(max_answer_bytes, bool) or max_answer_bytes < 1024:
+            raise InvalidArgument("max_answer_bytes", "must be a whole number of bytes, at least 1024")
+        if sources not in SOURCES:
+            raise InvalidArgument("sources", f"must be one of {', '.join(map(repr, SOURCES))}")
+        if rate_limit is not None and not (
+            isinstance(rate_limit, tuple)
+            and len(rate_limit) == 2
+            and _is_number(rate_limit[0])
+            and 0 < rate_limit[0] < float("inf")
+            and isinstance(rate_limit[1], int)
+            and not isinstance(rate_limit[1], bool)
+            and rate_limit[1] >= 1
+        ):
+            raise InvalidArgument("rate_limit", "must be (requests per second, burst), e.g. (2.0, 50), or None")
+        if not isinstance(raise_api_errors, bool):
+            raise InvalidArgument("raise_api_errors", "must be True or False")
+        if not isinstance(oauth_url, str):
+            raise InvalidArgument("oauth_url", "must be a URL (text)")
+        if oauth_app is not None:
+            from ._auth import OAuthApp
+
+            if not isinstance(oauth_app, OAuthApp):
+                raise InvalidArgument("oauth_app", "must be an OAuthApp")
+        values = {
+            "backoff": backoff,
+            "deadline": deadline,
+            "max_answer_bytes": max_answer_bytes,
+            "max_backoff": max_backoff,
+            "oauth_app": oauth_app,
+            "oauth_url": oauth_url,
+            "operating_wait": operating_wait,
+            "proxies": proxies,
+            "raise_api_errors": raise_api_errors,
+            "rate_limit": rate_limit,
+            "retries": retries,
+            "session": session,
+            "sources": sources,
+            "timeout": timeout,
+            "verify": verify,
+        }
+        for slot in self.__slots__:
+            object.__setattr__(self, slot, values[slot])
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Settings are immutable; use replace(), configure() or settings()")
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (unknown names raise TypeError)."""
-        current = {name: getattr(self, name) for name in self.__slots__}
-        unknown = set(changes) - set(current)
+    def replace(self, **changes: Unpack[SettingsChanges]) -> Settings:
+        """A copy with some fields changed (an unknown name raises TypeError, with the closest known one)."""
+        current: Dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
+        unknown = sorted(set(changes) - set(current))
         if unknown:
-            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+            import difflib
+
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, self.__slots__, n=1)
+                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+            raise TypeError(f"unknown settings: {', '.join(hints)}; known: {', '.join(self.__slots__)}")
         current.update(changes)
         return Settings(**current)
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "session")
+        hidden = ("session", "oauth_app")
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name not in hidden)
         return f"Settings({shown})"
+
+
+SOURCES = ("all", "files", "none")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import TypedDict, Unpack
+
+    from ._auth import OAuthApp
+
+    class SettingsChanges(TypedDict, total=False):
+        """The keyword arguments of :func:`configure`, :func:`settings` and ``Settings.replace``."""
+
+        timeout: Timeout
+        retries: int
+        backoff: float
+        max_backoff: float
+        verify: Union[bool, str]
+        proxies: Optional[Mapping[str, str]]
+        session: Optional[requests.Session]
+        oauth_url: str
+        deadline: Optional[float]
+        max_answer_bytes: int
+        sources: str
+        rate_limit: Optional[Tuple[float, int]]
+        operating_wait: float
+        raise_api_errors: bool
+        oauth_app: Optional[OAuthApp]
 
 
 _global = Settings()
@@ -121,16 +256,16 @@ def current_settings() -> Settings:
     return _scoped.get() or _global
 
 
-def configure(**changes: Any) -> Settings:
-    """Change the global settings (``timeout``, ``retries``, ``backoff``, ``verify``, ``proxies``, ``session``)."""
+def configure(**changes: Unpack[SettingsChanges]) -> Settings:
+    """Change the global settings; the names and their meaning are those of :class:`Settings`."""
     global _global
     _global = _global.replace(**changes)
     return _global
 
 
 @contextlib.contextmanager
-def settings(**changes: Any) -> Iterator[Settings]:
-    """Use changed settings for the calls made inside the block (thread- and task-local)."""
+def settings(**changes: Unpack[SettingsChanges]) -> Iterator[Settings]:
+    """Use changed settings (see :class:`Settings`) for the calls made inside the block (thread/task-local)."""
     scoped = current_settings().replace(**changes)
     marker = _scoped.set(scoped)
     try:

@@ -187,3 +187,38 @@ def test_compatibility_md_points_at_tests_that_exist() -> None:
             missing.append(f"{current}::{test_name}")
     assert not missing, missing
     assert len(re.findall(r"`(?:tests/[a-z_]+\.py)?::[a-z0-9_]+`", text)) > 20
+
+
+def test_json_twin_of_the_cases_is_current() -> None:
+    """cases.json (for runtimes without YAML) matches cases/; regenerate with python -m conformance.runner.cases."""
+    from conformance.runner.cases import TWIN, twin_data
+    from conformance.runner.cases import main as twin_main
+
+    assert twin_main(["--check"]) == 0, "run: python -m conformance.runner.cases"
+    twin = json.loads(TWIN.read_text(encoding="utf-8"))
+    assert twin["version"] == (SUITE / "VERSION").read_text(encoding="utf-8").strip()
+    assert [f["path"] for f in twin["files"]] == [p.relative_to(SUITE / "cases").as_posix() for p in CASE_FILES]
+    assert twin == twin_data()
+
+
+def test_a_case_file_newer_than_the_twin_is_read_from_yaml(tmp_path: Path) -> None:
+    """The twin is a cache keyed by each file's hash: an edited case file is never served stale."""
+    import shutil
+
+    from conformance.runner import cases as cases_module
+
+    root = tmp_path / "cases"
+    shutil.copytree(SUITE / "cases", root)
+    edited = root / "bitrix24" / CASE_FILES[0].parent.name / CASE_FILES[0].name
+    text = edited.read_text(encoding="utf-8")
+    first = yaml.safe_load(text)["tests"][0]["description"]
+    edited.write_text(text.replace(first, "Edited description.", 1), encoding="utf-8")
+    original = cases_module.CASES
+    cases_module.CASES = root  # the twin applies to the suite's own cases folder
+    try:
+        loaded = cases_module.load_cases(root)
+    finally:
+        cases_module.CASES = original
+    assert loaded[0].description == "Edited description."
+    assert [c.full_id for c in loaded] == [c.full_id for c in load_cases()]
+    assert [c.description for c in loaded[1:]] == [c.description for c in load_cases()[1:]]

@@ -1,13 +1,20 @@
 """Loading, expanding and judging conformance cases (shared by every runner).
 
-Needs only the standard library and PyYAML. See ../README.md for the case format.
+Needs only the standard library (PyYAML only for case files newer than the JSON twin ``cases.json``).
+
+    python -m conformance.runner.cases           # regenerate cases.json from cases/
+    python -m conformance.runner.cases --check   # exit 1 if cases.json is not current
+
+See ../README.md for the case format.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import dataclasses
 import fnmatch
+import hashlib
 import json
 import re
 import unicodedata
@@ -15,8 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl
-
-import yaml
 
 SUITE = Path(__file__).resolve().parent.parent
 CASES = SUITE / "cases"
@@ -54,12 +59,61 @@ class Case:
         return any(fnmatch.fnmatchcase(self.full_id, pattern) for pattern in patterns)
 
 
+#: Generated JSON twin of ``cases/`` (``python -m conformance.runner.cases``): for fast loading and for
+#: runtimes without a YAML parser. Each file's SHA-256 is stored; a file that changed since is parsed as YAML.
+TWIN = SUITE / "cases.json"
+
+
+def _yaml_doc(data: bytes) -> Dict[str, Any]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return dict(yaml.load(data.decode("utf-8"), Loader=loader))
+
+
+def suite_version() -> str:
+    return (SUITE / "VERSION").read_text(encoding="utf-8").strip()
+
+
+def twin_data(root: Path = CASES) -> Dict[str, Any]:
+    """The content of ``cases.json``: every case file's document and hash, in path order."""
+    files = []
+    for path in sorted(root.rglob("*.yaml")):
+        data = path.read_bytes()
+        files.append(
+            {
+                "path": path.relative_to(root).as_posix(),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "doc": _yaml_doc(data),
+            }
+        )
+    return {"suite": "opi-bitrix24-conformance", "version": suite_version(), "files": files}
+
+
+def twin_text(root: Path = CASES) -> str:
+    return json.dumps(twin_data(root), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+
+
+def _documents(root: Path) -> List[Tuple[Path, Dict[str, Any]]]:
+    cached: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+    if root == CASES and TWIN.exists():
+        twin = json.loads(TWIN.read_text(encoding="utf-8"))
+        cached = {entry["path"]: (entry["sha256"], entry["doc"]) for entry in twin["files"]}
+    docs = []
+    for path in sorted(root.rglob("*.yaml")):
+        data = path.read_bytes()
+        hit = cached.get(path.relative_to(root).as_posix())
+        if hit is not None and hit[0] == hashlib.sha256(data).hexdigest():
+            docs.append((path, hit[1]))
+        else:
+            docs.append((path, _yaml_doc(data)))
+    return docs
+
+
 def load_cases(root: Path = CASES) -> List[Case]:
     """Every case under ``root``, in file then test order."""
     cases: List[Case] = []
-    for path in sorted(root.rglob("*.yaml")):
-        with path.open(encoding="utf-8") as handle:
-            doc = yaml.safe_load(handle)
+    for path, doc in _documents(root):
         for test in doc.get("tests", []):
             cases.append(
                 Case(
@@ -300,3 +354,29 @@ def split_uri(uri: str) -> Tuple[str, str]:
     target = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
     path, _, query = target.partition("?")
     return path, query
+
+
+def section_of(case: Case) -> str:
+    """The OPI section of a case: the folder of its file (``cases/<module>/<Section>/<Method>.yaml``)."""
+    return case.path.parent.name
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Write (or --check) the JSON twin of the cases: cases.json")
+    parser.add_argument("--check", action="store_true", help="exit 1 if cases.json is missing or stale")
+    args = parser.parse_args(argv)
+    text = twin_text()
+    current = TWIN.read_text(encoding="utf-8") if TWIN.exists() else None
+    if args.check:
+        if current != text:
+            print("conformance/cases.json is stale: run python -m conformance.runner.cases")
+            return 1
+        return 0
+    if current != text:
+        TWIN.write_text(text, encoding="utf-8")
+    print(f"conformance/cases.json: {len(json.loads(text)['files'])} case files")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -407,10 +407,12 @@ if TYPE_CHECKING:
         УстановитьСтатусПользователя,
         УстановитьСтатусУчастияПользователя,
     )
+    from ._portal import Portal
 
 __all__ = [
     "InvalidArgument",
     "OPIError",
+    "Portal",
     "Settings",
     "TransportError",
     "UnexpectedResponse",
@@ -780,6 +782,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Portal":
+        from ._portal import Portal
+
+        globals()[name] = Portal
+        return Portal
     if name in __all__:
         from . import _aliases
 

@@ -184,14 +184,37 @@ def _looks_like_structure(value: str) -> bool:
 
 
 def _is_url(value: str) -> bool:
-    return value.lstrip().lower().startswith(("http://", "https://"))
+    return value.lstrip().lower().startswith(("http://", "https://")) and sources_allow("url")
+
+
+def _all_sources() -> str:
+    return "all"
+
+
+source_policy: Callable[[], str] = _all_sources  # the request core installs Settings.sources
+
+
+def sources_allow(kind: str) -> bool:
+    """``Settings.sources``: ``"all"`` reads paths and URLs (OPI), ``"files"`` paths only, ``"none"`` neither.
+
+    Where a kind is not allowed, text naming a file or URL is just text (never read, never fetched).
+    Explicit ``os.PathLike`` objects are always read: they are not text.
+    """
+    policy = source_policy()
+    return policy == "all" or (policy == "files" and kind == "file")
+
+
+def allowed_source(kind: str, name: str) -> None:
+    """Refuse (InvalidArgument) a read or fetch that ``Settings.sources`` does not allow."""
+    if not sources_allow(kind):
+        raise InvalidArgument(name, f"reading a {kind} named by text is off (Settings.sources={source_policy()!r})")
 
 
 def _existing_file(value: Any) -> Optional[str]:
     if isinstance(value, os.PathLike):
         path = os.fspath(value)
         return path if isinstance(path, str) else os.fsdecode(path)
-    if isinstance(value, str) and value and len(value) < 4096 and "\n" not in value:
+    if isinstance(value, str) and value and len(value) < 4096 and "\n" not in value and sources_allow("file"):
         try:
             if os.path.isfile(value):
                 return value

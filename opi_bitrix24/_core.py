@@ -23,7 +23,15 @@ from urllib.parse import quote
 
 from . import _convert
 from ._convert import SKIP
-from ._errors import InvalidArgument, TransportError, UnexpectedResponse
+from ._errors import (
+    AnswerTooLarge,
+    DeadlineExceeded,
+    InvalidArgument,
+    OPIError,
+    RedirectRefused,
+    TransportError,
+    UnexpectedResponse,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -314,15 +322,21 @@ def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, 
     return f"{scheme}://{rest}{api_method.strip()}", params
 
 
+_ESCAPED_WEBHOOK = re.compile(r"(\\/rest\\/\d+\\/)([^\\/?#\s\"]+)")
+_ENCODED_WEBHOOK = re.compile(r"(%2Frest%2F\d+%2F)((?:(?!%2F)[^/?#&\s\"])+)", re.IGNORECASE)
 _SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token|token)=[^&\s\"']+")
 
 
 def redact(text: str, *secrets: str) -> str:
     """Remove the webhook key (the path segment after ``/rest/<user>/``), secret query values and ``secrets``."""
-    cleaned = _SECRET_QUERY.sub(r"\1=***", _WEBHOOK_SECRET.sub(r"\1***", text))
+    cleaned = _WEBHOOK_SECRET.sub(r"\1***", text)
+    cleaned = _ESCAPED_WEBHOOK.sub(r"\1***", cleaned)
+    cleaned = _ENCODED_WEBHOOK.sub(r"\1***", cleaned)
+    cleaned = _SECRET_QUERY.sub(r"\1=***", cleaned)
     for secret in secrets:
         if secret and len(secret) >= 4:
-            cleaned = cleaned.replace(secret, "***")
+            for spelling in {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
+                cleaned = cleaned.replace(spelling, "***")
     return cleaned
 
 
@@ -363,21 +377,53 @@ _guarded = False
 
 
 class _Redacting(logging.Filter):
-    """urllib3 logs every request line at DEBUG; keep webhook keys and tokens out of those records."""
+    """Keep webhook keys and tokens out of every record of the transport loggers (message and traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info:
+            import traceback
+
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+            record.exc_info = None
         return True
 
 
+_TRANSPORT_LOGGERS = (
+    "opi_bitrix24",
+    "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.util.ssl_",
+)
+
+
 def _guard_transport_logs() -> None:
+    """Put the redacting filter on every urllib3/requests logger (a logger filter does not see child records)."""
     global _guarded
-    if not _guarded:
-        logging.getLogger("urllib3.connectionpool").addFilter(_Redacting())
-        _guarded = True
+    if _guarded:
+        return
+    names = set(_TRANSPORT_LOGGERS)
+    names.update(
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.split(".", 1)[0] in ("urllib3", "requests", "opi_bitrix24")
+    )
+    for name in sorted(names):
+        logger = logging.getLogger(name)
+        if not any(isinstance(item, _Redacting) for item in logger.filters):
+            logger.addFilter(_Redacting())
+    _guarded = True
 
 
 def _session(config: Settings) -> requests.Session:
@@ -413,14 +459,23 @@ def _connect_failure(exc: BaseException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _wait(config: Settings, attempt: int, retry_after: Optional[str] = None) -> None:
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _backoff(config: Settings, attempt: int, retry_after: Optional[str] = None) -> float:
     import random
 
     delay = min(config.max_backoff, config.backoff * (2**attempt))
     if delay:
         delay *= 0.5 + random.random() / 2
-    if retry_after and retry_after.strip().isdigit():
+    # Only plain ASCII seconds count; dates, "²", negative or huge values are ignored.
+    if retry_after and _DIGITS.fullmatch(retry_after.strip()):
         delay = max(delay, min(float(retry_after.strip()), config.max_backoff))
+    return float(delay)
+
+
+def _wait(config: Settings, attempt: int, retry_after: Optional[str] = None) -> None:
+    delay = _backoff(config, attempt, retry_after)
     if delay > 0:
         time.sleep(delay)
 
@@ -432,53 +487,246 @@ def _query_limited(response: requests.Response) -> bool:
         return False
     try:
         return bool(json.loads(response.content).get("error") == "QUERY_LIMIT_EXCEEDED")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return False
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+_CHUNK = 65536
+
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = _origin(url)
+    default = {"http": 80, "https": 443}.get(scheme)
+    text = f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+    return redact(text)[:200]
+
+
+def _url_secrets(url: str) -> Tuple[str, ...]:
+    """The webhook key in a URL's path and secret query values: also hidden in their other spellings."""
+    found = [match.group(2) for match in _WEBHOOK_SECRET.finditer(url.split("?", 1)[0])]
+    found += [match.group(0).split("=", 1)[1] for match in _SECRET_QUERY.finditer(url.partition("?")[2])]
+    return tuple(secret for secret in found if len(secret) >= 4)
+
+
+def _socket_of(response: Any) -> Any:
+    raw = getattr(response, "raw", None)
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        fp = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(fp, "_sock", None)
+    return sock
+
+
+def _abandon(response: Any) -> None:
+    """Stop a response another thread may still be reading (shutdown wakes a blocked recv)."""
+    import socket
+
+    sock = _socket_of(response)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Attempt:
+    """One request and its whole answer, run in a worker thread so the call's deadline covers every phase."""
+
+    __slots__ = ("content", "cut", "error", "response")
+
+    def __init__(self) -> None:
+        self.response: Optional[requests.Response] = None
+        self.content: Optional[bytes] = None
+        self.error: Optional[BaseException] = None
+        self.cut = False
+
+
+def _timeouts(config: Settings, remaining: Optional[float]) -> Timeout:
+    connect, read = config.timeout if isinstance(config.timeout, tuple) else (config.timeout, config.timeout)
+    if remaining is None:
+        return (connect, read)
+    return (min(connect, max(remaining, 0.001)), min(read, max(remaining, 0.001)))
+
+
+def _attempt(
+    session: requests.Session,
+    verb: str,
+    url: str,
+    body: Any,
+    headers: Mapping[str, str],
+    config: Settings,
+    remaining: Optional[float],
+    state: _Attempt,
+) -> None:
+    try:
+        response = session.request(
+            verb,
+            url,
+            data=body,
+            headers=dict(headers),
+            timeout=_timeouts(config, remaining),
+            verify=config.verify,
+            proxies=dict(config.proxies) if config.proxies else None,
+            stream=True,
+            allow_redirects=False,
+        )
+        state.response = response
+        cap = config.max_answer_bytes
+        chunks = []
+        size = 0
+        for chunk in response.raw.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if cap is not None and size > cap:
+                state.content = None
+                state.error = AnswerTooLarge(response.status_code, "", f"the answer is larger than {cap} bytes")
+                response.close()
+                return
+            chunks.append(chunk)
+        state.content = b"".join(chunks)
+        headers_in = response.headers
+        state.cut = (
+            not state.content
+            and "content-length" not in headers_in
+            and "chunked" not in headers_in.get("transfer-encoding", "").lower()
+            and response.status_code not in (204, 304)
+        )
+        response._content = state.content
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()
+    except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+        state.error = exc
+
+
+def _read_failure(exc: BaseException) -> bool:
+    import http.client
+
+    import requests
+    import urllib3.exceptions
+
+    return isinstance(
+        exc, (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+    )
 
 
 def _send(
     verb: str,
     url: str,
-    body: Optional[bytes],
+    body: Any,
     secrets: Tuple[str, ...],
     content_type: str = "application/json; charset=utf-8",
 ) -> requests.Response:
-    import requests
+    """Send one request under the current settings and return the response with its whole body read.
 
+    ``body`` is ``None``, ``bytes`` or a re-iterable object of byte chunks with an exact ``len()``. The
+    call's ``deadline`` covers connecting, sending, every byte of the answer, retries and their waits;
+    ``max_answer_bytes`` bounds the decoded answer while it is read; redirects are never followed to
+    another origin and never for a write. Every exception is raised without cause or context.
+    """
     config = current_settings()
     session = _session(config)
     _guard_transport_logs()
+    secrets = tuple(s for s in secrets if s) + _url_secrets(url)
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = content_type
+        if not isinstance(body, (bytes, bytearray)) and hasattr(body, "__len__"):
+            headers["Content-Length"] = str(len(body))
     shown = redact(url.split("?", 1)[0], *secrets)
+    deadline = None if config.deadline is None else time.monotonic() + float(config.deadline)
     attempt = 0
+    redirects = 0
+    failure: Optional[OPIError] = None
     while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {config.deadline} s")
+            break
         log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
-        try:
-            response = session.request(
-                verb,
-                url,
-                data=body,
-                headers=headers,
-                timeout=config.timeout,
-                verify=config.verify,
-                proxies=dict(config.proxies) if config.proxies else None,
-            )
-        except requests.RequestException as exc:
-            retry = verb == "GET" or _connect_failure(exc)
+        state = _Attempt()
+        worker = threading.Thread(
+            target=_attempt,
+            args=(session, verb, url, body, headers, config, remaining, state),
+            name="opi-bitrix24-request",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(remaining)
+        if worker.is_alive():
+            _abandon(state.response)
+            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {config.deadline} s")
+            break
+        error = state.error
+        if isinstance(error, OPIError):
+            failure = error
+            break
+        if error is not None:
+            if not _read_failure(error):
+                raise error
+            retry = verb == "GET" or (state.response is None and _connect_failure(error))
             if retry and attempt < config.retries:
-                _wait(config, attempt)
+                delay = _backoff(config, attempt)
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    failure = TransportError(f"{verb} {shown} failed: {_describe(error, secrets)}")
+                    break
+                time.sleep(delay)
                 attempt += 1
                 continue
-            raise TransportError(f"{verb} {shown} failed: {_describe(exc, secrets)}") from None
-        log.debug("%s %s answered HTTP %d", verb, shown, response.status_code)
-        if _query_limited(response) and attempt < config.retries:
-            log.debug("retrying after HTTP %d", response.status_code)
-            _wait(config, attempt, response.headers.get("Retry-After"))
-            attempt += 1
+            failure = TransportError(f"{verb} {shown} failed: {_describe(error, secrets)}")
+            break
+        response = state.response
+        assert response is not None
+        status = response.status_code
+        log.debug("%s %s answered HTTP %d", verb, shown, status)
+        if 100 <= status < 200:
+            failure = UnexpectedResponse(status, "", "an interim (1xx) answer came instead of the final answer")
+            break
+        if status in _REDIRECTS and response.headers.get("Location"):
+            from urllib.parse import urljoin
+
+            target = urljoin(url, response.headers["Location"].strip())
+            if verb != "GET" or _origin(target) != _origin(url) or redirects >= _MAX_REDIRECTS:
+                why = (
+                    "too many redirects"
+                    if redirects >= _MAX_REDIRECTS and _origin(target) == _origin(url)
+                    else f"the portal redirects to {_shown_origin(target)}"
+                )
+                failure = RedirectRefused(
+                    f"{verb} {shown}: {why} (HTTP {status}); nothing was sent there. "
+                    "If the portal has moved, use its new address.",
+                    _shown_origin(target),
+                )
+                break
+            url = target
+            secrets = secrets + _url_secrets(url)
+            shown = redact(url.split("?", 1)[0], *secrets)
+            redirects += 1
             continue
+        if state.cut:
+            failure = TransportError(f"{verb} {shown} failed: the connection closed before the answer was complete")
+            break
+        if _query_limited(response) and attempt < config.retries:
+            delay = _backoff(config, attempt, response.headers.get("Retry-After"))
+            if deadline is None or time.monotonic() + delay < deadline:
+                log.debug("retrying after HTTP %d", status)
+                time.sleep(delay)
+                attempt += 1
+                continue
+        response._opi_secrets = secrets  # type: ignore[attr-defined]
         return response
+    raise failure from None
 
 
 def _describe(exc: BaseException, secrets: Tuple[str, ...]) -> str:
@@ -496,22 +744,43 @@ def _describe(exc: BaseException, secrets: Tuple[str, ...]) -> str:
     cause = re.search(r"\[Errno -?\d+\][^\"')]*|timed out|certificate verify failed[^\"')]*", detail)
     if cause:
         detail = cause.group(0).strip()
+    elif "IncompleteRead" in detail or "Connection broken" in detail:
+        detail = "the connection closed before the answer was complete"
+    elif "RemoteDisconnected" in detail or "closed connection without response" in detail:
+        detail = "the connection closed before the answer arrived"
     return f"{kind}: {redact(detail, *secrets)[:200]}"
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse(response: requests.Response, secrets: Tuple[str, ...]) -> Result:
+    secrets = tuple(secrets) + tuple(getattr(response, "_opi_secrets", ()))
     raw = response.content
+    status = response.status_code
+    failure: Optional[UnexpectedResponse] = None
     if not raw.strip():
+        if status >= 400:
+            raise UnexpectedResponse(status, "", "the error answer is empty")
         return {}
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_refuse_constant)
+    except RecursionError:
+        failure = UnexpectedResponse(status, _snippet(raw, secrets), "the answer is nested too deeply")
     except (UnicodeDecodeError, ValueError):
-        snippet = redact(raw[:200].decode("utf-8", errors="replace"), *secrets)
-        raise UnexpectedResponse(response.status_code, snippet) from None
-    if not isinstance(data, dict):
-        snippet = redact(raw[:200].decode("utf-8", errors="replace"), *secrets)
-        raise UnexpectedResponse(response.status_code, snippet, "the answer is not a JSON object")
-    return data
+        failure = UnexpectedResponse(status, _snippet(raw, secrets))
+    else:
+        if not isinstance(data, dict):
+            failure = UnexpectedResponse(status, _snippet(raw, secrets), "the answer is not a JSON object")
+    if failure is not None:
+        raise failure from None
+    return data  # type: ignore[no-any-return]
+
+
+def _snippet(raw: bytes, secrets: Tuple[str, ...]) -> str:
+    text = raw[:4096].decode("utf-8", errors="replace")
+    return redact(text, *secrets)[:200]
 
 
 def _json_default(value: Any) -> Any:
@@ -612,23 +881,32 @@ def post_fields(api_method: str, url: Any, token: Any, fields: Mapping[str, Any]
 
 
 def fetch(url: str, name: str) -> bytes:
-    """Download a file or JSON document given as an ``http(s)://`` argument (OPI does the same)."""
-    import requests
+    """Download a file or JSON document given as an ``http(s)://`` argument (OPI does the same).
 
-    config = current_settings()
-    _guard_transport_logs()
+    The same transport as a portal call — TLS settings, deadline, answer cap, same-origin redirects of
+    GET only — but nothing of the portal's: no webhook key, no token.
+    """
+    _convert.allowed_source("url", name)
     try:
-        response = _session(config).get(
-            url,
-            timeout=config.timeout,
-            verify=config.verify,
-            proxies=dict(config.proxies) if config.proxies else None,
-        )
-    except requests.RequestException as exc:
-        raise TransportError(f"downloading {name} failed: {_describe(exc, ())}") from None
-    if response.status_code >= 400:
-        raise TransportError(f"downloading {name} failed: HTTP {response.status_code}")
-    return bytes(response.content)
+        response = _send("GET", url.strip(), None, ())
+    except TransportError as exc:
+        failure: OPIError = type(exc)(f"downloading {name} failed: {exc}")
+        if isinstance(exc, RedirectRefused):
+            failure = RedirectRefused(f"downloading {name} failed: {exc}", exc.location)
+    except UnexpectedResponse as exc:
+        failure = exc
+    else:
+        if response.status_code < 400:
+            return bytes(response.content)
+        failure = TransportError(f"downloading {name} failed: HTTP {response.status_code}")
+    raise failure from None
 
 
 _convert.url_fetcher = fetch
+
+
+def _sources() -> str:
+    return current_settings().sources
+
+
+_convert.source_policy = _sources

@@ -14,7 +14,15 @@ No message ever contains the webhook key or the token.
 
 from __future__ import annotations
 
-__all__ = ["InvalidArgument", "OPIError", "TransportError", "UnexpectedResponse"]
+__all__ = [
+    "AnswerTooLarge",
+    "DeadlineExceeded",
+    "InvalidArgument",
+    "OPIError",
+    "RedirectRefused",
+    "TransportError",
+    "UnexpectedResponse",
+]
 
 
 class OPIError(Exception):
@@ -47,3 +55,22 @@ class UnexpectedResponse(OPIError):
         self.status = status
         self.snippet = snippet
         super().__init__(f"HTTP {status}: {reason}: {snippet!r}")
+
+
+class DeadlineExceeded(TransportError):
+    """The whole call (connect, send, every byte of the answer, retries and waits) took longer than ``deadline``."""
+
+
+class RedirectRefused(TransportError):
+    """The portal redirected where the request may not follow: another origin, or any redirect of a write.
+
+    ``location`` is the new origin (``scheme://host[:port]``, no path, no secret); nothing was sent there.
+    """
+
+    def __init__(self, message: str, location: str) -> None:
+        self.location = location
+        super().__init__(message)
+
+
+class AnswerTooLarge(UnexpectedResponse):
+    """The decoded answer is larger than ``max_answer_bytes``; reading stopped at the cap."""

@@ -47,6 +47,8 @@ def _write(stream: IO[str], text: str) -> None:
 
 
 def _overview() -> str:
+    from . import _help
+
     lines = [
         f"{PROG} {__version__}: the Bitrix24 module of OpenIntegrations (OPI) for Python",
         "",
@@ -60,30 +62,15 @@ def _overview() -> str:
         if method.section != current:
             current = method.section
             lines.append(f"  {method.section}")
-        lines.append(f"    {method.name:<34} {method.summary}")
+        lines.append(f"    {method.name:<34} {_help.plain(method.summary)}")
     lines += ["", "Exit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error."]
     return "\n".join(lines) + "\n"
 
 
 def _method_help(method: Method) -> str:
-    lines = [
-        f"usage: {PROG} {method.name} "
-        + " ".join(f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params),
-        "",
-        method.summary,
-        f"Calls: {', '.join(method.api) or '(no request)'}",
-        f"Python: {method.python}()   Russian: {method.ru}()   Section: {method.section}",
-        "",
-        "Options:",
-    ]
-    for p in method.params:
-        default = "required" if p.required else f"default {p.default!r}"
-        lines.append(f"  --{p.cli:<16} {p.python} / {p.ru}: {p.annotation} ({default})")
-    lines += [
-        "  --out FILE         write the result to FILE instead of stdout",
-        "  --debug            log requests (secrets hidden) and show tracebacks on stderr",
-    ]
-    return "\n".join(lines) + "\n"
+    from . import _help
+
+    return _help.method_help(method, PROG)
 
 
 def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optional[str], Dict[str, bool]]:
@@ -101,8 +88,12 @@ def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optiona
             i += 1
             continue
         if name not in _RESERVED and method.param_by_cli(name) is None:
+            from . import _help
+
             known = " ".join(f"--{p.cli}" for p in method.params)
-            raise _Usage(f"unknown option --{name} for {method.name} (options: {known})")
+            close = _help.suggest_option(name, [p.cli for p in method.params] + list(_RESERVED))
+            hint = f"did you mean {close}? " if close else ""
+            raise _Usage(f"unknown option --{name} for {method.name} ({hint}options: {known})")
         if has_inline:
             value = inline
             i += 1
@@ -163,7 +154,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     method = find(args[0])
     if method is None:
-        _error(f"unknown method {args[0]!r} (run {PROG} --help for the list)")
+        from . import _help
+
+        close = _help.suggest_method(args[0])
+        hint = f"did you mean {close}? " if close else ""
+        _error(f"unknown method {args[0]!r} ({hint}run {PROG} --help for the list)")
         return EXIT_USAGE
     try:
         values, out, flags = _parse(method, args[1:])
@@ -189,7 +184,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except InvalidArgument as exc:
         param = method.param_by_python(exc.parameter)
         where = f"--{param.cli}" if param is not None else exc.parameter
-        _error(f"{where}: {exc.problem}")
+        problem = exc.problem
+        structure = param is not None and param.annotation in ("Structure", "StructureList")
+        if structure and param is not None and param.cli in values and problem.startswith("expected"):
+            from . import _help
+
+            problem = _help.structure_problem(values[param.cli], problem)
+        _error(f"{where}: {problem}")
         return EXIT_USAGE
     except OPIError as exc:
         if flags["debug"]:  # our exceptions are raised without their cause, whose text may hold secrets

@@ -1,0 +1,179 @@
+"""The CLI helps: "did you mean", what to type for each option, clear file/JSON errors, no markup."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, List, Tuple
+
+import pytest
+
+from opi_bitrix24._cli import EXIT_OK, EXIT_USAGE, main
+from opi_bitrix24._help import TYPE_HINTS, option_docs, plain
+from opi_bitrix24._table import Method, methods
+
+MARKUP = re.compile(r":(func|class|meth|attr|mod|exc|data|obj):|``|`[a-z_]+`")
+
+
+def run(capsys: Any, *argv: str) -> Tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- help text -------------------------------------------------------------------------------------
+
+
+def test_overview_has_no_markup(capsys: Any) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == EXIT_OK
+    assert not MARKUP.search(out), MARKUP.findall(out)
+    assert "GetUsers" in out
+
+
+@pytest.mark.parametrize("method", methods(), ids=[m.name for m in methods()])
+def test_method_help_says_what_to_type_without_markup(capsys: Any, method: Method) -> None:
+    code, out, err = run(capsys, method.name, "--help")
+    assert (code, err) == (EXIT_OK, "")
+    assert not MARKUP.search(out), MARKUP.findall(out)
+    lines = out.splitlines()
+    for param in method.params:
+        head = next(i for i, line in enumerate(lines) if line.startswith(f"  --{param.cli} ("))
+        assert ("required" in lines[head]) is param.required
+        assert f"Python {param.python}, Russian {param.ru}" in lines[head]
+        assert lines[head + 1].startswith("      Type: ")
+        assert param.annotation not in lines[head + 1].split(), "a bare type name instead of what to type"
+
+
+def test_every_annotation_has_words_for_what_to_type() -> None:
+    used = {p.annotation for m in methods() for p in m.params}
+    assert used <= set(TYPE_HINTS)
+
+
+def test_every_option_is_described_from_its_docstring() -> None:
+    missing = [f"{m.name}.{p.python}" for m in methods() for p in m.params if not option_docs(m).get(p.python)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("method", "option", "words"),
+    [
+        ("GetUsers", "users", "one value like 1, or a list like [1,2]"),
+        ("CreateTask", "fields", "JSON text such as {'TITLE':'x'}, or a path to a .json file"),
+        ("GetChatStructure", "empty", "true or false"),
+        ("GetUserBusy", "from", "a date"),
+        ("UploadFileToFolder", "file", "a path to a file"),
+        ("GetUsers", "url", "the webhook URL, or the portal address"),
+    ],
+)
+def test_option_type_words(capsys: Any, method: str, option: str, words: str) -> None:
+    out = run(capsys, method, "--help")[1]
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith(f"  --{option} ("))
+    assert words in lines[head + 1]
+
+
+def test_docstring_references_become_cli_method_names() -> None:
+    assert plain("see :func:`get_tasks_filter_structure` and ``select``") == "see GetTasksFilterStructure and select"
+    assert plain(":class:`~opi_bitrix24.InvalidArgument`") == "InvalidArgument"
+
+
+# --- did you mean ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("GetUsres", "GetUsers"),
+        ("get_usres", "GetUsers"),
+        ("CreatTask", "CreateTask"),
+        ("ПолучитьПользователй", "ПолучитьПользователей"),
+    ],
+)
+def test_a_mistyped_method_gets_did_you_mean(capsys: Any, typed: str, meant: str) -> None:
+    code, out, err = run(capsys, typed, "--url", "x")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert f"unknown method {typed!r} (did you mean {meant}" in err
+    assert err.count("\n") == 1
+
+
+def test_no_did_you_mean_when_nothing_is_close(capsys: Any) -> None:
+    err = run(capsys, "Xyzzy", "--url", "x")[2]
+    assert "unknown method 'Xyzzy'" in err and "did you mean" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["GetUsers", "--url", "x", "--user", "1"], "unknown option --user for GetUsers (did you mean --users?"),
+        (["CreateTask", "--url", "x", "--feilds", "{}"], "did you mean --fields?"),
+        (["GetUsers", "--url", "x", "--users", "1", "--dbug"], "did you mean --debug?"),
+    ],
+)
+def test_a_mistyped_option_gets_did_you_mean(capsys: Any, argv: List[str], needle: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert needle in err and err.count("\n") == 1
+
+
+def test_no_option_hint_when_nothing_is_close(capsys: Any) -> None:
+    err = run(capsys, "GetUsers", "--url", "x", "--users", "1", "--zzzzzz", "1")[2]
+    assert "unknown option --zzzzzz" in err and "did you mean" not in err
+
+
+# --- structure options: no such file vs malformed JSON ---------------------------------------------
+
+
+def test_a_missing_json_file_is_no_such_file(portal: Any, capsys: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", "nofile.json")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err == (
+        "opi-bitrix24: error: --fields: no such file 'nofile.json' "
+        "(give the path to an existing .json file, or JSON text)\n"
+    )
+    assert portal.requests == []
+
+
+def test_a_missing_file_in_a_folder_is_no_such_file(portal: Any, capsys: Any, tmp_path: Path) -> None:
+    missing = str(tmp_path / "data" / "task")
+    err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", missing)[2]
+    assert f"--fields: no such file {missing!r}" in err
+    assert portal.requests == []
+
+
+def test_malformed_json_text_is_not_called_a_missing_file(portal: Any, capsys: Any) -> None:
+    code, _, err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", "{'TITLE': ")
+    assert code == EXIT_USAGE
+    assert err.startswith("opi-bitrix24: error: --fields: malformed JSON text (Expecting value: line 1 column 10")
+    assert "no such file" not in err
+    assert portal.requests == []
+
+
+def test_a_file_without_json_says_so(portal: Any, capsys: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "task.json"
+    bad.write_text("{TITLE: x", encoding="utf-8")
+    code, _, err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", str(bad))
+    assert code == EXIT_USAGE
+    assert f"--fields: the file {str(bad)!r} does not hold JSON" in err
+    assert portal.requests == []
+
+
+def test_a_folder_is_not_a_json_file(portal: Any, capsys: Any, tmp_path: Path) -> None:
+    err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", str(tmp_path))[2]
+    assert f"--fields: {str(tmp_path)!r} is a folder, not a .json file" in err
+    assert portal.requests == []
+
+
+def test_plain_words_are_neither_json_nor_a_file(portal: Any, capsys: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    err = run(capsys, "CreateTask", "--url", portal.webhook, "--fields", "title")[2]
+    assert "--fields: 'title' is neither JSON text nor the path to an existing .json file" in err
+    assert portal.requests == []
+
+
+def test_an_existing_json_file_is_sent(portal: Any, capsys: Any, tmp_path: Path) -> None:
+    good = tmp_path / "task.json"
+    good.write_text('{"TITLE": "x", "RESPONSIBLE_ID": 1}', encoding="utf-8")
+    assert run(capsys, "CreateTask", "--url", portal.webhook, "--fields", str(good))[0] == EXIT_OK
+    assert portal.json_body() == {"fields": {"TITLE": "x", "RESPONSIBLE_ID": 1}}

@@ -1,0 +1,153 @@
+"""Scan files for anything that looks like a live secret or personal data before they are committed.
+
+    python -m conformance.runner.scan cassettes/ conformance/
+
+Exits 1 (and lists ``path:line: kind: masked value``) on a webhook key in ``/rest/<n>/<key>/`` (raw,
+JSON-escaped or percent-encoded), an ``auth=``/``access_token=``... URL parameter, a secret JSON/YAML field
+(``auth``, ``access_token``, ``refresh_token``, ``client_secret``...), a long hex token, a cookie or session
+header, an e-mail address, or a phone number; 0 when nothing is found. Values are masked in the report.
+
+Known placeholders are allowed (``WEBHOOK_KEY_PLACEHOLDER``, ``TOKEN_PLACEHOLDER``, ``REDACTED``, ``${...}``,
+e-mails at reserved domains: ``example.com``, ``*.test``, ``*.invalid``...). More: ``--allow REGEX`` or an
+allowlist file (``--allowlist FILE``; by default ``.secret-scan-allow`` in the current directory when it
+exists), one regular expression per line, ``#`` comments; a finding whose value matches one is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Pattern, Sequence, Tuple
+
+DEFAULT_ALLOWLIST = ".secret-scan-allow"
+PLACEHOLDERS = re.compile(
+    r"^(?:REDACTED|[A-Z0-9_]*PLACEHOLDER[A-Z0-9_]*|\$\{[A-Z_]+(?::[^}]*)?\}|PERSON_[A-Z]+_R?\d+|"
+    r"person-r?\d+@example\.com|x+|\*+|\.\.\.|<[^>]*>)$"
+)
+_SECRET_NAMES = r"auth|access_token|refresh_token|client_secret|application_token|sessid"
+# The patterns below are spelt so that this file does not match itself (e.g. ``[I]`` in a cookie name).
+RULES: List[Tuple[str, Pattern[str]]] = [
+    ("webhook key", re.compile(r"/rest/\d+/([A-Za-z0-9_]{6,})/")),
+    ("webhook key", re.compile(r"\\/rest\\/\d+\\/([A-Za-z0-9_]{6,})\\/")),
+    ("webhook key", re.compile(r"%2Frest%2F\d+%2F([A-Za-z0-9_]{6,})%2F", re.IGNORECASE)),
+    (
+        "token in a URL",
+        re.compile(rf"(?:[?&]|%3F|%26|\\u0026)(?:{_SECRET_NAMES}|code)(?:=|%3D)([^&\s'\"<>\\]{{6,}})", re.I),
+    ),
+    ("secret field", re.compile(rf"[\"']?\b(?:{_SECRET_NAMES})[\"']?\s*[:=]\s*[\"']([^\"'\s]{{6,}})[\"']", re.I)),
+    ("secret field", re.compile(rf"^\s*(?:{_SECRET_NAMES}):\s+([^\s\"'#{{\[]{{6,}})\s*$", re.I | re.M)),
+    ("token", re.compile(r"(?<![0-9A-Fa-f])([0-9a-f]{48,}|[0-9A-F]{48,})(?![0-9A-Fa-f])")),
+    ("cookie", re.compile(r"(?im)^[\s\"'-]*((?:set-)?cooki[e])[\"']?\s*:")),
+    ("cookie", re.compile(r"\b(PHPSESS[I]D|BITRIX_S[M]_[A-Z_]+|__cf[_]bm)\b")),
+    ("e-mail", re.compile(r"(?<![\w.%+-])([A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")),
+    ("phone", re.compile(r"(?<![\w.+])((?:\+\d|8(?=[\s(-]))[\d\s().-]{7,}\d)(?![\w.])")),
+    (
+        "phone",
+        re.compile(
+            r"[\"']?\b(?:PERSONAL_MOBILE|PERSONAL_PHONE|WORK_PHONE|PHONE_NUMBER)[\"']?\s*:\s*[\"']([^\"']+)[\"']", re.I
+        ),
+    ),
+]
+_HASH_KEY = re.compile(r"(?i)(sha\d*|md5|hash|checksum|digest|etag)[\"']?\s*[:=]\s*[\"']?$")
+_ICAL_UID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]+@")
+_RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
+_RESERVED_SUFFIXES = (".test", ".invalid", ".example", ".localhost")
+
+
+class Finding(NamedTuple):
+    path: str
+    line: int
+    kind: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.kind}: {mask(self.value)}"
+
+
+def mask(value: str) -> str:
+    """Enough to find it, not enough to use it."""
+    return value if len(value) <= 6 else f"{value[:3]}...({len(value)} chars)"
+
+
+def _allowed(kind: str, value: str, allow: Sequence[Pattern[str]], context: str = "") -> bool:
+    if PLACEHOLDERS.match(value) or any(p.search(value) for p in allow):
+        return True
+    if kind == "token" and _HASH_KEY.search(context):
+        return True  # a content hash, not a credential
+    if kind == "e-mail":
+        if _ICAL_UID.match(value):
+            return True  # an iCalendar event UID (date-time, hash, @host), not a mailbox
+        domain = value.rsplit("@", 1)[-1].lower()
+        return domain in _RESERVED_DOMAINS or domain.endswith(_RESERVED_SUFFIXES)
+    if kind == "phone":
+        digits = sum(ch.isdigit() for ch in value)
+        return not 10 <= digits <= 15 if value[:1] in "+8" else digits < 6
+    return False
+
+
+def scan_text(text: str, path: str = "<text>", allow: Sequence[Pattern[str]] = ()) -> List[Finding]:
+    found = []
+    for kind, pattern in RULES:
+        for match in pattern.finditer(text):
+            value = match.group(1)
+            if not _allowed(kind, value, allow, text[max(0, match.start(1) - 24) : match.start(1)]):
+                found.append(Finding(path, text.count("\n", 0, match.start(1)) + 1, kind, value))
+    return sorted(set(found), key=lambda f: (f.path, f.line, f.kind))
+
+
+def _files(paths: Iterable[str]) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(p in ("__pycache__", ".git") for p in child.parts):
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            raise FileNotFoundError(name)
+
+
+def load_allowlist(path: Path) -> List[Pattern[str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [re.compile(line.strip()) for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def scan_paths(paths: Iterable[str], allow: Sequence[Pattern[str]] = ()) -> List[Finding]:
+    found: List[Finding] = []
+    for path in _files(paths):
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue  # binary
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        found += scan_text(text, str(path), allow)
+    return found
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Fail on anything that looks like a secret, cookie, e-mail or phone.")
+    parser.add_argument("paths", nargs="+", help="files or folders to scan")
+    parser.add_argument("--allow", action="append", default=[], metavar="REGEX", help="allow values matching it")
+    parser.add_argument("--allowlist", action="append", default=[], metavar="FILE", help="file of REGEX lines")
+    args = parser.parse_args(argv)
+    allow = [re.compile(p) for p in args.allow]
+    files = args.allowlist or ([DEFAULT_ALLOWLIST] if Path(DEFAULT_ALLOWLIST).is_file() else [])
+    for name in files:
+        allow += load_allowlist(Path(name))
+    try:
+        found = scan_paths(args.paths, allow)
+    except FileNotFoundError as exc:
+        parser.error(f"no such file or folder: {exc}")
+    for finding in found:
+        print(finding)
+    print(f"scan: {len(found)} finding(s)" if found else "scan: clean", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -138,7 +138,12 @@ def test_external_runner_reports_a_wrong_request(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "FAIL  bitrix24/GetUsers/documented-webhook-list" in done.stdout
     assert "$body.ID[1]: expected 10, got 99" in done.stdout
-    assert done.stdout.rstrip().endswith("0 passed, 1 failed, 0 skipped")
+    assert re.search(r"^0 passed, 1 failed, 0 skipped in [0-9.]+s$", done.stdout, re.M)
+    block = done.stdout.split("1 failure(s):", 1)[1]  # the failure block: id, description, masked argv, diff
+    assert "\nFAIL bitrix24/GetUsers/documented-webhook-list\n  A webhook call sends the ids as the ID array" in block
+    masked_url = r"'http://127\.0\.0\.1:\d+/rest/1/\$\{SECRET\}/'"
+    assert re.search(r"\n  \$ \S+ \S+fake_cli.py GetUsers --url " + masked_url + " --users", block), block
+    assert "\n  request 1: $body.ID[1]: expected 10, got 99\n" in block
 
 
 def test_external_runner_passes_this_cli_on_a_sample() -> None:
@@ -151,7 +156,7 @@ def test_external_runner_passes_this_cli_on_a_sample() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:]
-    assert re.search(r"^\d+ passed, 0 failed, 1 skipped$", done.stdout, re.M)
+    assert re.search(r"^\d+ passed, 0 failed, 1 skipped in [0-9.]+s$", done.stdout, re.M)
 
 
 def test_sample_portal_demo_prints_the_documented_answer() -> None:

@@ -1,20 +1,24 @@
-"""External conformance runner: drives any CLI implementation against a loopback replay server.
+"""External conformance runner: drives any CLI implementation of OPI's Bitrix24 module against a loopback replay server.
 
     python -m conformance.runner --impl python                     # adapters.yaml: python -m opi_bitrix24
     python -m conformance.runner --argv "oint bitrix24" --impl oint --tls
-    python -m conformance.runner --impl python --run 'bitrix24/GetUsers/*' --json
+    opi-bitrix24-conformance --argv "my-cli bitrix24" --impl mine --expectations ci/expected.yaml \\
+        --junit-xml junit.xml --results results.jsonl            # from any directory, after pip install
 
-Each test: start from the case's exchanges, run ``<argv prefix> <Method> --opt value ... --out FILE``,
-then judge the exit code, the result read from FILE (stdout if FILE is missing), the requests the
-server received (all, in order, nothing extra) and that no secret leaked into stdout, stderr or FILE.
-Per-implementation expected failures live in ``expectations/<impl>.yaml``. Ends with the line
-``N passed, N failed, N skipped``.
+Each test: load the case's exchanges into the server, run ``<argv prefix> <Method> --opt value ... --out FILE``,
+then judge the exit code, the result read from FILE (stdout if FILE is missing), the requests the server
+received (all, in order, nothing extra) and that no secret leaked into stdout, stderr or FILE. Expected
+failures come from ``--expectations PATH`` (default: the suite's ``expectations/<impl>.yaml``).
+The text report ends with the failures (id, description, argv, difference), a per-section table and
+the line ``N passed, N failed, N skipped``; ``--json`` prints JSON lines only (the summary is the last one).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
+import dataclasses
 import json
 import os
 import secrets
@@ -25,27 +29,51 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
+from xml.sax.saxutils import escape, quoteattr
 
-import yaml
-
-from .cases import SUITE, Case, cli_text, environment, expand, expected_result, json_diff, load_cases, parse_json
+from .cases import (
+    SUITE,
+    Case,
+    cli_text,
+    environment,
+    expand,
+    expected_result,
+    json_diff,
+    load_cases,
+    parse_json,
+    section_of,
+    suite_version,
+)
 from .server import ReplayServer
 
 EXIT_FOR_KIND = {"usage": 2, "runtime": 99}
+STATUSES = ("pass", "fail", "xfail", "xpass", "skip")
+COLUMNS = STATUSES
+
+
+def _read_data(path: Path) -> Any:
+    """A YAML or JSON file (JSON needs no PyYAML)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return json.loads(text)
+    import yaml
+
+    return yaml.safe_load(text)
 
 
 def _adapters() -> Dict[str, Any]:
-    with (SUITE / "adapters.yaml").open(encoding="utf-8") as handle:
-        return dict(yaml.safe_load(handle) or {})
+    return dict(_read_data(SUITE / "adapters.yaml") or {})
 
 
-def _expectations(impl: str) -> List[Dict[str, str]]:
-    path = SUITE / "expectations" / f"{impl}.yaml"
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return list((yaml.safe_load(handle) or {}).get("xfail") or [])
+def expectations(path: Path) -> List[Dict[str, str]]:
+    """The ``xfail`` list of an expectations file (``{xfail: [{id: <glob>, reason: <text>}]}``)."""
+    data = _read_data(path) or {}
+    entries = list(data.get("xfail") or [])
+    for entry in entries:
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise ValueError(f"{path}: every xfail entry needs an id (a glob over case ids)")
+    return entries
 
 
 def _tls() -> Tuple[Any, str]:
@@ -63,6 +91,46 @@ def _tls() -> Tuple[Any, str]:
     return context, bundle.name
 
 
+@dataclasses.dataclass
+class Done:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+class Worker:
+    """One persistent adapter process (conformance/runner/worker.py): many calls, one interpreter."""
+
+    def __init__(self, command: List[str]) -> None:
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, argv: List[str], env: Dict[str, str], cwd: str, timeout: float) -> Done:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        request = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode("utf-8") + b"\n"
+        self._process.stdin.write(request)
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line:
+            raise OSError("the persistent adapter exited")
+        answer = json.loads(line)
+        return Done(int(answer["code"]), base64.b64decode(answer["stdout"]), base64.b64decode(answer["stderr"]))
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def mask(text: str, secret: str, token: str) -> str:
+    return text.replace(secret, "${SECRET}").replace(token, "${TOKEN}")
+
+
 def run_case(
     case: Case,
     argv_prefix: List[str],
@@ -71,8 +139,9 @@ def run_case(
     extra_env: Dict[str, str],
     timeout: float,
     exit_codes: Dict[str, int],
-) -> Tuple[bool, str]:
-    """Run one case; returns (passed, message)."""
+    worker: Optional[Worker] = None,
+) -> Tuple[bool, str, List[str]]:
+    """Run one case; returns (passed, message, the argv run with secrets masked)."""
     secret = "k" + secrets.token_hex(8)
     token = "t" + secrets.token_hex(12)
     env = environment(scheme, f"127.0.0.1:{server.port}", secret, token)
@@ -83,58 +152,127 @@ def run_case(
         for option, value in case.args.items():
             argv += [f"--{option}", cli_text(expand(value, env))]
         argv += ["--out", str(out)]
+        shown = [mask(part, secret, token) for part in argv]
         child_env = dict(os.environ, LANG="C.UTF-8", NO_COLOR="1", PYTHONIOENCODING="utf-8", **extra_env)
         child_env.update(expand(case.env, env))
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=timeout, env=child_env, cwd=workdir, check=False)
+            if worker is not None:
+                done = worker.run(argv[len(argv_prefix) :], child_env, workdir, timeout)
+            else:
+                ran = subprocess.run(
+                    argv, capture_output=True, timeout=timeout, env=child_env, cwd=workdir, check=False
+                )
+                done = Done(ran.returncode, ran.stdout, ran.stderr)
         except subprocess.TimeoutExpired:
-            return False, f"timed out after {timeout}s"
+            return False, f"timed out after {timeout}s", shown
         except OSError as exc:
-            return False, f"cannot start {argv[0]!r}: {exc}"
+            return False, f"cannot start {argv[0]!r}: {exc}", shown
         output = out.read_bytes() if out.exists() else done.stdout
-    stderr = done.stderr.decode("utf-8", errors="replace").strip()
+    stderr = mask(done.stderr.decode("utf-8", errors="replace").strip(), secret, token)
     for stream_name, data in (("stdout", done.stdout), ("stderr", done.stderr), ("--out file", output)):
         for label, value in (("webhook key", secret), ("token", token)):
             if value.encode() in data:
-                return False, f"the {label} appears in {stream_name}"
+                return False, f"the {label} appears in {stream_name}", shown
     if server.problems:
-        return False, "; ".join(server.problems)
+        return False, mask("; ".join(server.problems), secret, token), shown
     if "error" in case.expect:
         kind = case.expect["error"].get("kind", "usage")
         want = case.expect["error"].get("cli_exit", exit_codes.get(kind))
         if done.returncode == 0:
-            return False, f"expected a {kind} error, the command exited 0"
+            return False, f"expected a {kind} error, the command exited 0", shown
         if want is not None and done.returncode != want:
-            return False, f"expected exit {want} for a {kind} error, got {done.returncode}: {stderr[:200]}"
+            return False, f"expected exit {want} for a {kind} error, got {done.returncode}: {stderr[:200]}", shown
         if kind == "usage" and server.served:
-            return False, "a usage error must send nothing, but a request was made"
+            return False, "a usage error must send nothing, but a request was made", shown
         parameter = case.expect["error"].get("parameter")
         if parameter and f"--{parameter}" not in stderr + output.decode("utf-8", errors="replace"):
-            return False, f"the error does not name --{parameter}: {stderr[:200]}"
-        return True, ""
+            return False, f"the error does not name --{parameter}: {stderr[:200]}", shown
+        return True, "", shown
     if done.returncode != 0:
-        return False, f"exit {done.returncode}: {stderr[:300]}"
+        return False, f"exit {done.returncode}: {stderr[:300]}", shown
     if server.unserved():
-        return False, f"{server.unserved()} expected request(s) never arrived"
+        return False, f"{server.unserved()} expected request(s) never arrived", shown
     expected = expected_result(case, env)
     if isinstance(expected, str):
         actual_text = output.decode("utf-8").rstrip("\r\n")
-        return (True, "") if actual_text == expected else (False, f"expected {expected!r}, got {actual_text[:200]!r}")
+        if actual_text == expected:
+            return True, "", shown
+        return False, mask(f"expected {expected!r}, got {actual_text[:200]!r}", secret, token), shown
     try:
         actual = parse_json(output)
     except ValueError:
-        return False, f"the result is not JSON: {output[:120]!r}"
+        return False, f"the result is not JSON: {output[:120]!r}", shown
     problem = json_diff(expected, actual)
-    return (problem is None), (problem or "")
+    return (problem is None), mask(problem or "", secret, token), shown
+
+
+def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float) -> str:
+    """JUnit XML: one testsuite per section, one testcase per case (xfail and skip as skipped)."""
+    by_section: Dict[str, List[Dict[str, Any]]] = {}
+    for record in records:
+        by_section.setdefault(record["section"], []).append(record)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>']
+    failures = sum(r["status"] in ("fail", "xpass") for r in records)
+    skipped = sum(r["status"] in ("skip", "xfail") for r in records)
+    lines.append(
+        f'<testsuites name={quoteattr("opi-bitrix24 conformance " + impl)} tests="{len(records)}" '
+        f'failures="{failures}" errors="0" skipped="{skipped}" time="{seconds:.3f}">'
+    )
+    for section, items in by_section.items():
+        lines.append(
+            f'  <testsuite name={quoteattr(section)} tests="{len(items)}" '
+            f'failures="{sum(r["status"] in ("fail", "xpass") for r in items)}" errors="0" '
+            f'skipped="{sum(r["status"] in ("skip", "xfail") for r in items)}" '
+            f'time="{sum(r["ms"] for r in items) / 1000:.3f}">'
+        )
+        for r in items:
+            head = (
+                f"    <testcase classname={quoteattr(impl + '.' + section + '.' + r['method'])} "
+                f'name={quoteattr(r["id"])} time="{r["ms"] / 1000:.3f}"'
+            )
+            detail = escape(f"{r['description']}\nargv: {shlex.join(r['argv'])}\n{r['message']}")
+            if r["status"] in ("fail", "xpass"):
+                lines.append(f"{head}><failure message={quoteattr(r['message'][:500])}>{detail}</failure></testcase>")
+            elif r["status"] in ("skip", "xfail"):
+                lines.append(f"{head}><skipped message={quoteattr(r['message'][:500])}/></testcase>")
+            else:
+                lines.append(f"{head}/>")
+        lines.append("  </testsuite>")
+    lines.append("</testsuites>")
+    return "\n".join(lines) + "\n"
+
+
+def section_table(records: List[Dict[str, Any]]) -> str:
+    rows: Dict[str, Dict[str, int]] = {}
+    for record in records:
+        row = rows.setdefault(record["section"], dict.fromkeys(STATUSES, 0))
+        row[record["status"]] += 1
+    width = max([len("section"), *map(len, rows)])
+    head = f"{'section':<{width}}  {'pass':>5} {'fail':>5} {'xfail':>5} {'xpass':>5} {'skip':>5}"
+    lines = [head, "-" * len(head)]
+    for name, row in rows.items():
+        lines.append(f"{name:<{width}}  " + " ".join(f"{row[s]:>5}" for s in COLUMNS))
+    total = {s: sum(r[s] for r in rows.values()) for s in STATUSES}
+    lines.append(f"{'total':<{width}}  " + " ".join(f"{total[s]:>5}" for s in COLUMNS))
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.runner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.runner",
+        description=(__doc__ or "").splitlines()[0],
+        epilog=f"Suite version {suite_version()} at {SUITE}.",
+    )
     parser.add_argument(
-        "--impl", default="python", help="implementation name (adapters.yaml, expectations/<impl>.yaml)"
+        "--impl", default="python", help="implementation name (adapters.yaml, expectations/<impl>.yaml, reports)"
     )
     parser.add_argument(
         "--argv", help="argv prefix of the CLI under test, e.g. 'oint bitrix24' (overrides adapters.yaml)"
+    )
+    parser.add_argument(
+        "--expectations",
+        type=Path,
+        help="expected failures, YAML or JSON {xfail: [{id, reason}]} (default: the suite's expectations/<impl>.yaml)",
     )
     parser.add_argument(
         "--tls",
@@ -144,12 +282,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--run", action="append", default=[], help="only tests whose id matches this glob")
     parser.add_argument("--skip", action="append", default=[], help="skip tests whose id matches this glob")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per test")
-    parser.add_argument("--json", action="store_true", help="one JSON line per test instead of text")
+    parser.add_argument("--json", action="store_true", help="JSON lines only: one per test, then a summary record")
+    parser.add_argument("--results", type=Path, help="also write the JSON lines to this file (for the matrix)")
+    parser.add_argument("--junit-xml", type=Path, help="write a JUnit XML report to this file")
+    parser.add_argument("--quiet", "-q", action="store_true", help="text mode: do not print a line per passing test")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="tests run at once (default: CPUs)")
+    parser.add_argument(
+        "--process-per-case",
+        action="store_true",
+        help="start the CLI once per case even where adapters.yaml offers a persistent adapter",
+    )
     parser.add_argument("--script", action="store_true", help="print an expectations skeleton for the failures")
     args = parser.parse_args(argv)
 
-    adapter = _adapters().get(args.impl, {})
+    adapter = _adapters().get(args.impl, {}) if not args.argv else {}
     prefix = (
         shlex.split(args.argv)
         if args.argv
@@ -157,62 +303,139 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     if not prefix:
         parser.error(f"no argv for implementation {args.impl!r}: pass --argv or add it to conformance/adapters.yaml")
+    persistent = adapter.get("persistent")
+    worker_command = (
+        [sys.executable if part == "{python}" else part for part in persistent]
+        if persistent and not args.process_per_case
+        else None
+    )
     exit_codes = dict(EXIT_FOR_KIND, **(adapter.get("exit_codes") or {}))
-    xfails = _expectations(args.impl)
+    expectations_path = args.expectations or SUITE / "expectations" / f"{args.impl}.yaml"
+    if args.expectations and not args.expectations.exists():
+        parser.error(f"--expectations: no file {str(args.expectations)!r}")
+    xfails = expectations(expectations_path) if expectations_path.exists() else []
 
     tls_context, bundle = _tls() if args.tls else (None, "")
     extra_env = {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if bundle else {}
     scheme = "https" if args.tls else "http"
-    counts = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0}
-    failures: List[str] = []
     selected = [
         case
         for case in load_cases()
         if not (args.run and not case.matches(args.run)) and not (args.skip and case.matches(args.skip))
     ]
     servers: List[ReplayServer] = []
+    workers: List[Worker] = []
     local = threading.local()
+    lock = threading.Lock()
 
-    def judge(case: Case) -> Tuple[str, str, float]:
+    def judge(case: Case) -> Tuple[str, str, float, List[str]]:
         xfail = next((x for x in xfails if case.matches([x["id"]])), None)
         if "tls" in case.tags and not args.tls:
-            return "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0
-        if not hasattr(local, "server"):  # one replay server per worker thread
+            return "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0, []
+        if not hasattr(local, "server"):  # one replay server (and persistent adapter) per worker thread
             local.server = ReplayServer(tls_context)
-            servers.append(local.server)
+            local.worker = Worker(worker_command) if worker_command else None
+            with lock:
+                servers.append(local.server)
+                if local.worker:
+                    workers.append(local.worker)
         started = time.monotonic()
-        ok, message = run_case(case, prefix, local.server, scheme, extra_env, args.timeout, exit_codes)
+        ok, message, shown = run_case(
+            case, prefix, local.server, scheme, extra_env, args.timeout, exit_codes, local.worker
+        )
         elapsed = time.monotonic() - started
         if xfail:
             if ok:
-                return "xpass", "listed as an expected failure in expectations but passed: remove the entry", elapsed
-            return "xfail", f"{message} (expected: {xfail.get('reason', '')})", elapsed
-        return ("pass" if ok else "fail"), message, elapsed
+                return "xpass", "listed as an expected failure but passed: remove the entry", elapsed, shown
+            return "xfail", f"{message} (expected: {xfail.get('reason', '')})", elapsed, shown
+        return ("pass" if ok else "fail"), message, elapsed, shown
 
+    results_file: Optional[IO[str]] = args.results.open("w", encoding="utf-8") if args.results else None
+    records: List[Dict[str, Any]] = []
+    started = time.monotonic()
+
+    def emit(record: Dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        if args.json:
+            print(line, flush=False)
+        if results_file is not None:
+            results_file.write(line + "\n")
+
+    if not args.json:
+        print(
+            f"opi-bitrix24 conformance suite {suite_version()}: {len(selected)} cases (the HTTP request each "
+            f"call sends and the result it returns) against {shlex.join(prefix)} [{args.impl}, {scheme}]",
+            flush=True,
+        )
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            for case, (status, message, elapsed) in zip(selected, pool.map(judge, selected)):
-                key = {"pass": "passed", "fail": "failed", "xpass": "failed", "skip": "skipped", "xfail": "xfailed"}
-                counts[key[status]] += 1
-                if status in ("fail", "xpass"):
-                    failures.append(case.full_id)
-                if args.json:
-                    record = {"id": case.full_id, "impl": args.impl, "status": status, "message": message}
-                    print(json.dumps({**record, "ms": round(elapsed * 1000)}, ensure_ascii=False))
-                else:
+            for case, (status, message, elapsed, shown) in zip(selected, pool.map(judge, selected)):
+                record = {
+                    "id": case.full_id,
+                    "impl": args.impl,
+                    "section": section_of(case),
+                    "method": case.method,
+                    "status": status,
+                    "message": message,
+                    "description": case.description,
+                    "argv": shown,
+                    "ms": round(elapsed * 1000),
+                }
+                records.append(record)
+                emit(record)
+                if not args.json and not (args.quiet and status in ("pass", "skip", "xfail")):
                     suffix = f"  -- {message}" if message and status != "pass" else ""
                     print(f"{status.upper():5} {case.full_id}{suffix}")
     finally:
+        for worker in workers:
+            worker.close()
         for server in servers:
             server.close()
         if bundle:
             os.unlink(bundle)
-    if args.script and failures:
-        print(yaml.safe_dump({"xfail": [{"id": f, "reason": "TODO"} for f in failures]}, allow_unicode=True))
-    if counts["xfailed"]:
-        print(f"{counts['xfailed']} expected failures (expectations/{args.impl}.yaml) counted as skipped")
-    print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped'] + counts['xfailed']} skipped")
-    return 1 if counts["failed"] else 0
+    seconds = time.monotonic() - started
+    counts = {status: sum(r["status"] == status for r in records) for status in STATUSES}
+    failed = counts["fail"] + counts["xpass"]
+    summary = {
+        "summary": True,
+        "impl": args.impl,
+        "suite_version": suite_version(),
+        "argv": prefix,
+        "scheme": scheme,
+        "passed": counts["pass"],
+        "failed": failed,
+        "skipped": counts["skip"] + counts["xfail"],
+        "counts": counts,
+        "seconds": round(seconds, 3),
+    }
+    emit(summary)
+    if results_file is not None:
+        results_file.close()
+    if args.junit_xml:
+        args.junit_xml.write_text(junit_xml(records, args.impl, seconds), encoding="utf-8")
+    if args.json:
+        return 1 if failed else 0
+    bad = [r for r in records if r["status"] in ("fail", "xpass")]
+    if bad:
+        print(f"\n{len(bad)} failure(s):")
+        for r in bad:
+            print(f"\n{r['status'].upper()} {r['id']}\n  {r['description']}\n  $ {shlex.join(r['argv'])}")
+            print(f"  {r['message']}")
+    if args.script and bad:
+        import yaml
+
+        print(yaml.safe_dump({"xfail": [{"id": r["id"], "reason": "TODO"} for r in bad]}, allow_unicode=True))
+    print()
+    print(section_table(records))
+    if counts["xfail"]:
+        print(f"{counts['xfail']} expected failures ({expectations_path}) counted as skipped")
+    print(f"{counts['pass']} passed, {failed} failed, {summary['skipped']} skipped in {seconds:.1f}s")
+    return 1 if failed else 0
+
+
+def run() -> None:
+    """Console-script entry point (``opi-bitrix24-conformance``)."""
+    raise SystemExit(main())
 
 
 if __name__ == "__main__":

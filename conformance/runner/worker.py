@@ -1,0 +1,83 @@
+"""A persistent adapter for this package's CLI: runs many CLI calls in one Python process.
+
+The external runner starts one worker per job for an adapter with ``persistent: true`` (adapters.yaml)
+instead of one interpreter per case. Protocol, one JSON object per line on stdin / stdout::
+
+    -> {"argv": ["GetUsers", "--url", "...", "--out", "/tmp/x/result.json"], "env": {...}, "cwd": "/tmp/x"}
+    <- {"code": 0, "stdout": "<base64>", "stderr": "<base64>"}
+
+Each call gets exactly the environment and working directory given (restored afterwards) and fresh
+stdout/stderr buffers; ``opi_bitrix24._cli.main`` is the same entry point ``python -m opi_bitrix24``
+runs. Client-side rate limiting is switched off: a run of hundreds of calls to one loopback server is
+not a portal that needs protecting.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sys
+from typing import Any, Dict, List
+
+
+def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
+    from opi_bitrix24 import _cli
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_out, saved_err = sys.stdout, sys.stderr
+    out, err = io.BytesIO(), io.BytesIO()
+    text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    text_err = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    sys.stdout, sys.stderr = text_out, text_err
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        os.chdir(cwd)
+        try:
+            code = _cli.main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException as exc:  # noqa: BLE001 - report like a crashed process would
+            sys.stderr.write(f"worker: {type(exc).__name__}\n")
+            code = 1
+    finally:
+        sys.stdout, sys.stderr = saved_out, saved_err
+        for wrapper in (text_out, text_err):
+            wrapper.flush()
+            wrapper.detach()  # keep the BytesIO open when the wrapper goes away
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+    return {
+        "code": code,
+        "stdout": base64.b64encode(out.getvalue()).decode("ascii"),
+        "stderr": base64.b64encode(err.getvalue()).decode("ascii"),
+    }
+
+
+def main() -> int:
+    os.environ["OPI_BITRIX24_RATE_LIMIT"] = "off"
+    import opi_bitrix24
+
+    configure: Any = getattr(opi_bitrix24, "configure", None)
+    if configure is not None:
+        try:
+            configure(rate_limit=None)
+        except TypeError:  # an older Settings without the field
+            pass
+    channel = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        env = dict(request["env"], OPI_BITRIX24_RATE_LIMIT="off")
+        answer = _call(list(request["argv"]), env, request["cwd"])
+        channel.write(json.dumps(answer).encode("ascii") + b"\n")
+        channel.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

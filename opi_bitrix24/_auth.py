@@ -7,9 +7,9 @@ An :class:`OAuthApp` given as ``settings(oauth_app=...)`` lets the request core 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
-__all__ = ["OAuthApp"]
+__all__ = ["OAuthApp", "current", "refresh"]
 
 
 class OAuthApp:
@@ -34,6 +34,52 @@ class OAuthApp:
         self.access_token = access_token
         self.on_refresh = on_refresh
         self.lock = threading.Lock()
+        self.retired: Set[str] = set()
 
     def __repr__(self) -> str:
         return f"OAuthApp(client_id={self.client_id!r}, secrets hidden)"
+
+
+def current(app: OAuthApp, token: str) -> str:
+    """The token to send: the app's current one when ``token`` is one that a refresh has replaced."""
+    with app.lock:
+        if token in app.retired and app.access_token:
+            return app.access_token
+    return token
+
+
+def refresh(app: OAuthApp, stale: str) -> str:
+    """Get a new token pair after ``expired_token`` for ``stale``; return the new access token.
+
+    Coalesced: threads that saw the same expired token wait on the app's lock, and only the first one
+    asks the token endpoint (refresh tokens rotate, so a second refresh would fail). A failed refresh
+    raises :class:`RefreshFailed` (no secret in the message). ``on_refresh`` gets the new pair.
+    """
+    from . import _core
+    from ._errors import RefreshFailed
+
+    with app.lock:
+        if stale in app.retired and app.access_token and app.access_token != stale:
+            return app.access_token  # another thread refreshed while we waited
+        answer = _core.oauth(
+            grant_type="refresh_token",
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            refresh_token=app.refresh_token,
+        )
+        access = answer.get("access_token")
+        renewed = answer.get("refresh_token")
+        if not isinstance(access, str) or not access or not isinstance(renewed, str) or not renewed:
+            body = {k: v for k, v in answer.items() if k in ("error", "error_description")}
+            body.setdefault("error", "refresh_failed")
+            body.setdefault("error_description", "the token endpoint gave no new token pair")
+            raise RefreshFailed(0, "oauth/token", body)
+        app.retired.add(stale)
+        if app.access_token and app.access_token != stale:
+            app.retired.add(app.access_token)
+        app.access_token = access
+        app.refresh_token = renewed
+        callback = app.on_refresh
+    if callback is not None:
+        callback(dict(answer))
+    return access

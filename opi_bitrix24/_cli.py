@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 EXIT_ERROR = 99
 
 PROG = "opi-bitrix24"
-_FLAGS = ("debug", "help")
+_FLAGS = ("debug", "help", "all", "quiet")
 _RESERVED = ("out",) + _FLAGS
 
 
@@ -133,8 +133,13 @@ def _unescape(value: str) -> str:
 
 def _render(result: Any) -> str:
     if isinstance(result, str):
-        return result + "\n"
-    return json.dumps(result, ensure_ascii=False, indent=2) + "\n"
+        return result.encode("utf-8", "replace").decode("utf-8") + "\n"
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") is valid JSON only as an escape
+        text = json.dumps(result, ensure_ascii=True, indent=2)
+    return text + "\n"
 
 
 def _error(message: str) -> None:
@@ -152,6 +157,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args[0] == "--version":
         _write(sys.stdout, f"{PROG} {__version__}\n")
         return EXIT_OK
+    try:
+        _rate_limit_from_env()
+    except _Usage as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if args[0].lower() in ("call", "вызов"):
+        return _call_main(args[1:])
     method = find(args[0])
     if method is None:
         from . import _help
@@ -179,8 +191,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     kwargs = {p.python: values[p.cli] for p in method.params if p.cli in values}
+    if flags["all"] and not _pageable(method):
+        _error(f"--all: {method.name} is not a paged list method")
+        return EXIT_USAGE
     try:
-        result = method.func(**kwargs)
+        if flags["all"]:
+            from . import _bulk
+
+            with _quiet_progress(flags["quiet"]):
+                arguments: Dict[str, Any] = kwargs
+                result = _bulk.all_pages(method.func, **arguments)
+        else:
+            result = method.func(**kwargs)
     except InvalidArgument as exc:
         param = method.param_by_python(exc.parameter)
         where = f"--{param.cli}" if param is not None else exc.parameter
@@ -201,6 +223,134 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if flags["debug"]:
             _write(sys.stderr, traceback.format_exc())
         _error(f"unexpected {type(exc).__name__}")
+        return EXIT_ERROR
+    text = _render(result)
+    if out is not None:
+        try:
+            with open(out, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except OSError as exc:
+            _error(f"--out: cannot write {out!r} ({exc.strerror})")
+            return EXIT_ERROR
+    else:
+        _write(sys.stdout, text)
+    return EXIT_OK
+
+
+# --- bulk additions: Call, --all, the rate limit from the environment ------------------------------
+
+RATE_LIMIT_ENV = "OPI_BITRIX24_RATE_LIMIT"
+
+
+def _rate_limit_from_env() -> None:
+    """``OPI_BITRIX24_RATE_LIMIT=off`` (on-premise, tests) or ``5/250`` (Enterprise): the client's bucket."""
+    text = os.environ.get(RATE_LIMIT_ENV, "").strip().lower()
+    if not text:
+        return
+    from . import _core
+
+    if text in ("off", "none", "0", "no"):
+        _core.configure(rate_limit=None)
+        return
+    rate, _, burst = text.partition("/")
+    try:
+        limit = (float(rate), int(burst or "1"))
+        _core.configure(rate_limit=limit)
+    except (ValueError, InvalidArgument):
+        raise _Usage(f"{RATE_LIMIT_ENV} must be 'off' or '<requests per second>/<burst>', e.g. 5/250") from None
+
+
+def _pageable(method: Method) -> bool:
+    from . import _bulk
+
+    return len(method.api) == 1 and method.api[0].lower() in _bulk.SHAPES
+
+
+class _quiet_progress:  # noqa: N801 - used as a context manager like contextlib's
+    def __init__(self, quiet: bool) -> None:
+        from . import _bulk
+
+        self.var = _bulk._quiet
+        self.quiet = quiet
+        self.marker: Any = None
+
+    def __enter__(self) -> None:
+        self.marker = self.var.set(self.quiet)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.var.reset(self.marker)
+
+
+_CALL_OPTIONS = ("url", "method", "params", "token")
+
+
+def _call_help() -> str:
+    return (
+        f"usage: {PROG} Call --url <webhook or portal> --method <rest.method> [--params <JSON or file>] "
+        "[--token <token>] [--all] [--quiet]\n\n"
+        "Call any REST method with the parameters as a JSON body (an addition beyond OPI).\n"
+        "  --all     page through a list method (every row; fast ID paging where the method allows)\n"
+        "  --quiet   no progress line on stderr\n"
+        "  --out FILE, --debug as for the other methods\n"
+    )
+
+
+def _call_main(args: Sequence[str]) -> int:
+    from . import _bulk
+
+    values: Dict[str, str] = {}
+    flags = {name: False for name in _FLAGS}
+    out: Optional[str] = None
+    i = 0
+    while i < len(args):
+        token = args[i]
+        name, has_inline, inline = token[2:].partition("=") if token.startswith("--") else ("", False, "")
+        if name in _FLAGS and not has_inline:
+            flags[name] = True
+            i += 1
+            continue
+        if name not in _CALL_OPTIONS and name != "out":
+            _error(f"unknown option {token!r} for Call (options: --url --method --params --token --all --quiet)")
+            return EXIT_USAGE
+        if has_inline:
+            value, i = inline, i + 1
+        elif i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        else:
+            _error(f"option --{name} needs a value")
+            return EXIT_USAGE
+        if name == "out":
+            out = value
+        else:
+            values[name] = value
+    if flags["help"]:
+        _write(sys.stdout, _call_help())
+        return EXIT_OK
+    missing = [f"--{n}" for n in ("url", "method") if n not in values]
+    if missing:
+        _error(f"Call needs {' '.join(missing)}")
+        return EXIT_USAGE
+    if flags["debug"]:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.getLogger("opi_bitrix24").addHandler(handler)
+        logging.getLogger("opi_bitrix24").setLevel(logging.DEBUG)
+    url, api, token = values["url"], values["method"], values.get("token", "")
+    try:
+        params = _bulk._params(values.get("params"))
+        if flags["all"]:
+            with _quiet_progress(flags["quiet"]):
+                result: Any = list(_bulk.iterate(url, api, params, token))
+        else:
+            result = _bulk.call(url, api, params, token)
+    except InvalidArgument as exc:
+        where = f"--{exc.parameter}" if exc.parameter in _CALL_OPTIONS else exc.parameter
+        _error(f"{where}: {exc.problem}")
+        return EXIT_USAGE
+    except OPIError as exc:
+        if flags["debug"]:
+            _write(sys.stderr, traceback.format_exc())
+        _error(str(exc))
         return EXIT_ERROR
     text = _render(result)
     if out is not None:

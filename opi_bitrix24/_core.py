@@ -811,17 +811,62 @@ def _json_body(params: Mapping[str, Any]) -> bytes:
 
 
 def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
+    from . import _bulk
+
+    commands = _bulk.recording()
+    if commands is not None:  # inside deferred(): note the command instead of sending it
+        return _bulk.record(commands, api_method, url, token, fields)
+    status, data = _exchange(verb, api_method, url, token, fields)
+    if "error" in data and current_settings().raise_api_errors:
+        from ._limits import typed_error
+
+        raise typed_error(status, api_method, endpoint_url(url, token, api_method)[0], data)
+    return data
+
+
+def _exchange(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Tuple[int, Result]:
+    """Send one call with the limits applied; ``(HTTP status, parsed answer)``.
+
+    Hook points (additions beyond OPI, all driven by :class:`Settings`): the portal's leaky bucket
+    before each send, operating-time accounting after the answer, one wait-and-repeat on
+    ``OPERATION_TIME_LIMIT`` within ``operating_wait``, one refresh-and-repeat on ``expired_token``
+    with ``oauth_app``.
+    """
+    from . import _auth, _limits
+
+    config = current_settings()
     address, params = endpoint_url(url, token, api_method)
     params = _fields(params, fields)
-    secrets = tuple(s for s in (params.get("auth"),) if isinstance(s, str))
-    if verb == "GET":
-        if params:
-            address += ("&" if "?" in address else "?") + _query_string(params)
-        response = _send("GET", address, None, secrets)
-    else:
-        body = _json_body(params) if params else None
-        response = _send("POST", address, body, secrets)
-    return _parse(response, secrets)
+    app = config.oauth_app
+    if app is not None and "auth" in params:
+        params["auth"] = _auth.current(app, params["auth"])
+    refreshed = waited = False
+    while True:
+        secrets = tuple(s for s in (params.get("auth"),) if isinstance(s, str))
+        _limits.operating_pause(address, api_method, config.operating_wait)
+        _limits.acquire(address, config.rate_limit)
+        if verb == "GET":
+            target = address
+            if params:
+                target += ("&" if "?" in address else "?") + _query_string(params)
+            response = _send("GET", target, None, secrets)
+        else:
+            body = _json_body(params) if params else None
+            response = _send("POST", address, body, secrets)
+        data = _parse(response, secrets)
+        _limits.note_time(address, api_method, data.get("time"))
+        error = data.get("error")
+        if error == "expired_token" and app is not None and "auth" in params and not refreshed:
+            params["auth"] = _auth.refresh(app, str(params["auth"]))
+            refreshed = True
+            continue
+        if error == "OPERATION_TIME_LIMIT" and not waited:
+            pause = _limits.blocked_wait(address, api_method, config.operating_wait)
+            if pause is not None:
+                time.sleep(pause)
+                waited = True
+                continue
+        return response.status_code, data
 
 
 OAUTH_URL = "https://oauth.bitrix.info/oauth/token/"

@@ -14,12 +14,26 @@ No message ever contains the webhook key or the token.
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 __all__ = [
+    "APIError",
+    "AccessDenied",
     "AnswerTooLarge",
     "DeadlineExceeded",
+    "ExpiredToken",
+    "InsufficientScope",
+    "InternalServerError",
     "InvalidArgument",
+    "InvalidRequest",
+    "InvalidToken",
+    "MethodNotFound",
+    "NotFound",
     "OPIError",
+    "OperationTimeLimit",
+    "QueryLimitExceeded",
     "RedirectRefused",
+    "RefreshFailed",
     "TransportError",
     "UnexpectedResponse",
 ]
@@ -55,6 +69,131 @@ class UnexpectedResponse(OPIError):
         self.status = status
         self.snippet = snippet
         super().__init__(f"HTTP {status}: {reason}: {snippet!r}")
+
+
+# --- API errors (opt-in: ``settings(raise_api_errors=True)``; batch/iterate always raise) ----------
+
+
+class APIError(OPIError):
+    """The portal answered with an error body (``{"error": ..., "error_description": ...}``).
+
+    Raised only when ``raise_api_errors=True`` (and by :func:`batch` / :func:`iterate`, which never
+    return a partial result). ``status`` is the HTTP status, ``method`` the REST method, ``error`` and
+    ``error_description`` the portal's fields, ``body`` the whole parsed answer. No secret is included.
+    """
+
+    code = ""
+
+    def __init__(self, status: int, method: str, body: Dict[str, Any]) -> None:
+        self.status = status
+        self.method = method
+        self.body = body
+        self.error = str(body.get("error", ""))
+        self.error_description = str(body.get("error_description", ""))
+        text = f"{method}: HTTP {status} {self.error}"
+        if self.error_description:
+            text += f": {self.error_description}"
+        super().__init__(text)
+
+
+class QueryLimitExceeded(APIError):
+    """503 ``QUERY_LIMIT_EXCEEDED``: the request-intensity limit (after the allowed retries)."""
+
+    code = "QUERY_LIMIT_EXCEEDED"
+
+
+class OperationTimeLimit(APIError):
+    """429 ``OPERATION_TIME_LIMIT``: the method is blocked until ``reset_at`` (Unix time, if known)."""
+
+    code = "OPERATION_TIME_LIMIT"
+    reset_at: Optional[float] = None
+
+
+class ExpiredToken(APIError):
+    """401 ``expired_token``: the access token has expired (configure ``oauth_app`` to refresh)."""
+
+    code = "expired_token"
+
+
+class InvalidToken(APIError):
+    """401 ``invalid_token``: the token is not valid."""
+
+    code = "invalid_token"
+
+
+class InsufficientScope(APIError):
+    """403 ``insufficient_scope``: the app or webhook lacks the method's scope."""
+
+    code = "insufficient_scope"
+
+
+class MethodNotFound(APIError):
+    """404 ``ERROR_METHOD_NOT_FOUND``: no such REST method."""
+
+    code = "ERROR_METHOD_NOT_FOUND"
+
+
+class AccessDenied(APIError):
+    """403 ``ACCESS_DENIED``: the user may not do this."""
+
+    code = "ACCESS_DENIED"
+
+
+class NotFound(APIError):
+    """404 ``NOT_FOUND``: the object does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class InvalidRequest(APIError):
+    """400 ``INVALID_REQUEST`` / ``ERROR_ARGUMENT`` / ``INVALID_ARG_VALUE``: the parameters are wrong."""
+
+    code = "INVALID_REQUEST"
+
+
+class InternalServerError(APIError):
+    """500 ``INTERNAL_SERVER_ERROR`` / ``ERROR_UNEXPECTED_ANSWER``."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+
+class RefreshFailed(APIError):
+    """The OAuth refresh after ``expired_token`` failed (the token endpoint's error is in ``body``)."""
+
+    code = "refresh_failed"
+
+
+API_ERRORS = {
+    cls.code: cls
+    for cls in (
+        QueryLimitExceeded,
+        OperationTimeLimit,
+        ExpiredToken,
+        InvalidToken,
+        InsufficientScope,
+        MethodNotFound,
+        AccessDenied,
+        NotFound,
+        InvalidRequest,
+        InternalServerError,
+    )
+}
+API_ERRORS.update(
+    {
+        "ERROR_ARGUMENT": InvalidRequest,
+        "INVALID_ARG_VALUE": InvalidRequest,
+        "ERROR_UNEXPECTED_ANSWER": InternalServerError,
+        "NO_AUTH_FOUND": InvalidToken,
+        "WRONG_AUTH_TYPE": InvalidToken,
+        "ERROR_CORE": InternalServerError,
+    }
+)
+
+
+def api_error(status: int, method: str, body: Dict[str, Any]) -> APIError:
+    """The :class:`APIError` subclass for the body's ``error`` code (plain APIError if unknown)."""
+    cls = API_ERRORS.get(str(body.get("error", "")), APIError)
+    return cls(status, method, body)
 
 
 class DeadlineExceeded(TransportError):

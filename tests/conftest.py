@@ -18,6 +18,10 @@ if str(ROOT) not in sys.path:
 
 import opi_bitrix24  # noqa: E402
 
+# The client-side leaky bucket (on by default: 2/s, burst 50) would throttle hundreds of loopback calls;
+# tests that exercise it (tests/test_bulk.py) turn it on explicitly with settings(rate_limit=...).
+opi_bitrix24.configure(rate_limit=None)
+
 #: OPI's catalog of the 179 functions (the contract), kept in the repository (see conformance/README.md).
 CATALOG = ROOT / "conformance" / "catalog" / "opi_bitrix24.yaml"
 

@@ -1,0 +1,515 @@
+"""Bulk work beyond OPI: any method, batches, every page (additions; OPI functions are unchanged).
+
+- :func:`call`: any REST method, with the URL/token normalisation, transport, settings and errors of
+  the OPI functions (a JSON body, like OPI's ``PostWithBody``).
+- :func:`batch`: many commands, sent 50 per ``batch`` request; ``$result[key]`` references work inside
+  a chunk of 50. :func:`deferred` / :func:`command` turn any OPI function call into a command.
+- :func:`iterate`: every row of a list method, lazily; the fast mode (``order ID``, ``>ID`` filter,
+  ``start=-1``) chains 50 pages in one batch request. :func:`all_pages` does it for an OPI list
+  function (``all_pages(get_leads_list, url, {"STATUS_ID": "NEW"})``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+import sys
+import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+from urllib.parse import quote_plus
+
+from . import _core
+from ._convert import SKIP
+from ._errors import APIError, InvalidArgument, api_error
+
+__all__ = ["Command", "all_pages", "batch", "build_query", "call", "command", "deferred", "iterate"]
+
+#: The platform's cap on commands per batch request.
+BATCH_SIZE = 50
+#: Rows per page of a list method.
+PAGE = 50
+
+
+class Command(NamedTuple):
+    """One batch command: the REST method and its parameters (what the OPI function would send)."""
+
+    method: str
+    params: Dict[str, Any]
+
+
+# --- any method -----------------------------------------------------------------------------------
+
+
+def call(url: str, method: str, params: Optional[Mapping[str, Any]] = None, token: str = "") -> Dict[str, Any]:
+    """Call any REST ``method`` with ``params`` as a JSON body; returns the portal's JSON answer.
+
+    Same URL/token handling, settings, retries and secret handling as the OPI functions; error bodies
+    are returned (or raised as :class:`APIError` with ``raise_api_errors=True``).
+    """
+    name = _method_name(method)
+    fields = _params(params)
+    return _core._call("POST", name, url, token, fields)
+
+
+def _method_name(method: Any) -> str:
+    name = "" if method is None else str(method).strip()
+    if not name or not re.fullmatch(r"[A-Za-z0-9_.]+", name):
+        raise InvalidArgument("method", "must be a REST method name such as crm.lead.list")
+    return name
+
+
+def _params(params: Any) -> Dict[str, Any]:
+    if params is None or params == "":
+        return {}
+    if isinstance(params, str):
+        from . import _convert
+
+        params = _convert.collection(params, "params")
+    if not isinstance(params, Mapping):
+        raise InvalidArgument("params", "must be a mapping (or JSON object text)")
+    return {str(k): v for k, v in params.items() if v is not SKIP}
+
+
+def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> Dict[str, Any]:
+    """One request whose error answer always raises (batch and iterate never return part of a job)."""
+    status, data = _core._exchange("POST", method, url, token, fields)
+    if "error" in data:
+        from ._limits import typed_error
+
+        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], data)
+    return data
+
+
+# --- PHP http_build_query -------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    try:
+        converted = _core._json_default(value)
+    except TypeError:
+        converted = value
+    return str(converted)
+
+
+def build_query(params: Mapping[str, Any], prefix: str = "") -> str:
+    """Encode nested parameters the way PHP's ``http_build_query`` does (``filter%5B%3EID%5D=5``).
+
+    Mappings and lists become ``key[sub]`` / ``key[0]``; ``True``/``False`` become ``1``/``0``;
+    ``None`` and empty containers are left out (as PHP does); spaces are ``+``.
+    """
+    parts: List[str] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if value is None or value is SKIP:
+            continue
+        if isinstance(value, Mapping):
+            inner = build_query(value, name)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            inner = build_query({str(i): item for i, item in enumerate(value)}, name)
+        else:
+            parts.append(quote_plus(name) + "=" + quote_plus(_scalar(value)))
+            continue
+        if inner:
+            parts.append(inner)
+    return "&".join(parts)
+
+
+# --- deferred commands ----------------------------------------------------------------------------
+
+_recorder: contextvars.ContextVar[Optional[List[Command]]] = contextvars.ContextVar(
+    "opi_bitrix24_deferred", default=None
+)
+_last_target: contextvars.ContextVar[Optional[Tuple[Any, Any]]] = contextvars.ContextVar(
+    "opi_bitrix24_target", default=None
+)
+
+
+def recording() -> Optional[List[Command]]:
+    """The command list of the innermost :func:`deferred` block, or None (the core sends)."""
+    return _recorder.get()
+
+
+def record(commands: List[Command], api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
+    """Called by the core instead of sending: note the command; the function gets an empty answer."""
+    _core.endpoint_url(url, token, api_method)  # the same argument checks as a real call
+    commands.append(Command(api_method, {k: v for k, v in fields.items() if v is not SKIP}))
+    _last_target.set((url, token))
+    return {}
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[List[Command]]:
+    """Inside the block, OPI functions (and :func:`call`) record their request instead of sending it.
+
+    ``with deferred() as cmds: get_task(url, 42); update_lead(url, 7, {"TITLE": "x"})`` then
+    ``batch(url, cmds)``. Functions whose result needs a second request (uploads) cannot be deferred.
+    """
+    commands: List[Command] = []
+    marker = _recorder.set(commands)
+    try:
+        yield commands
+    finally:
+        _recorder.reset(marker)
+
+
+def command(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Command:
+    """The batch command an OPI function call would send: ``command(get_task, url, 42)``."""
+    with deferred() as commands:
+        function(*args, **kwargs)
+    if len(commands) != 1:
+        raise InvalidArgument("function", f"makes {len(commands)} requests, not one; it cannot be a batch command")
+    return commands[0]
+
+
+# --- batch ----------------------------------------------------------------------------------------
+
+Commands = Union[Mapping[str, Any], Sequence[Any]]
+_REFERENCE = re.compile(r"\$(?:result|result_error|result_total|result_next|result_time)\[([^\]]*)\]")
+_PARTS = ("result", "result_error", "result_total", "result_next", "result_time")
+
+
+def _normalise(commands: Commands) -> List[Tuple[Any, str, Command]]:
+    """``[(user key, wire key, command)]`` in order; wire keys are never all-numeric."""
+    out: List[Tuple[Any, str, Command]] = []
+    if isinstance(commands, Mapping):
+        for key, value in commands.items():
+            text = str(key)
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+                raise InvalidArgument(
+                    "commands", f"key {text!r}: use letters, digits and _ and start with a letter (not a number)"
+                )
+            out.append((key, text, _command(value, text)))
+    else:
+        for index, value in enumerate(commands):
+            out.append((index, f"k{index}", _command(value, str(index))))
+    return out
+
+
+def _command(value: Any, where: str) -> Command:
+    if isinstance(value, Command):
+        return Command(_method_name(value.method), _params(value.params))
+    if isinstance(value, str):
+        return Command(_method_name(value), {})
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2):
+        return Command(_method_name(value[0]), _params(value[1] if len(value) == 2 else None))
+    raise InvalidArgument("commands", f"command {where}: give (method, params)")
+
+
+def _references(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        for match in _REFERENCE.finditer(value):
+            yield match.group(1)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _references(str(key))
+            yield from _references(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _references(item)
+
+
+def _chunks(items: List[Tuple[Any, str, Command]]) -> List[List[Tuple[Any, str, Command]]]:
+    chunks = [items[i : i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+    every = {wire for _, wire, _ in items}
+    for chunk in chunks:
+        earlier: set[str] = set()
+        for _, wire, cmd in chunk:
+            for ref in _references(cmd.params):
+                if ref in earlier:
+                    continue
+                if ref in every:
+                    raise InvalidArgument(
+                        "commands",
+                        f"command {wire} refers to $result[{ref}], which is not an earlier command of the same "
+                        f"batch request of {BATCH_SIZE}; reorder the commands or split the job",
+                    )
+                raise InvalidArgument("commands", f"command {wire} refers to $result[{ref}], an unknown command")
+            earlier.add(wire)
+    return chunks
+
+
+def _wire(cmd: Command) -> str:
+    query = build_query(cmd.params)
+    return cmd.method + ("?" + query if query else "")
+
+
+class _Progress:
+    """A one-line progress report on stderr, only when it is a terminal."""
+
+    def __init__(self, what: str, total: Optional[int] = None, quiet: Optional[bool] = None) -> None:
+        self.what = what
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        shown = not quiet if quiet is not None else not _quiet.get()
+        self.on = shown and bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.last = 0.0
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if not self.on:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        rate = self.done / max(now - self.start, 1e-9)
+        line = f"\r{self.what}: {self.done}"
+        if self.total:
+            left = max(self.total - self.done, 0) / rate if rate else 0
+            line += f"/{self.total} ({rate:.0f}/s, ETA {left:.0f}s)"
+        else:
+            line += f" ({rate:.0f}/s)"
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on and self.done:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+_quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("opi_bitrix24_quiet", default=False)
+
+
+def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> Dict[str, Any]:
+    """Run many commands, 50 per ``batch`` request, in order.
+
+    ``commands``: a mapping ``{key: (method, params)}`` or a list of ``(method, params)`` (or
+    :class:`Command` values from :func:`deferred` / :func:`command`). A parameter value may refer to
+    an earlier command of the same chunk of 50 as ``$result[key][field]`` (list input: keys ``k0``,
+    ``k1``, ...); a reference across a chunk boundary is refused before anything is sent.
+
+    Returns ``{"result": {...}, "result_error": {...}, "result_total": {...}, "result_next": {...},
+    "result_time": {...}}`` keyed by your keys (list positions for a list), in command order. With
+    ``halt=True`` no further chunk is sent after one that had an error. An error answer of the batch
+    request itself raises :class:`APIError`.
+    """
+    items = _normalise(commands)
+    chunks = _chunks(items)
+    out: Dict[str, Any] = {part: {} for part in _PARTS}
+    progress = _Progress("batch", len(items))
+    try:
+        for chunk in chunks:
+            answer = _send_chunk(url, token, halt, chunk)
+            for user_key, wire, _cmd in chunk:
+                for part in _PARTS:
+                    values = answer.get(part)
+                    if isinstance(values, Mapping) and wire in values:
+                        out[part][user_key] = values[wire]
+            progress.add(len(chunk))
+            if halt and out["result_error"]:
+                break
+    finally:
+        progress.close()
+    return out
+
+
+def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Command]]) -> Dict[str, Any]:
+    cmd = {wire: _wire(c) for _, wire, c in chunk}
+    data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
+    inner = data.get("result")
+    if not isinstance(inner, Mapping):
+        raise APIError(200, "batch", {"error": "UNEXPECTED_ANSWER", "error_description": "no result block"})
+    from . import _limits
+
+    address = _core.endpoint_url(url, token, "batch")[0]
+    times = inner.get("result_time")
+    if isinstance(times, Mapping):
+        for _, wire, c in chunk:
+            _limits.note_time(address, c.method, times.get(wire))
+    return dict(inner)
+
+
+# --- every page -----------------------------------------------------------------------------------
+
+
+class Shape(NamedTuple):
+    """Where a list method's rows are and how its ID is named (row field, filter/order field)."""
+
+    rows: str  # "" = the result is the list; else the key of the list inside the result
+    row_id: str
+    filter_id: str
+    fast: bool  # the method accepts order/filter >ID/start=-1
+
+
+#: Explicit per-method rules; methods not listed are treated as a bare list with ``ID`` and paged
+#: the classic way (``start``/``next``) unless ``fast=True`` is asked for.
+SHAPES: Dict[str, Shape] = {
+    "tasks.task.list": Shape("tasks", "id", "ID", True),
+    "crm.item.list": Shape("items", "id", "id", True),
+    "crm.lead.list": Shape("", "ID", "ID", True),
+    "crm.deal.list": Shape("", "ID", "ID", True),
+    "crm.contact.list": Shape("", "ID", "ID", True),
+    "crm.company.list": Shape("", "ID", "ID", True),
+    "crm.activity.list": Shape("", "ID", "ID", True),
+    "crm.product.list": Shape("", "ID", "ID", True),
+    "user.get": Shape("", "ID", "ID", False),
+    "department.get": Shape("", "ID", "ID", False),
+    "disk.folder.getchildren": Shape("", "ID", "ID", False),
+    "disk.storage.getchildren": Shape("", "ID", "ID", False),
+    "disk.storage.getlist": Shape("", "ID", "ID", False),
+    "calendar.event.get": Shape("", "ID", "ID", False),
+    "task.commentitem.getlist": Shape("", "ID", "ID", False),
+    "timeman.timecontrol.reports.get": Shape("", "ID", "ID", False),
+    "im.dialog.messages.get": Shape("messages", "id", "ID", False),
+    "crm.timeline.comment.list": Shape("", "ID", "ID", True),
+}
+
+
+def _shape(method: str) -> Shape:
+    return SHAPES.get(method.lower(), Shape("", "ID", "ID", False))
+
+
+def _rows(method: str, shape: Shape, result: Any) -> List[Any]:
+    rows = result.get(shape.rows) if shape.rows and isinstance(result, Mapping) else result
+    if isinstance(rows, Mapping):
+        rows = list(rows.values())
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list):
+        raise APIError(200, method, {"error": "UNEXPECTED_ANSWER", "error_description": "the result is not a list"})
+    return rows
+
+
+def iterate(
+    url: str,
+    method: str,
+    params: Optional[Mapping[str, Any]] = None,
+    token: str = "",
+    fast: Optional[bool] = None,
+    use_batch: bool = True,
+) -> Iterator[Any]:
+    """Yield every row of a list method, lazily, page by page; an error on any page raises.
+
+    ``fast``: ``True`` pages by ID (``order ID ASC``, filter ``>ID``, ``start=-1``, no COUNT on the
+    portal) — 50 pages chained in one batch request with ``$result`` references; ``False`` pages with
+    ``start``/``next`` (the remaining pages 50 per batch request once ``total`` is known); ``None``
+    (default) picks fast for the methods in :data:`SHAPES` that support it when ``params`` has no
+    ``order`` or ``start`` of its own. ``use_batch=False`` sends one request per page.
+    """
+    name = _method_name(method)
+    fields = _params(params)
+    shape = _shape(name)
+    if fast is None:
+        fast = shape.fast and "order" not in fields and "start" not in fields
+    if fast:
+        return _fast(url, name, fields, token, shape, use_batch)
+    return _classic(url, name, fields, token, shape, use_batch)
+
+
+def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
+    start = int(fields.pop("start", 0) or 0)
+    first = _exchange(url, method, dict(fields, start=start), token)
+    rows = _rows(method, shape, first.get("result"))
+    total = first.get("total")
+    progress = _Progress(method, total if isinstance(total, int) else None)
+    try:
+        yield from rows
+        progress.add(len(rows))
+        following = first.get("next")
+        if not use_batch or not isinstance(total, int):
+            while isinstance(following, int) and rows:
+                page = _exchange(url, method, dict(fields, start=following), token)
+                rows = _rows(method, shape, page.get("result"))
+                yield from rows
+                progress.add(len(rows))
+                following = page.get("next")
+            return
+        offsets = list(range(start + PAGE, total, PAGE)) if isinstance(following, int) else []
+        for i in range(0, len(offsets), BATCH_SIZE):
+            group = offsets[i : i + BATCH_SIZE]
+            cmds = [Command(method, dict(fields, start=offset)) for offset in group]
+            answer = batch(url, cmds, token)
+            if answer["result_error"]:
+                key = next(iter(answer["result_error"]))
+                raise api_error(200, method, dict(answer["result_error"][key]))
+            for index in range(len(group)):
+                if index not in answer["result"]:
+                    raise APIError(200, method, {"error": "MISSING_PAGE", "error_description": f"start={group[index]}"})
+                page_rows = _rows(method, shape, answer["result"][index])
+                yield from page_rows
+                progress.add(len(page_rows))
+    finally:
+        progress.close()
+
+
+def _fast(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
+    user_filter = dict(fields.pop("filter", None) or {})
+    fields.pop("start", None)
+    key = ">" + shape.filter_id
+    last = user_filter.pop(key, 0)
+    order = {shape.filter_id: "ASC"}
+    progress = _Progress(method)
+
+    def page_params(after: Any) -> Dict[str, Any]:
+        return dict(fields, order=order, filter=dict(user_filter, **{key: after}), start=-1)
+
+    path = f"[{shape.rows}]" if shape.rows else ""
+    try:
+        while True:
+            if not use_batch:
+                page = _exchange(url, method, page_params(last), token)
+                rows = _rows(method, shape, page.get("result"))
+                yield from rows
+                progress.add(len(rows))
+                if len(rows) < PAGE:
+                    return
+                last = rows[-1][shape.row_id]
+                continue
+            cmds: Dict[str, Any] = {"p0": Command(method, page_params(last))}
+            for i in range(1, BATCH_SIZE):
+                ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
+                cmds[f"p{i}"] = Command(method, page_params(ref))
+            answer = batch(url, cmds, token)
+            for i in range(BATCH_SIZE):
+                wire = f"p{i}"
+                if wire in answer["result_error"]:
+                    raise api_error(200, method, dict(answer["result_error"][wire]))
+                if wire not in answer["result"]:
+                    raise APIError(200, method, {"error": "MISSING_PAGE", "error_description": wire})
+                rows = _rows(method, shape, answer["result"][wire])
+                yield from rows
+                progress.add(len(rows))
+                if len(rows) < PAGE:
+                    return  # the end; later pages referred to a row that does not exist and are dropped
+                last = rows[-1][shape.row_id]
+    finally:
+        progress.close()
+
+
+def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any) -> List[Any]:
+    """Every row an OPI list function would page through: ``all_pages(get_deals_list, url, {...})``.
+
+    The function's first page request is recorded (not sent) and handed to :func:`iterate` with the
+    same URL and token; the answer is the list of all rows (an error on any page raises).
+    """
+    with deferred() as commands:
+        function(*args, **kwargs)
+        target = _last_target.get()
+    if len(commands) != 1 or target is None:
+        raise InvalidArgument("function", "is not a one-request list function")
+    cmd = commands[0]
+    url, token = target
+    params = dict(cmd.params)
+    auth_free = {k: v for k, v in params.items() if k != "start"}
+    if params.get("start") not in (None, 0, "0", ""):
+        auth_free["start"] = params["start"]
+    return list(iterate(url, cmd.method, auth_free, "" if token is None or token is SKIP else str(token), fast=fast))

@@ -127,6 +127,13 @@ class Worker:
             self._process.kill()
 
 
+def _absolute_if_file(part: str) -> str:
+    path = Path(part)
+    if not path.is_absolute() and (os.sep in part or path.suffix) and path.is_file():
+        return str(path.resolve())
+    return part
+
+
 def mask(text: str, secret: str, token: str) -> str:
     return text.replace(secret, "${SECRET}").replace(token, "${TOKEN}")
 
@@ -301,6 +308,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.argv
         else [sys.executable if part == "{python}" else part for part in adapter.get("argv", [])]
     )
+    # each case runs in its own empty directory: a relative path in --argv ("node cli.js") means the caller's
+    prefix = [_absolute_if_file(part) for part in prefix]
     if not prefix:
         parser.error(f"no argv for implementation {args.impl!r}: pass --argv or add it to conformance/adapters.yaml")
     persistent = adapter.get("persistent")

@@ -90,6 +90,7 @@ class RealPortal:
                 "DOWNLOAD_URL": f"{self.base}/rest/download.json?auth={TOKEN}&token=disk%7C{TOKEN}",
                 "DETAIL_URL": f"{self.base}/rest/1/{KEY}/disk.file.get?id=8",
                 "SHARE_URL": f"{self.base}/share/?back=%2Frest%2F1%2F{KEY}%2F&t={quote(TOKEN)}",
+                "SEARCH_URL": f"{self.base}/company/?q=ivan.petrov%40realcorp.ru&auth={quote(TOKEN)}",
                 "NOTE": f"uploaded by Ivan (ivan.petrov@realcorp.ru, +7 912 345-67-89) with {REFRESH}",
                 "CREATED_BY": person,
                 "SHARED_WITH": [{"ID": "3", "NAME": "Maria", "LAST_NAME": "", "EMAIL": "m.sidorova@realcorp.ru"}],
@@ -182,6 +183,9 @@ def test_recording_writes_no_secret_cookie_or_personal_value(
     assert result["DOWNLOAD_URL"] == f"http://{CASSETTE_HOST}/rest/download.json?auth=REDACTED&token=disk%7CREDACTED"
     assert result["DETAIL_URL"] == f"http://{CASSETTE_HOST}/rest/1/{CASSETTE_SECRET}/disk.file.get?id=8"
     assert result["SHARE_URL"] == f"http://{CASSETTE_HOST}/share/?back=%2Frest%2F1%2F{CASSETTE_SECRET}%2F&t=REDACTED"
+    assert result["SEARCH_URL"] == f"http://{CASSETTE_HOST}/company/?q=person-r1%40example.com&auth=REDACTED"
+    body = exchange["response"]["body"]["string"]
+    assert exchange["response"]["headers"]["Content-Length"] == [str(len(body.encode("utf-8")))]
     assert result["OAUTH"] == {"refresh_token": "REDACTED", "client_secret": "REDACTED"}
     assert result["NAME"] == "Picture1.jpg"  # a file's name is not a person's
     person = result["CREATED_BY"]
@@ -282,6 +286,12 @@ def test_secrets_learnt_late_are_scrubbed_from_earlier_exchanges_when_written(tm
     assert [REFRESH in r["body"]["string"] for r in done["responses"]] == [False, False]
 
 
+def test_the_portal_host_goes_but_an_address_at_it_is_still_personal() -> None:
+    scrubber = recording.Scrubber(host="https://acme.bitrix24.ru/rest/1/abcdefgh12/")
+    text = scrubber.text("see https://acme.bitrix24.ru/company/ or mail ivan@acme.bitrix24.ru")
+    assert text == f"see https://{CASSETTE_HOST}/company/ or mail person-r1@example.com"
+
+
 PLANTED = {
     "webhook key": 'uri: "https://acme.bitrix24.ru/rest/1/h0m3k3y1234abcd/user.get"',
     "token in a URL": "DOWNLOAD_URL: https://x.test/download.json?auth=bafe5c69006e9f0600",
@@ -289,6 +299,7 @@ PLANTED = {
     "token": "note: 0123456789abcdef0123456789abcdef0123456789abcdef0123",
     "cookie": "    Set-Cookie:\n    - a=b",
     "e-mail": '"EMAIL": "ivan.petrov@realcorp.ru"',
+    "e-mail (encoded)": "uri: https://b24.test/rest/user.get?EMAIL=ivan%40realcorp.ru",
     "phone": "call +7 912 345-67-89 today",
 }
 
@@ -302,7 +313,7 @@ def test_scanner_catches_a_planted_secret(kind: str, tmp_path: Path, capsys: pyt
     (folder / "planted.yaml").write_text(f"a: 1\n{PLANTED[kind]}\n", encoding="utf-8")
     assert scan.main([str(folder)]) == 1
     report = capsys.readouterr().out.splitlines()
-    assert [line.split(": ")[1] for line in report] == [kind]
+    assert [line.split(": ")[1] for line in report] == [kind.partition(" (")[0]]
     assert report[0].startswith(f"{folder / 'planted.yaml'}:2: ")
     # the report masks the value it found
     assert "h0m3k3y1234abcd" not in report[0] and "bafe5c69006e9f06006b" not in report[0]

@@ -90,6 +90,7 @@ _AUTH_PARAM = re.compile(
     r"([^&\s\"'<>\\]+?)(?=&|%26|\\u0026|[\s\"'<>\\#]|$)",
     re.IGNORECASE,
 )
+EMAIL_ENCODED = re.compile(r"[A-Za-z0-9._+-]+%40(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w.+])(?:\+\d|8(?=[\s(-]))[\d\s().-]{7,}\d(?![\w.])")
 _PLACEHOLDER_TEXT = re.compile(
@@ -188,6 +189,8 @@ class Scrubber:
         for secret in sorted(self.secrets, key=len, reverse=True):
             for variant in _variants(secret):
                 value = value.replace(variant, REDACTED)
+        if not self.keep_personal:  # before the host: an address at the portal's host is still a person's
+            value = self._personal_text(value, side)
         for host in self.hosts:
             value = value.replace(host, CASSETTE_HOST)
         value = _WEBHOOK.sub(lambda m: m.group(1) + CASSETTE_SECRET + m.group(3), value)
@@ -196,16 +199,27 @@ class Scrubber:
         value = _AUTH_PARAM.sub(
             lambda m: m.group(1) + (m.group(2) if _PLACEHOLDER_TEXT.match(m.group(2)) else REDACTED), value
         )
-        if not self.keep_personal:
-            value = EMAIL.sub(
-                lambda m: self.person(m.group(0), "EMAIL", side) if not _reserved(m.group(0)) else m.group(0), value
+        return value
+
+    def _personal_text(self, value: str, side: str) -> str:
+        if "%40" in value:
+            value = EMAIL_ENCODED.sub(
+                lambda m: (
+                    quote(self.person(unquote_plus(m.group(0)), "EMAIL", side), safe="")
+                    if not _reserved(unquote_plus(m.group(0)))
+                    else m.group(0)
+                ),
+                value,
             )
-            for name in sorted(self._names, key=len, reverse=True):
-                if name in value:
-                    value = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", self._names[name], value)
-            value = PHONE.sub(
-                lambda m: self.person(m.group(0), "PHONE", side) if looks_like_phone(m.group(0)) else m.group(0), value
-            )
+        value = EMAIL.sub(
+            lambda m: self.person(m.group(0), "EMAIL", side) if not _reserved(m.group(0)) else m.group(0), value
+        )
+        for name in sorted(self._names, key=len, reverse=True):
+            if name in value:
+                value = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", self._names[name], value)
+        value = PHONE.sub(
+            lambda m: self.person(m.group(0), "PHONE", side) if looks_like_phone(m.group(0)) else m.group(0), value
+        )
         return value
 
     def _learn_secrets(self, value: Any, side: str, key: str = "") -> None:
@@ -293,6 +307,8 @@ class Scrubber:
         request.uri = self.text(request.uri, "request")
         request.body = self.body(request.body, "request")
         request.headers = self.headers(request.headers)
+        if request.body:
+            _set_length(request.headers, request.body)
         return request
 
     def response(self, response: Dict[str, Any]) -> Dict[str, Any]:
@@ -300,6 +316,7 @@ class Scrubber:
         body = response.get("body", {}).get("string")
         if body:
             response["body"]["string"] = self.body(body)
+            _set_length(response["headers"], response["body"]["string"])
         return response
 
     def _learn_from_uri(self, uri: str) -> None:
@@ -316,6 +333,14 @@ class Scrubber:
         cassette_dict["requests"] = [self.request(r) for r in cassette_dict["requests"]]
         cassette_dict["responses"] = [self.response(r) for r in cassette_dict["responses"]]
         return cassette_dict
+
+
+def _set_length(headers: Dict[str, Any], body: Any) -> None:
+    """Placeholders change the body's length: a kept Content-Length follows (a replay reads the whole body)."""
+    size = str(len(body.encode("utf-8") if isinstance(body, str) else body))
+    for name, value in list(headers.items()):
+        if name.lower() == "content-length":
+            headers[name] = [size] if isinstance(value, list) else size
 
 
 def _reserved(email: str) -> bool:

@@ -42,6 +42,7 @@ RULES: List[Tuple[str, Pattern[str]]] = [
     ("cookie", re.compile(r"(?im)^[\s\"'-]*((?:set-)?cooki[e])[\"']?\s*:")),
     ("cookie", re.compile(r"\b(PHPSESS[I]D|BITRIX_S[M]_[A-Z_]+|__cf[_]bm)\b")),
     ("e-mail", re.compile(r"(?<![\w.%+-])([A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")),
+    ("e-mail", re.compile(r"(?<![\w.%+-])([A-Za-z0-9._+-]+%40(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")),
     ("phone", re.compile(r"(?<![\w.+])((?:\+\d|8(?=[\s(-]))[\d\s().-]{7,}\d)(?![\w.])")),
     (
         "phone",
@@ -79,7 +80,7 @@ def _allowed(kind: str, value: str, allow: Sequence[Pattern[str]], context: str 
     if kind == "e-mail":
         if _ICAL_UID.match(value):
             return True  # an iCalendar event UID (date-time, hash, @host), not a mailbox
-        domain = value.rsplit("@", 1)[-1].lower()
+        domain = value.replace("%40", "@").rsplit("@", 1)[-1].lower()
         return domain in _RESERVED_DOMAINS or domain.endswith(_RESERVED_SUFFIXES)
     if kind == "phone":
         digits = sum(ch.isdigit() for ch in value)

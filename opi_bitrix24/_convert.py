@@ -19,14 +19,16 @@ import json
 import os
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Final, Optional
+from typing import Any, Callable, Final, Optional, Union
 
+from . import _stream
 from ._errors import InvalidArgument
 
 __all__ = [
     "SKIP",
     "array",
     "base64_file",
+    "base64_source",
     "binary",
     "boolean",
     "collection",
@@ -34,6 +36,7 @@ __all__ = [
     "date_isoz",
     "date_only",
     "date_unix",
+    "file_data",
     "filled",
     "key_value",
     "lenient_json",
@@ -404,15 +407,20 @@ def date_unix(value: Any, name: str) -> Any:
 
 def binary(value: Any, name: str) -> bytes:
     """OPI ``GetBinaryData``: bytes, a path to a file, an ``http(s)://`` URL, or base64 text."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
+    data = file_data(value, name)
+    return data.read() if isinstance(data, _stream.FileSource) else data
+
+
+def file_data(value: Any, name: str) -> Union[bytes, _stream.FileSource]:
+    """Like :func:`binary`, but a path is not read: it becomes a :class:`~._stream.FileSource` (path and
+    size, checked readable now), read in chunks while the request is sent. Bytes are not copied."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     path = _existing_file(value)
     if path is not None:
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise InvalidArgument(name, f"cannot read {path!r} ({exc.strerror})") from None
+        return _stream.FileSource.open(path, name)
     if isinstance(value, str) and value.strip():
         if _is_url(value):
             return _fetch(value, name)
@@ -428,6 +436,12 @@ def binary(value: Any, name: str) -> bytes:
 def base64_file(value: Any, name: str) -> str:
     """A file argument (see :func:`binary`) as standard base64 text, no line breaks."""
     return base64.b64encode(binary(value, name)).decode("ascii")
+
+
+def base64_source(value: Any, name: str) -> _stream.Base64:
+    """A file argument (see :func:`file_data`) to send as base64 text in a JSON body, encoded while the
+    body is streamed; on the wire it is exactly :func:`base64_file`'s text."""
+    return _stream.Base64(file_data(value, name))
 
 
 def _clip(value: Any, limit: int = 40) -> str:

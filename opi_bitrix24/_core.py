@@ -15,13 +15,14 @@ import datetime
 import decimal
 import json
 import logging
+import os
 import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
-from . import _convert
+from . import _convert, _stream
 from ._convert import SKIP
 from ._errors import (
     AnswerTooLarge,
@@ -795,19 +796,40 @@ def _json_default(value: Any) -> Any:
         return list(value)
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, _stream.Base64):
+        return value.text()
     raise TypeError(type(value).__name__)
 
 
-def _json_body(params: Mapping[str, Any]) -> bytes:
+def _json_body(params: Mapping[str, Any]) -> Union[bytes, _stream.StreamedBody]:
+    """The JSON body, as bytes; streamed (:mod:`._stream`) when it holds files to send base64-encoded.
+
+    The files are replaced by placeholders while ``json.dumps`` writes the rest, so only the skeleton is
+    ever a string; the bytes on the wire are those of ``json.dumps(params, ensure_ascii=False)``.
+    """
+    files: list[_stream.Base64] = []
+    nonce = ""
+
+    def default(value: Any) -> Any:
+        nonlocal nonce
+        if isinstance(value, _stream.Base64):
+            nonce = nonce or os.urandom(8).hex()
+            files.append(value)
+            return _stream.PLACEHOLDER.format(nonce=nonce, index=len(files) - 1)
+        return _json_default(value)
+
     try:
-        return json.dumps(params, ensure_ascii=False, default=_json_default).encode("utf-8")
+        text = json.dumps(params, ensure_ascii=False, default=default)
     except (TypeError, ValueError) as exc:
         for key, value in params.items():
             try:
-                json.dumps(value, default=_json_default)
+                json.dumps(value, default=default)
             except (TypeError, ValueError):
                 raise InvalidArgument(key, f"holds a value that cannot be sent as JSON ({exc})") from None
         raise
+    if files:
+        return _stream.json_body(text, nonce, files)
+    return text.encode("utf-8")
 
 
 def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
@@ -887,25 +909,21 @@ def oauth(**fields: Any) -> Result:
     return _parse(_send("GET", address, None, secrets), secrets)
 
 
-def upload(address: str, field: str, filename: str, content: bytes) -> Result:
+def upload(address: str, field: str, filename: str, content: Union[bytes, _stream.FileSource]) -> Result:
     """POST one file as ``multipart/form-data`` to an absolute upload URL (OPI ``PostMultipart``).
 
     Used by the two-step disk upload: the portal's first answer gives ``uploadUrl`` and the form-field name.
     No auth is added (the URL carries its own); one file part, no content type, no other fields.
+    ``content`` is bytes or a :class:`~._stream.FileSource`: the body is streamed (the file is read while
+    it is sent, and again on a retry), with its exact ``Content-Length``.
     """
     import uuid
 
     boundary = uuid.uuid4().hex
     safe_name = filename.replace('"', "%22").replace("\r", " ").replace("\n", " ")
     safe_field = field.replace('"', "%22")
-    body = b"".join(
-        [
-            f"--{boundary}\r\n".encode(),
-            f'Content-Disposition: form-data; name="{safe_field}"; filename="{safe_name}"\r\n\r\n'.encode(),
-            content,
-            f"\r\n--{boundary}--\r\n".encode(),
-        ]
-    )
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="{safe_field}"; filename="{safe_name}"\r\n\r\n'
+    body = _stream.StreamedBody([head.encode(), content, f"\r\n--{boundary}--\r\n".encode()])
     response = _send("POST", address.strip(), body, (), content_type=f"multipart/form-data; boundary={boundary}")
     return _parse(response, ())
 

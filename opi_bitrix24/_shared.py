@@ -32,7 +32,7 @@ def file_pairs(files: Any, name: str) -> Any:
         return cv.SKIP
     if not isinstance(collection, Mapping):
         raise InvalidArgument(name, "expected a map of file name to file (path, URL, base64 or bytes)")
-    return [[str(key), cv.base64_file(value, name)] for key, value in collection.items()] or cv.SKIP
+    return [[str(key), cv.base64_source(value, name)] for key, value in collection.items()] or cv.SKIP
 
 
 def mute_switch(url: Any, chat_id: Any, mute: bool, token: Any) -> Result:

@@ -221,7 +221,7 @@ def change_chat_picture(url: str, chat_id: Id, image: FileData, token: str = "")
             text; it is sent base64-encoded as AVATAR.
         token: an OAuth access token (app mode); empty for a webhook.
     """
-    avatar = cv.base64_file(image, "image")
+    avatar = cv.base64_source(image, "image")
     return _core.post("im.chat.updateAvatar", url, token, CHAT_ID=cv.text(chat_id, "chat_id"), AVATAR=avatar)
 
 

@@ -49,7 +49,7 @@ def upload_file_to_storage(
         data=name_data(title, "name"),
         rights=cv.array(rights, "rights"),
         id=cv.line(storage_id, "storage_id"),
-        fileContent=[title, cv.base64_file(file, "file")],
+        fileContent=[title, cv.base64_source(file, "file")],
     )
 
 
@@ -73,12 +73,12 @@ def upload_file_to_folder(url: str, name: Text, file: FileData, folder_id: Id, t
         url: the webhook URL, or the portal address when a token is used.
         name: the file name with its extension (the multipart file name).
         file: the content: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
-            text; read before anything is sent.
+            text; checked before anything is sent (a file is then read in chunks while it is sent).
         folder_id: the folder id (``id``).
         token: an OAuth access token (app mode); empty for a webhook.
     """
     title = name_text(name, "name")
-    content = cv.binary(file, "file")
+    content = cv.file_data(file, "file")
     answer = _core.get("disk.folder.uploadFile", url, token, id=cv.text(folder_id, "folder_id"))
     result = answer.get("result")
     if not isinstance(result, Mapping):

@@ -292,6 +292,20 @@ def test_the_portal_host_goes_but_an_address_at_it_is_still_personal() -> None:
     assert text == f"see https://{CASSETTE_HOST}/company/ or mail person-r1@example.com"
 
 
+def test_binary_bodies_and_authorization_headers_lose_their_secrets() -> None:
+    scrubber = recording.Scrubber(secrets=[TOKEN])
+    request = recording.Request(
+        "POST",
+        "https://acme.test/rest/disk.folder.uploadfile",
+        b"--b\r\n\xff\xfe" + TOKEN.encode() + b"\r\n--b--\r\n",
+        {"Authorization": f"Bearer {REFRESH}", "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    done = scrubber.request(request)
+    assert done.body == b"--b\r\n\xff\xfeREDACTED\r\n--b--\r\n"
+    assert dict(done.headers) == {"Content-Type": "multipart/form-data; boundary=b"}
+    assert scrubber.text(f"x {REFRESH} y") == "x REDACTED y"
+
+
 PLANTED = {
     "webhook key": 'uri: "https://acme.bitrix24.ru/rest/1/h0m3k3y1234abcd/user.get"',
     "token in a URL": "DOWNLOAD_URL: https://x.test/download.json?auth=bafe5c69006e9f0600",

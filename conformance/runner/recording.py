@@ -272,8 +272,11 @@ class Scrubber:
         if isinstance(body, bytes):
             try:
                 text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                return body  # binary content: nothing textual to scrub
+            except UnicodeDecodeError:  # binary content (a file, multipart with a file): secrets by value only
+                for secret in sorted(self.secrets, key=len, reverse=True):
+                    for variant in _variants(secret):
+                        body = body.replace(variant.encode("utf-8"), REDACTED.encode("ascii"))
+                return body
         else:
             text = str(body)
         self._learn_from_uri(text)
@@ -295,6 +298,7 @@ class Scrubber:
                 for item in value if isinstance(value, list) else [value]:
                     for part in str(item).split(";")[:1] if "cookie" in name.lower() else [str(item)]:
                         self.learn(part.partition("=")[2] if "cookie" in name.lower() else part, shortest=8)
+                        self.learn(part.split()[-1] if part.split() else "", shortest=8)  # "Bearer <token>"
             for item in value if isinstance(value, list) else [value]:
                 self._learn_from_uri(str(item))
             if name.lower() in HEADERS_KEPT:

@@ -146,6 +146,15 @@ def _error(message: str) -> None:
     _write(sys.stderr, f"{PROG}: error: {message}\n")
 
 
+def _suite_version() -> str:
+    """The version of the conformance suite installed beside the package (conformance/VERSION)."""
+    try:
+        from conformance import __version__ as suite
+    except (ImportError, OSError):
+        return "not installed"
+    return str(suite)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit code (``python -m opi_bitrix24`` and ``opi-bitrix24`` exit with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -155,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _write(sys.stdout, _overview())
         return EXIT_OK
     if args[0] == "--version":
-        _write(sys.stdout, f"{PROG} {__version__}\n")
+        _write(sys.stdout, f"{PROG} {__version__} (conformance suite {_suite_version()})\n")
         return EXIT_OK
     try:
         _rate_limit_from_env()

@@ -227,3 +227,13 @@ def test_a_case_file_newer_than_the_twin_is_read_from_yaml(tmp_path: Path) -> No
     assert loaded[0].description == "Edited description."
     assert [c.full_id for c in loaded] == [c.full_id for c in load_cases()]
     assert [c.description for c in loaded[1:]] == [c.description for c in load_cases()[1:]]
+
+
+def test_version_names_the_package_and_the_suite(capsys: Any) -> None:
+    import opi_bitrix24
+    from opi_bitrix24._cli import main
+
+    assert main(["--version"]) == 0
+    suite = (SUITE / "VERSION").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "conformance/VERSION is a semantic version"
+    assert capsys.readouterr().out == f"opi-bitrix24 {opi_bitrix24.__version__} (conformance suite {suite})\n"

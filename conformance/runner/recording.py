@@ -279,7 +279,7 @@ class Scrubber:
                 return body
         else:
             text = str(body)
-        self._learn_from_uri(text)
+        self._learn_from_uri(text, side)
         try:
             parsed = json.loads(text)
         except ValueError:
@@ -307,7 +307,7 @@ class Scrubber:
 
     # --- vcrpy hooks ---------------------------------------------------------------------------------
     def request(self, request: Request) -> Request:
-        self._learn_from_uri(request.uri)
+        self._learn_from_uri(request.uri, "request")
         request.uri = self.text(request.uri, "request")
         request.body = self.body(request.body, "request")
         request.headers = self.headers(request.headers)
@@ -323,12 +323,14 @@ class Scrubber:
             _set_length(response["headers"], response["body"]["string"])
         return response
 
-    def _learn_from_uri(self, uri: str) -> None:
+    def _learn_from_uri(self, uri: str, side: str = "response") -> None:
         """Webhook keys and ``auth=`` values in a URI (or in any text holding URLs) become secrets."""
         match = _WEBHOOK.search(uri)
         if match and match.group(2) != CASSETTE_SECRET:
             self.learn(match.group(2), shortest=8)
         for match in _AUTH_PARAM.finditer(uri):  # auth=... in any URL of an answer is a live token
+            if side != "request" and "code" in match.group(1).lower():
+                continue  # an OAuth code is sent, not answered; ?code=... in an answer may be anything
             self.learn(unquote_plus(match.group(2)), shortest=8)
             self.learn(match.group(2), shortest=8)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from ._errors import InvalidArgument, OPIError
@@ -29,7 +29,9 @@ EXIT_ERROR = 99
 
 PROG = "opi-bitrix24"
 _FLAGS = ("debug", "help", "all", "quiet")
-_RESERVED = ("out",) + _FLAGS
+_RESERVED = ("out", "token-file") + _FLAGS
+#: Secrets off the command line (the process list shows every argument): the option's value from here.
+_ENVIRONMENT = {"url": "OPI_B24_URL", "token": "OPI_B24_TOKEN"}
 
 
 class _Usage(Exception):
@@ -63,6 +65,11 @@ def _overview() -> str:
             current = method.section
             lines.append(f"  {method.section}")
         lines.append(f"    {method.name:<34} {_help.plain(method.summary)}")
+    lines += [
+        "",
+        "Secrets: --url and --token default to $OPI_B24_URL and $OPI_B24_TOKEN (the command line wins);",
+        "--token-file FILE reads the token from a file. Both keep secrets out of the process list.",
+    ]
     lines += ["", "Exit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error."]
     return "\n".join(lines) + "\n"
 
@@ -131,6 +138,25 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
+def _secrets_off_the_command_line(values: Dict[str, str], takes: Callable[[str], bool]) -> Optional[str]:
+    """``--token-file FILE`` and ``$OPI_B24_URL`` / ``$OPI_B24_TOKEN`` for options not given; a problem or None."""
+    path = values.pop("token-file", None)
+    if path is not None:
+        if not takes("token"):
+            return "--token-file: this method takes no token"
+        if "token" in values:
+            return "give --token or --token-file, not both"
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                values["token"] = handle.read().strip()
+        except OSError as exc:
+            return f"--token-file: cannot read {path!r} ({exc.strerror})"
+    for cli, variable in _ENVIRONMENT.items():
+        if cli not in values and takes(cli) and os.environ.get(variable, "").strip():
+            values[cli] = os.environ[variable].strip()
+    return None
+
+
 def _render(result: Any) -> str:
     if isinstance(result, str):
         return result.encode("utf-8", "replace").decode("utf-8") + "\n"
@@ -189,6 +215,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if flags["help"]:
         _write(sys.stdout, _method_help(method))
         return EXIT_OK
+    problem = _secrets_off_the_command_line(values, lambda cli: method.param_by_cli(cli) is not None)
+    if problem is not None:
+        _error(problem)
+        return EXIT_USAGE
     missing = [f"--{p.cli}" for p in method.params if p.required and p.cli not in values]
     if missing:
         _error(f"{method.name} needs {' '.join(missing)}")
@@ -300,7 +330,7 @@ def _call_help() -> str:
         "Call any REST method with the parameters as a JSON body (an addition beyond OPI).\n"
         "  --all     page through a list method (every row; fast ID paging where the method allows)\n"
         "  --quiet   no progress line on stderr\n"
-        "  --out FILE, --debug as for the other methods\n"
+        "  --out FILE, --debug, --token-file FILE, $OPI_B24_URL, $OPI_B24_TOKEN as for the other methods\n"
     )
 
 
@@ -318,7 +348,7 @@ def _call_main(args: Sequence[str]) -> int:
             flags[name] = True
             i += 1
             continue
-        if name not in _CALL_OPTIONS and name != "out":
+        if name not in _CALL_OPTIONS and name not in ("out", "token-file"):
             _error(f"unknown option {token!r} for Call (options: --url --method --params --token --all --quiet)")
             return EXIT_USAGE
         if has_inline:
@@ -335,6 +365,10 @@ def _call_main(args: Sequence[str]) -> int:
     if flags["help"]:
         _write(sys.stdout, _call_help())
         return EXIT_OK
+    problem = _secrets_off_the_command_line(values, lambda cli: cli in _CALL_OPTIONS)
+    if problem is not None:
+        _error(problem)
+        return EXIT_USAGE
     missing = [f"--{n}" for n in ("url", "method") if n not in values]
     if missing:
         _error(f"Call needs {' '.join(missing)}")

@@ -952,10 +952,10 @@ def fetch(url: str, name: str) -> bytes:
     _convert.allowed_source("url", name)
     try:
         response = _send("GET", url.strip(), None, ())
+    except RedirectRefused as exc:
+        failure: OPIError = RedirectRefused(f"downloading {name} failed: {exc}", exc.location)
     except TransportError as exc:
-        failure: OPIError = type(exc)(f"downloading {name} failed: {exc}")
-        if isinstance(exc, RedirectRefused):
-            failure = RedirectRefused(f"downloading {name} failed: {exc}", exc.location)
+        failure = type(exc)(f"downloading {name} failed: {exc}")
     except UnexpectedResponse as exc:
         failure = exc
     else:

@@ -90,6 +90,7 @@ class SimPortal:
             for i in range(1, records + 1)
         ]
         self.deals = [{"ID": str(i), "TITLE": f"Deal {i}", "STAGE_ID": "NEW"} for i in range(1, records + 1)]
+        self._id_cache: Dict[int, List[int]] = {}
         self.tasks = [{"id": str(i), "title": f"Task {i}"} for i in range(1, records + 1)]
         portal = self
 
@@ -259,7 +260,7 @@ class SimPortal:
             if bare.upper() == "ID" and op in (">", ">=", "<", "<="):
                 bound = int(value) if str(value).strip().lstrip("-").isdigit() else 0
                 if ids is None:
-                    ids = [int(r[id_field]) for r in rows]
+                    ids = self._ids(rows, id_field)
                 if op == ">":
                     lo = max(lo, bisect.bisect_right(ids, bound))
                 elif op == ">=":
@@ -285,6 +286,13 @@ class SimPortal:
         if start + PAGE < len(selected):
             answer["next"] = start + PAGE
         return 200, answer
+
+    def _ids(self, rows: List[Dict[str, Any]], id_field: str) -> List[int]:
+        """The sorted IDs of a data set (cached: the generated sets only change in their fields)."""
+        cached = self._id_cache.get(id(rows))
+        if cached is None or len(cached) != len(rows):
+            cached = self._id_cache[id(rows)] = [int(r[id_field]) for r in rows]
+        return cached
 
     def _get(self, rows: List[Dict[str, Any]], params: Dict[str, Any]) -> Answer:
         index = int(params.get("id") or params.get("ID") or 0) - 1

@@ -657,15 +657,20 @@ def _send(
             break
         log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
         state = _Attempt()
-        worker = threading.Thread(
-            target=_attempt,
-            args=(session, verb, url, body, headers, config, remaining, state),
-            name="opi-bitrix24-request",
-            daemon=True,
-        )
-        worker.start()
-        worker.join(remaining)
-        if worker.is_alive():
+        if remaining is None:  # no deadline: no watchdog needed, the per-read timeouts bound each read
+            _attempt(session, verb, url, body, headers, config, remaining, state)
+            alive = False
+        else:
+            worker = threading.Thread(
+                target=_attempt,
+                args=(session, verb, url, body, headers, config, remaining, state),
+                name="opi-bitrix24-request",
+                daemon=True,
+            )
+            worker.start()
+            worker.join(remaining)
+            alive = worker.is_alive()
+        if alive:
             _abandon(state.response)
             failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {config.deadline} s")
             break

@@ -560,6 +560,24 @@ def test_fault(fault: Fault, servers: Any, caplog: Any) -> None:
     _no_secrets(caplog.text)
 
 
+@pytest.mark.parametrize(
+    "kind", ["truncated body", "503, then the answer", "cross-origin redirect of a write", "gzip bomb"]
+)
+def test_without_a_deadline_the_outcomes_are_the_same(kind: str, servers: Any) -> None:
+    fault = next(f for f in FAULTS if f.kind == kind)
+    OTHER["server"] = servers(send(OK))
+    server = servers(fault.handler)
+    options: Dict[str, Any] = {"backoff": 0.01, "retries": 0, **fault.settings, "deadline": None}
+    with opi_bitrix24.settings(**options):
+        if isinstance(fault.outcome, type):
+            with pytest.raises(fault.outcome):
+                _call(fault, server)
+        else:
+            assert _call(fault, server) == fault.outcome
+    assert len(server.requests) == fault.requests
+    assert OTHER["server"].requests == []
+
+
 def test_the_malformed_header_warning_is_logged_and_redacted(servers: Any, caplog: Any) -> None:
     caplog.set_level(logging.DEBUG)
     server = servers(send(answer("200 OK", b'{"result": "ok"}', "Bad Header Without Colon"), close=True))

@@ -309,7 +309,9 @@ class Scrubber:
     def request(self, request: Request) -> Request:
         self._learn_from_uri(request.uri, "request")
         request.uri = self.text(request.uri, "request")
-        request.body = self.body(request.body, "request")
+        request.body = self.body(_request_body(request), "request")
+        if getattr(request, "_was_iter", False):  # a streamed body, joined above: bytes from now on
+            request._was_iter = False
         request.headers = self.headers(request.headers)
         if request.body:
             _set_length(request.headers, request.body)
@@ -374,8 +376,16 @@ def scrub_response(response: Dict[str, Any]) -> Dict[str, Any]:
     return Scrubber().response(response)
 
 
-def _body_json(request: Request) -> Any:
+def _request_body(request: Request) -> Any:
+    """The body as vcrpy keeps it; a streamed body (vcrpy hands back an iterator of its chunks) joined."""
     body = request.body
+    if body is None or isinstance(body, (str, bytes, bytearray)):
+        return body
+    return b"".join(body)
+
+
+def _body_json(request: Request) -> Any:
+    body = _request_body(request)
     if not body:
         return None
     text = body.decode("utf-8") if isinstance(body, bytes) else str(body)
@@ -386,7 +396,7 @@ def _body_json(request: Request) -> Any:
 
 
 def _raw(request: Request) -> bytes:
-    body = request.body or b""
+    body = _request_body(request) or b""
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 

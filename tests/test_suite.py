@@ -237,3 +237,22 @@ def test_version_names_the_package_and_the_suite(capsys: Any) -> None:
     suite = (SUITE / "VERSION").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "conformance/VERSION is a semantic version"
     assert capsys.readouterr().out == f"opi-bitrix24 {opi_bitrix24.__version__} (conformance suite {suite})\n"
+
+
+def test_persistent_adapter_and_a_process_per_case_give_the_same_verdicts() -> None:
+    """The python adapter's worker runs the CLI's own main(); one interpreter per case agrees on every test."""
+    verdicts = []
+    for extra in ([], ["--process-per-case"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.runner", "--impl", "python", "--json", "--run", "bitrix24/GetUsers/*"]
+            + extra,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            timeout=120,
+        )
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        assert done.returncode == 0 and lines[-1]["summary"] and lines[-1]["failed"] == 0, done.stdout[-2000:]
+        verdicts.append([(r["id"], r["status"]) for r in lines[:-1]])
+    assert len(verdicts[0]) > 10 and verdicts[0] == verdicts[1]

@@ -301,3 +301,84 @@ def test_a_large_base64_upload_arrives_intact_in_bounded_memory(hashing_server: 
     assert seen["received"] == seen["length"] == len(expected)
     assert seen["sha256"] == hashlib.sha256(expected).hexdigest()
     assert 0 <= result["growth"] < SIZE / 10, result["growth"]
+
+
+# --- single-quoted JSON: the fast conversion keeps the tokenizer's exact results -------------------
+
+
+def _reference_requote(source: str) -> str:
+    """The per-character conversion the fast paths replace (the behaviour to keep)."""
+    out: List[str] = []
+    i, size = 0, len(source)
+    while i < size:
+        char = source[i]
+        if char == '"':
+            end = i + 1
+            while end < size and source[end] != '"':
+                end += 2 if source[end] == "\\" else 1
+            out.append(source[i : end + 1])
+            i = end + 1
+        elif char == "'":
+            end, piece = i + 1, []
+            while end < size and source[end] != "'":
+                if source[end] == "\\" and end + 1 < size:
+                    piece.append("'" if source[end + 1] == "'" else "\\" + source[end + 1])
+                    end += 2
+                    continue
+                piece.append('\\"' if source[end] == '"' else source[end])
+                end += 1
+            out.append('"' + "".join(piece) + '"')
+            i = end + 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _outcome(parse: Any, text: str) -> Any:
+    try:
+        return json.dumps(parse(text))
+    except ValueError:
+        return ValueError
+
+
+def _reference_lenient(text: str) -> Any:
+    stripped = text.strip()
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        if "'" not in stripped:
+            raise
+    return json.loads(_reference_requote(stripped))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("'abc", "abc"),
+        ("{'a': 'He said \"hi\"'}", {"a": 'He said "hi"'}),
+        ("{'a': 'it\\'s'}", {"a": "it's"}),
+        ("{'a': '\\u0027\\u0022'}", {"a": "'\""}),
+        ("{\"a\": 'b', 'c': \"it's\"}", {"a": "b", "c": "it's"}),
+        ("{'a': 'x\\\\'}", {"a": "x\\"}),
+        ("['\\\"']", ['"']),
+        ("{'Сделка': 'Привет'}", {"Сделка": "Привет"}),
+    ],
+)
+def test_single_quoted_json_cases(text: str, expected: Any) -> None:
+    assert cv.lenient_json(text) == expected == _reference_lenient(text)
+
+
+def test_single_quoted_json_matches_the_reference_on_random_text() -> None:
+    import random
+
+    pieces = [*"'\"\\a{}[]:,1 ", "\\'", '\\"', "\\u0027", "\\n", "é", "'a'", '"b"', "\\\\"]
+    chooser = random.Random(10)
+    parsed = 0
+    for _ in range(20000):
+        text = "".join(chooser.choice(pieces) for _ in range(chooser.randint(0, 12)))
+        assert cv._requote(text) == _reference_requote(text), text
+        outcome = _outcome(cv.lenient_json, text)
+        assert outcome == _outcome(_reference_lenient, text), text
+        parsed += outcome is not ValueError
+    assert parsed > 300  # the random texts do reach the successful paths

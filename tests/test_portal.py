@@ -226,6 +226,9 @@ same: Dict[str, Any] = portal.ПолучитьПользователей(IDПо�
 task = portal.create_task({"TITLE": "t", "RESPONSIBLE_ID": 1})
 block = portal.get_picture_block("n", "https://x.test/p.jpg")
 oauth = Portal("https://b24.example", "token", deadline=None, oauth_url="https://oauth.example/")
+lead: Dict[str, Any] = portal.call("crm.lead.get", {"id": 1})
+both = portal.batch([("crm.lead.get", {"id": 1}), ("crm.lead.get", {"id": 2})], halt=True)
+ids = [row["ID"] for row in portal.iterate("crm.lead.list", {"filter": {"STAGE_ID": "NEW"}})]
 configure(retries=2, backoff=0.5)
 with settings(deadline=60.0) as current:
     scoped: Settings = current.replace(verify=False)
@@ -239,6 +242,7 @@ BAD = {
     "Portal('https://b24.example', timout=5)": '"timout"',
     "Portal('https://b24.example', retries='2')": '"retries"',
     "configure(timout=5)": '"timout"',
+    "portal.call('crm.lead.get', {'id': 1}, 'token')": "Too many arguments",
     "settings(retrys=1)": '"retrys"',
 }
 
@@ -276,3 +280,39 @@ def test_find_still_names_the_portal_methods() -> None:
     # The portal's method names are the table's names: find() maps either one to the same row.
     method = find("ПолучитьПользователей")
     assert method is not None and getattr(Portal, method.python) is Portal.get_users
+
+
+# --- bulk work on the portal --------------------------------------------------------------------------
+
+
+def test_portal_call_sends_what_call_sends(portal: Any) -> None:
+    opi_bitrix24.call(portal.base, "crm.lead.get", {"id": 5}, "T0KEN")
+    by_function = _seen(portal)
+    assert Portal(portal.base, "T0KEN").call("crm.lead.get", {"id": 5}) == {"result": True}
+    assert _seen(portal) == by_function
+    assert by_function[0][1] == "/rest/crm.lead.get"
+
+
+def test_portal_batch_sends_what_batch_sends(portal: Any) -> None:
+    commands = [("crm.lead.get", {"id": 1}), ("crm.lead.get", {"id": "$result[k0][ID]"})]
+    answer = {"result": {"result": {"k0": {"ID": "1"}}, "result_error": []}}
+    portal.reply(payload=answer)
+    by_function = opi_bitrix24.batch(portal.webhook, commands)
+    sent = _seen(portal)
+    portal.reply(payload=answer)
+    assert Portal(portal.webhook).batch(commands) == by_function
+    assert _seen(portal) == sent and sent[0][1] == "/rest/1/s3cretWebhookKey99/batch"
+
+
+def test_portal_iterate_pages_with_its_settings_but_not_inside_the_loop(portal: Any) -> None:
+    strict = Portal(portal.webhook, retries=0)
+    portal.reply(payload={"result": [{"ID": "1"}, {"ID": "2"}]})
+    seen = []
+    for row in strict.iterate("crm.lead.list", {"filter": {"STAGE_ID": "NEW"}}, use_batch=False):
+        seen.append((row["ID"], opi_bitrix24.current_settings().retries))
+    assert seen == [("1", 2), ("2", 2)]  # the loop body runs with the settings in force, not the portal's
+    assert [r[1] for r in _seen(portal)] == ["/rest/1/s3cretWebhookKey99/crm.lead.list"]
+    portal.reply(503, LIMITED)
+    with pytest.raises(opi_bitrix24.OPIError):
+        list(strict.iterate("crm.lead.list", use_batch=False))  # no re-send: the portal's retries=0
+    assert len(portal.requests) == 1

@@ -453,3 +453,41 @@ def test_progress_is_silent_when_not_a_terminal(sim: SimPortal, capsys: Any) -> 
     assert len(list(iterate(sim.webhook, "crm.lead.list"))) == 10_000
     assert capsys.readouterr().err == ""
     assert _bulk._Progress("x").on is False
+
+
+def test_fast_mode_chain_on_the_wire(portal: Any) -> None:
+    rows = [{"ID": str(i)} for i in range(1, 31)]
+    portal.reply(payload={"result": {"result": {"p0": rows}, "result_error": [], "result_time": {}}, "time": {}})
+    assert len(list(iterate(portal.webhook, "crm.lead.list", {"select": ["ID"]}))) == 30
+    cmd = json.loads(portal.requests[0]["body"])["cmd"]
+    assert list(cmd) == [f"p{i}" for i in range(50)]
+    assert cmd["p0"] == "crm.lead.list?select%5B0%5D=ID&order%5BID%5D=ASC&filter%5B%3EID%5D=0&start=-1"
+    assert cmd["p1"] == (
+        "crm.lead.list?select%5B0%5D=ID&order%5BID%5D=ASC&filter%5B%3EID%5D=%24result%5Bp0%5D%5B49%5D%5BID%5D&start=-1"
+    )
+
+
+class _Terminal:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_line_on_a_terminal_and_quiet(monkeypatch: Any) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    progress = _bulk._Progress("batch", 100)
+    progress.add(40)
+    progress.close()
+    assert terminal.text.startswith("\rbatch: 40/100 (") and "ETA" in terminal.text and terminal.text.endswith("\n")
+    quiet = _bulk._Progress("batch", 100, quiet=True)
+    quiet.add(40)
+    assert quiet.on is False

@@ -1,15 +1,16 @@
 """A persistent adapter for this package's CLI: runs many CLI calls in one Python process.
 
-The external runner starts one worker per job for an adapter with ``persistent: true`` (adapters.yaml)
-instead of one interpreter per case. Protocol, one JSON object per line on stdin / stdout::
+The external runner starts one worker per job for an adapter with a ``persistent`` command
+(adapters.yaml) instead of one interpreter per case. Protocol, one JSON object per line on stdin / stdout::
 
     -> {"argv": ["GetUsers", "--url", "...", "--out", "/tmp/x/result.json"], "env": {...}, "cwd": "/tmp/x"}
     <- {"code": 0, "stdout": "<base64>", "stderr": "<base64>"}
 
-Each call gets exactly the environment and working directory given (restored afterwards) and fresh
-stdout/stderr buffers; ``opi_bitrix24._cli.main`` is the same entry point ``python -m opi_bitrix24``
-runs. Client-side rate limiting is switched off: a run of hundreds of calls to one loopback server is
-not a portal that needs protecting.
+Each call gets exactly the environment and working directory given and fresh stdout/stderr buffers
+(environment, directory and the ``opi_bitrix24`` logger are restored afterwards);
+``opi_bitrix24._cli.main`` is the same entry point ``python -m opi_bitrix24`` runs. Client-side rate
+limiting is switched off: a run of hundreds of calls to one loopback server is not a portal that needs
+protecting.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import sys
 from typing import Any, Dict, List
@@ -26,6 +28,8 @@ def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
     from opi_bitrix24 import _cli
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    logger = logging.getLogger("opi_bitrix24")  # --debug adds a handler on the call's stderr
+    saved_handlers, saved_level = list(logger.handlers), logger.level
     saved_out, saved_err = sys.stdout, sys.stderr
     out, err = io.BytesIO(), io.BytesIO()
     text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
@@ -43,6 +47,8 @@ def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
             sys.stderr.write(f"worker: {type(exc).__name__}\n")
             code = 1
     finally:
+        logger.handlers[:] = saved_handlers
+        logger.setLevel(saved_level)
         sys.stdout, sys.stderr = saved_out, saved_err
         for wrapper in (text_out, text_err):
             wrapper.flush()

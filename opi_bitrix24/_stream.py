@@ -74,6 +74,8 @@ class FileSource:
                 if not chunk:
                     raise InvalidArgument(self.name, f"the file {self.path!r} got shorter while it was sent")
                 left -= len(chunk)
+                if not left and handle.read(1):  # checked before the last bytes go: no truncated upload
+                    raise InvalidArgument(self.name, f"the file {self.path!r} grew while it was sent")
                 yield chunk
 
 

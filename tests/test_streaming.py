@@ -108,6 +108,20 @@ def test_a_file_that_shrinks_while_sent_is_an_error(sample: Path) -> None:
         b"".join(_stream.Base64(source).chunks())
 
 
+def test_a_file_that_grows_while_sent_is_an_error_before_its_last_bytes(sample: Path) -> None:
+    source = cv.file_data(str(sample), "file")
+    sample.write_bytes(sample.read_bytes() + b"more")
+    with pytest.raises(InvalidArgument, match="grew"):
+        next(source.chunks())
+
+
+def test_a_changed_file_fails_the_call(portal: Any, sample: Path) -> None:
+    source = cv.file_data(str(sample), "file")
+    sample.write_bytes(b"x")
+    with pytest.raises(InvalidArgument, match="got shorter"):
+        _core.upload(f"{portal.base}/upload/", "file", "a.bin", source)
+
+
 def _expect_content_length(request: Dict[str, Any]) -> None:
     assert request["headers"]["content-length"] == str(len(request["body"]))
     assert "transfer-encoding" not in request["headers"]

@@ -17,9 +17,9 @@ from ._auth import OAuthApp
 from ._bulk import Command, all_pages, batch, call, command, deferred, iterate
 from ._core import Settings, configure, current_settings, settings
 from ._errors import (
-    APIError,
     AccessDenied,
     AnswerTooLarge,
+    APIError,
     DeadlineExceeded,
     ExpiredToken,
     InsufficientScope,
@@ -29,8 +29,8 @@ from ._errors import (
     InvalidToken,
     MethodNotFound,
     NotFound,
-    OPIError,
     OperationTimeLimit,
+    OPIError,
     QueryLimitExceeded,
     RedirectRefused,
     RefreshFailed,

@@ -356,7 +356,15 @@ def init_block() -> str:
     return "".join(out)
 
 
+def _isort_key(name: str) -> tuple:  # type: ignore[type-arg]
+    """isort's (and ruff's) member order: CONSTANTS, then Classes, then functions; case-insensitive."""
+    bare = name.split(" as ", maxsplit=1)[0]
+    group = 0 if bare.isupper() and len(bare) > 1 else 1 if bare[:1].isupper() else 2
+    return (group, bare.lower(), bare)
+
+
 def _import_line(module: str, names: List[str]) -> str:
+    names = sorted(names, key=_isort_key)
     one = f"from {module} import {', '.join(names)}\n"
     if len(one) <= 110:
         return one

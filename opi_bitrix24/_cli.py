@@ -182,7 +182,23 @@ def _suite_version() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; returns the exit code (``python -m opi_bitrix24`` and ``opi-bitrix24`` exit with it)."""
+    """Run the CLI; returns the exit code (``python -m opi_bitrix24`` and ``opi-bitrix24`` exit with it).
+
+    ``--debug`` adds a stderr handler to the ``opi_bitrix24`` logger for this run only: it is removed
+    (and the level restored) when the run ends, so in-process callers do not collect handlers.
+    """
+    logger = logging.getLogger("opi_bitrix24")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        return _main(argv)
+    finally:
+        for handler in list(logger.handlers):
+            if handler not in handlers:
+                logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bitrix24":
         args = args[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -197,3 +198,12 @@ def test_debug_shows_a_traceback_without_secrets(capsys: Any) -> None:
     assert (code, out) == (EXIT_ERROR, "")
     assert "Traceback" in err and "TransportError" in err
     assert KEY not in err
+
+
+def test_debug_handler_lasts_for_one_run_only(portal: Any) -> None:
+    logger = logging.getLogger("opi_bitrix24")
+    before, level = list(logger.handlers), logger.level
+    for _ in range(3):
+        assert main(["ServerTime", "--url", portal.webhook, "--debug"]) == EXIT_OK
+    assert len(portal.requests) == 3
+    assert logger.handlers == before and logger.level == level

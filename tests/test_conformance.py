@@ -2,15 +2,26 @@
 
 Arguments are handed to the function as the text a CLI user types (as oint hands them to OPI), so the
 wire requests are the ones the external runner checks against the CLI.
+
+Matching is strict where OPI is (issue 13): on top of the suite's matchers (method, path, query as a set,
+JSON body as a value), the scheme, host and port of every request are those of the cassette (the case names
+them: the portal URL, or an endpoint setting such as OPI_BITRIX24_OAUTH_URL), the query fields come in the
+recorded order, and JSON bodies keep the recorded key order (compared as lists of pairs, recursively).
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import vcr
+from vcr.request import Request
 
 import opi_bitrix24
 from conformance.runner.cases import Case, cassette_env, cli_text, expand, expected_result, json_diff, load_cases
@@ -19,6 +30,50 @@ from conformance.runner.recording import replay_vcr
 from opi_bitrix24._table import find
 
 CASES = load_cases()
+STRICT = ["scheme", "host", "port", "ordered_query", "ordered_json_body"]
+
+
+def _raw_body(request: Request) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return b"".join(bytes(chunk) for chunk in body)  # a streamed body: re-iterable chunks of bytes
+
+
+def _pairs(body: bytes) -> Any:
+    """The JSON body with every object as a list of (key, value) pairs: key order counts; None if not JSON."""
+    if not body or body.startswith(b"--"):  # empty, or multipart (part order is checked by json_body)
+        return None
+    try:
+        return json.loads(body.decode("utf-8"), object_pairs_hook=list, parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def ordered_json_body(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: JSON bodies with the same keys in the same order (OPI sends auth, then AddField order)."""
+    left, right = _pairs(_raw_body(r1)), _pairs(_raw_body(r2))
+    if left != right:
+        raise AssertionError(f"JSON body key order or content differs: {left!r} != {right!r}")
+
+
+def ordered_query(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: the query fields in the same order (vcrpy's own ``query`` matcher sorts them)."""
+    left, right = (parse_qsl(urlsplit(r.uri).query, keep_blank_values=True) for r in (r1, r2))
+    if left != right:
+        raise AssertionError(f"query order or content differs: {left!r} != {right!r}")
+
+
+def strict_vcr() -> vcr.VCR:
+    recorder = replay_vcr()
+    recorder.register_matcher("ordered_json_body", ordered_json_body)
+    recorder.register_matcher("ordered_query", ordered_query)
+    recorder.match_on = (*recorder.match_on, *STRICT)
+    return recorder
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.full_id for case in CASES])
@@ -45,7 +100,7 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert cassette.exists(), f"missing cassette {cassette}: run python -m conformance.runner.cassettes"
     error = case.expect.get("error")
     with (
-        replay_vcr().use_cassette(str(cassette)) as played,
+        strict_vcr().use_cassette(str(cassette)) as played,
         opi_bitrix24.settings(session=requests.Session(), backoff=0),
     ):
         if error is None:
@@ -72,3 +127,16 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert played.play_count == len(case.http), f"{played.play_count} of {len(case.http)} exchanges played"
     if case.http:
         assert played.all_played
+
+
+def test_strict_matchers_reject_reordered_requests() -> None:
+    recorded = Request("POST", "https://portal.test/rest/x.json?a=1&b=2", b'{"auth": "t", "x": {"p": 1, "q": 2}}', {})
+    same = Request("POST", "https://portal.test/rest/x.json?a=1&b=2", b'{"auth":"t","x":{"p":1,"q":2}}', {})
+    ordered_query(recorded, same)
+    ordered_json_body(recorded, same)
+    with pytest.raises(AssertionError):
+        ordered_query(recorded, Request("POST", "https://portal.test/rest/x.json?b=2&a=1", b"", {}))
+    for body in (b'{"x": {"p": 1, "q": 2}, "auth": "t"}', b'{"auth": "t", "x": {"q": 2, "p": 1}}'):
+        with pytest.raises(AssertionError):
+            ordered_json_body(recorded, Request("POST", recorded.uri, body, {}))
+    assert set(STRICT) <= set(strict_vcr().match_on)

@@ -18,7 +18,7 @@ import datetime as _dt
 import json
 import os
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable, Final, Optional, Union
 
 from . import _stream
@@ -35,13 +35,11 @@ __all__ = [
     "date_iso",
     "date_isoz",
     "date_only",
-    "date_unix",
     "file_data",
     "filled",
     "key_value",
     "lenient_json",
     "line",
-    "number",
     "text",
     "yes_no",
 ]
@@ -352,27 +350,6 @@ def yes_no(value: Any, name: str) -> str:
     return "Y" if boolean(value, name) else "N"
 
 
-def number(value: Any, name: str) -> Any:
-    """OPI ``GetNumber``: numbers stay, booleans become 1/0, text is parsed (``,`` read as ``.``)."""
-    if not filled(value):
-        return SKIP
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    candidate = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    if candidate.count(".") > 1:
-        head, _, tail = candidate.rpartition(".")
-        candidate = head.replace(".", "") + "." + tail
-    try:
-        parsed = Decimal(candidate)
-    except InvalidOperation:
-        raise InvalidArgument(name, f"{_clip(value)!r} is not a number") from None
-    return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
-
-
 _FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})[.,](\d+)")
 
 
@@ -412,20 +389,6 @@ def date_only(value: Any, name: str) -> Any:
     if not filled(value):
         return SKIP
     return _date(value, name).strftime("%Y-%m-%d")
-
-
-def date_unix(value: Any, name: str) -> Any:
-    """OPI ``Date``: Unix seconds as text.
-
-    Deliberate deviation: OPI counts from 1970-01-01 01:00:00 (one hour late); this counts from the real
-    epoch. A naive datetime is taken as UTC.
-    """
-    if not filled(value):
-        return SKIP
-    moment = _date(value, name)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    return str(int(moment.timestamp()))
 
 
 def binary(value: Any, name: str) -> bytes:

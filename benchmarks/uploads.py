@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 class _Sink(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         port = self.server.server_address[1]
@@ -164,19 +165,25 @@ PATHS = [
 ]
 
 
-def measure(kind: str, base: str, path: Path, repeat: int) -> Tuple[float, float]:
-    """(peak growth in bytes, wall seconds): the median growth and the best time of ``repeat`` runs."""
-    growths: List[float] = []
-    times: List[float] = []
+def measure(kinds: List[str], base: str, path: Path, repeat: int) -> Dict[str, Tuple[float, float]]:
+    """Per kind, (peak growth in bytes, wall seconds): the median growth and the best time of ``repeat``
+    runs; the kinds take turns (in a rotating order) so that a busy moment does not hit one of them only."""
+    growths: Dict[str, List[float]] = {kind: [] for kind in kinds}
+    times: Dict[str, List[float]] = {kind: [] for kind in kinds}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, kind, base, str(path)], check=True, capture_output=True, text=True, env=env
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        growths.append(result["growth"])
-        times.append(result["seconds"])
-    return statistics.median(growths), min(times)
+    for turn in range(repeat):
+        for kind in kinds[turn % len(kinds) :] + kinds[: turn % len(kinds)]:
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD, kind, base, str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            growths[kind].append(result["growth"])
+            times[kind].append(result["seconds"])
+    return {kind: (statistics.median(growths[kind]), min(times[kind])) for kind in kinds}
 
 
 def conversion(repeat: int) -> Tuple[int, float, float]:
@@ -231,13 +238,10 @@ def main() -> int:
         print("| path | ours | requests | streamed floor | ours / floor time |")
         print("|---|---|---|---|---|")
         for title, suffix in PATHS:
-            cells = []
-            results = {}
-            for who in ("ours", "requests", "floor"):
-                growth, seconds = measure(f"{who}-{suffix}", base, path, args.repeat)
-                results[who] = (growth, seconds)
-                cells.append(f"{growth / size:.3f}×, {seconds:.2f} s")
-            ratio = results["ours"][1] / results["floor"][1]
+            kinds = [f"{who}-{suffix}" for who in ("ours", "requests", "floor")]
+            results = measure(kinds, base, path, args.repeat)
+            cells = [f"{results[kind][0] / size:.3f}×, {results[kind][1]:.2f} s" for kind in kinds]
+            ratio = results[kinds[0]][1] / results[kinds[2]][1]
             print(f"| {title} | {' | '.join(cells)} | {ratio:.2f} |", flush=True)
     server.shutdown()
     size_bytes, plain, tricky = conversion(args.repeat)

@@ -205,6 +205,7 @@ class _Hashing(http.server.BaseHTTPRequestHandler):
     """Hashes each POST body as it arrives (never holding it), keeping its head for the boundary."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     seen: ClassVar[List[Dict[str, Any]]] = []
 
     def do_GET(self) -> None:

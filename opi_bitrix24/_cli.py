@@ -172,6 +172,32 @@ def _error(message: str) -> None:
     _write(sys.stderr, f"{PROG}: error: {message}\n")
 
 
+def _failed(exc: Exception, debug: bool) -> int:
+    """One line on stderr (exit 99) for a transport or answer error, or anything unexpected.
+
+    Our exceptions are raised without their cause, whose text may hold secrets; ``--debug`` adds the traceback.
+    """
+    if debug:
+        _write(sys.stderr, traceback.format_exc())
+    _error(str(exc) if isinstance(exc, OPIError) else f"unexpected {type(exc).__name__}")
+    return EXIT_ERROR
+
+
+def _emit(result: Any, out: Optional[str]) -> int:
+    """The result as UTF-8 JSON (or text) on stdout, or into ``--out FILE`` with nothing printed."""
+    text = _render(result)
+    if out is None:
+        _write(sys.stdout, text)
+        return EXIT_OK
+    try:
+        with open(out, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        _error(f"--out: cannot write {out!r} ({exc.strerror})")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _suite_version() -> str:
     """The version of the conformance suite installed beside the package (conformance/VERSION)."""
     try:
@@ -269,27 +295,9 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             problem = _help.structure_problem(values[param.cli], problem)
         _error(f"{where}: {problem}")
         return EXIT_USAGE
-    except OPIError as exc:
-        if flags["debug"]:  # our exceptions are raised without their cause, whose text may hold secrets
-            _write(sys.stderr, traceback.format_exc())
-        _error(str(exc))
-        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99
-        if flags["debug"]:
-            _write(sys.stderr, traceback.format_exc())
-        _error(f"unexpected {type(exc).__name__}")
-        return EXIT_ERROR
-    text = _render(result)
-    if out is not None:
-        try:
-            with open(out, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-        except OSError as exc:
-            _error(f"--out: cannot write {out!r} ({exc.strerror})")
-            return EXIT_ERROR
-    else:
-        _write(sys.stdout, text)
-    return EXIT_OK
+        return _failed(exc, flags["debug"])
+    return _emit(result, out)
 
 
 # --- bulk additions: Call, --all, the rate limit from the environment ------------------------------
@@ -406,22 +414,9 @@ def _call_main(args: Sequence[str]) -> int:
         where = f"--{exc.parameter}" if exc.parameter in _CALL_OPTIONS else exc.parameter
         _error(f"{where}: {exc.problem}")
         return EXIT_USAGE
-    except OPIError as exc:
-        if flags["debug"]:
-            _write(sys.stderr, traceback.format_exc())
-        _error(str(exc))
-        return EXIT_ERROR
-    text = _render(result)
-    if out is not None:
-        try:
-            with open(out, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-        except OSError as exc:
-            _error(f"--out: cannot write {out!r} ({exc.strerror})")
-            return EXIT_ERROR
-    else:
-        _write(sys.stdout, text)
-    return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99
+        return _failed(exc, flags["debug"])
+    return _emit(result, out)
 
 
 def run() -> None:

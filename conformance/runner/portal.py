@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional
 
-from .cases import load_cases, response_bytes, response_content_type
+from .cases import environment, expand, load_cases, response_bytes, response_content_type
 
 
 def documented_responses() -> Dict[str, Dict[str, Any]]:
@@ -49,7 +49,10 @@ def serve(port: int) -> http.server.ThreadingHTTPServer:
             if response is None:
                 status, body, kind = 404, b'{"error": "ERROR_METHOD_NOT_FOUND"}', "application/json"
             else:
-                status, body, kind = 200, response_bytes(response), response_content_type(response)
+                # links in answers (the disk upload URL) point back at this portal
+                host, port = self.server.server_address[:2]
+                here = expand(response, environment("http", f"{host}:{port}", "demo", "demo-token"))
+                status, body, kind = 200, response_bytes(here), response_content_type(here)
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))

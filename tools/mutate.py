@@ -292,6 +292,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per command per mutant")
     parser.add_argument("--list", action="store_true", help="print the sampled mutants and exit")
+    parser.add_argument("--from-log", type=Path, help="report from the progress lines (stderr) of a run, run nothing")
     args = parser.parse_args(argv)
 
     mutants = sample(collect(ROOT / "opi_bitrix24"), args.seed, args.count)
@@ -301,6 +302,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     equivalents = load_equivalents()
     results: Dict[Mutant, Tuple[Optional[str], str]] = {}
+    if args.from_log:  # e.g. an interrupted run: its lines are a random subsample of the sample
+        logged: Dict[str, Optional[str]] = {}
+        for raw in args.from_log.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"(?:killed by (\w+)|SURVIVED): (.*)$", raw)
+            if match:
+                logged[match.group(2)] = match.group(1)
+        mutants = [m for m in mutants if m.key in logged]
+        results = {m: (logged[m.key], "") for m in mutants}
+        report(mutants, results, equivalents, [name for name, _ in SUITES[args.suite]], args)
+        return 0
     with tempfile.TemporaryDirectory(prefix="opi-mutate-") as tmp:
         workdirs = [copy_tree(ROOT, Path(tmp) / f"w{index}") for index in range(max(1, args.jobs))]
         commands = SUITES[args.suite]

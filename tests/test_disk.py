@@ -244,6 +244,20 @@ def test_upload_to_storage_converts_the_storage_id_to_text_first(portal: Any, st
     assert portal.json_body() == {"data": {"NAME": "7"}, **sent, "fileContent": ["7", PNG_B64]}
 
 
+@pytest.mark.parametrize("call", ["storage_folder", "subfolder", "upload"])
+def test_a_whitespace_only_disk_name_is_sent_unchanged(portal: Any, call: str) -> None:
+    """OPI's source puts the name into ``data`` directly (and into fileContent), so spaces are not blanked."""
+    if call == "storage_folder":
+        b24.create_storage_folder(portal.webhook, 3, "   ")
+        assert portal.json_body() == {"id": "3", "data": {"NAME": "   "}}
+    elif call == "subfolder":
+        b24.create_subfolder(portal.webhook, 50046, "   ")
+        assert portal.json_body() == {"id": "50046", "data": {"NAME": "   "}}
+    else:
+        b24.upload_file_to_storage(portal.webhook, "   ", PNG, 3)
+        assert portal.json_body() == {"data": {"NAME": "   "}, "id": "3", "fileContent": ["   ", PNG_B64]}
+
+
 def test_upload_to_storage_downloads_a_url_first(portal: Any) -> None:
     portal.reply(raw=PNG, headers={"Content-Type": "image/png"})
     b24.upload_file_to_storage(portal.base, "Picture1.jpg", f"{portal.base}/test_data/picture2.jpg", 3, token="T")

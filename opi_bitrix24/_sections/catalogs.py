@@ -210,8 +210,8 @@ def get_folder_filter_structure(url: str, clear: Flag = False, token: str = "") 
 
     Unlike the other calls this does not return the portal's answer: it keeps the fields whose
     description has ``USE_IN_FILTER`` true, in the portal's order, each mapped to its ``TYPE`` (or to
-    ``""`` with ``clear``). An answer without a ``result`` object (an API error) is returned unchanged;
-    OPI fails on it.
+    ``""`` with ``clear``). An answer whose ``result`` is an empty list gives an empty structure, as in
+    OPI; an answer without a ``result`` object (an API error) is returned unchanged, where OPI fails.
 
     Args:
         url: the webhook URL, or the portal address when a token is used.
@@ -221,6 +221,8 @@ def get_folder_filter_structure(url: str, clear: Flag = False, token: str = "") 
     empty = cv.boolean(clear, "clear")
     answer = _core.post("disk.folder.getfields", url, token)
     fields = answer.get("result")
+    if isinstance(fields, list) and not fields:
+        return {}  # PHP's empty array: OPI walks no fields and returns an empty structure
     if not isinstance(fields, Mapping):
         return answer
     structure: Dict[str, Any] = {}

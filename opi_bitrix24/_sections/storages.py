@@ -17,7 +17,13 @@ NAME = ("Наименование", "title")
 
 
 def name_text(value: Any, name: str) -> Any:
-    """OPI ``GetLine`` on a disk object name: numbers as plain text (``0`` too), nothing as ``""``."""
+    """OPI ``GetLine`` on a disk object name: numbers as plain text (``0`` too), nothing as ``""``.
+
+    Text is sent unchanged, a whitespace-only name included: OPI puts the name into ``data`` directly,
+    not through its skip-empty rule.
+    """
+    if isinstance(value, str):
+        return value
     converted = cv.line(value, name)
     return "" if converted is cv.SKIP else converted
 

@@ -330,9 +330,11 @@ def test_rate_limit_from_the_environment(monkeypatch: Any) -> None:
         monkeypatch.setenv("OPI_BITRIX24_RATE_LIMIT", "5/250")
         _cli._rate_limit_from_env()
         assert b24.current_settings().rate_limit == (5.0, 250)
-        monkeypatch.setenv("OPI_BITRIX24_RATE_LIMIT", "off")
-        _cli._rate_limit_from_env()
-        assert b24.current_settings().rate_limit is None
+        for off in ("off", "none", "0", "no"):
+            b24.configure(rate_limit=(2.0, 50))
+            monkeypatch.setenv("OPI_BITRIX24_RATE_LIMIT", off)
+            _cli._rate_limit_from_env()
+            assert b24.current_settings().rate_limit is None, off
         monkeypatch.setenv("OPI_BITRIX24_RATE_LIMIT", "fast")
         assert _cli.main(["Call", "--url", WH, "--method", "profile"]) == _cli.EXIT_USAGE
     finally:

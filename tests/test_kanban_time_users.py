@@ -18,7 +18,7 @@ from opi_bitrix24._table import methods
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "conformance" / "fixtures"
 SECTIONS = ("Kanban", "Timekeeping", "DepartmentsManagement", "UsersManagement")
-USER_FIELDS = {"EMAIL": "a@exepmple.org", "NAME": "Vitaly", "UF_DEPARTMENT": [1]}
+USER_FIELDS = {"EMAIL": "a@example.org", "NAME": "Vitaly", "UF_DEPARTMENT": [1]}
 
 #: A filled value for every parameter of these sections, by Python name.
 FILLED: Dict[str, Any] = {
@@ -269,14 +269,14 @@ def test_department_ids_are_text_and_empty_filters_left_out(portal: Any) -> None
 
 
 def test_create_user_copies_a_dict_in_order_without_conversion(portal: Any) -> None:
-    structure = {"EMAIL": "a@exepmple.org", "NAME": "", "UF_DEPARTMENT": [7], "PERSONAL_MOBILE": 88003553535}
+    structure = {"EMAIL": "a@example.org", "NAME": "", "UF_DEPARTMENT": [7], "PERSONAL_MOBILE": 70000000000}
     b24.create_user(portal.base, structure, "T")
     assert pairs(portal) == [
         ("auth", "T"),
-        ("EMAIL", "a@exepmple.org"),
+        ("EMAIL", "a@example.org"),
         ("NAME", ""),
         ("UF_DEPARTMENT", [7]),
-        ("PERSONAL_MOBILE", 88003553535),
+        ("PERSONAL_MOBILE", 70000000000),
     ]
 
 

@@ -1,7 +1,8 @@
 """In-process conformance runner: every case in conformance/cases, replayed from its vcrpy cassette.
 
 Arguments are handed to the function as the text a CLI user types (as oint hands them to OPI), so the
-wire requests are the ones the external runner checks against the CLI.
+wire requests are the ones the external runner checks against the CLI; a native-value case (``args_native``)
+hands typed values (0, True, datetime, bytes, Decimal, lists and dicts) as they are, as a Python caller does.
 
 Matching is strict where OPI is (issue 13): on top of the suite's matchers (method, path, query as a set,
 JSON body as a value), the scheme, host and port of every request are those of the cassette (the case names
@@ -24,7 +25,18 @@ import vcr
 from vcr.request import Request
 
 import opi_bitrix24
-from conformance.runner.cases import Case, cassette_env, cli_text, expand, expected_result, json_diff, load_cases
+from conformance.runner.cases import (
+    PACKAGE_POLICY,
+    Case,
+    cassette_env,
+    cli_text,
+    expand,
+    expected_result,
+    json_diff,
+    load_cases,
+    native_value,
+    under_policy,
+)
 from conformance.runner.cassettes import cassette_path
 from conformance.runner.recording import replay_vcr
 from opi_bitrix24._table import find
@@ -78,6 +90,7 @@ def strict_vcr() -> vcr.VCR:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.full_id for case in CASES])
 def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = under_policy(case, PACKAGE_POLICY)  # a transport-policy case as this package must pass it
     method = find(case.method)
     assert method is not None, f"{case.method} is not in the method table"
     if case.via:
@@ -88,12 +101,15 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for name, value in expand(case.env, env).items():
         monkeypatch.setenv(name, value)
     kwargs, unknown = {}, []
-    for option, value in case.args.items():
+    native = case.args_native is not None  # typed values, passed as they are (else CLI text, as oint does)
+    given = case.args_native if case.args_native is not None else case.args
+    for option, value in given.items():
         param = method.param_by_cli(option)
         if param is None:
             unknown.append(option)
             continue
-        kwargs[param.ru if russian else param.python] = cli_text(expand(value, env))
+        expanded = expand(value, env)
+        kwargs[param.ru if russian else param.python] = native_value(expanded) if native else cli_text(expanded)
 
     cassette = cassette_path(case) if case.http else tmp_path / "no-request.yaml"
     if case.http:
@@ -107,7 +123,7 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
             result = func(**kwargs)
             assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)
         elif error["kind"] == "usage" and any(
-            p.required and p.cli not in case.args and p.cli == error.get("parameter") for p in method.params
+            p.required and p.cli not in given and p.cli == error.get("parameter") for p in method.params
         ):
             with pytest.raises(TypeError):  # Python's own check of a missing required argument
                 func(**kwargs)

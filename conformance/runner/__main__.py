@@ -33,6 +33,9 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .cases import (
+    DEFAULT_POLICY,
+    POLICIES,
+    RELAXATIONS,
     SUITE,
     Case,
     cli_text,
@@ -44,6 +47,7 @@ from .cases import (
     parse_json,
     section_of,
     suite_version,
+    under_policy,
 )
 from .server import ReplayServer
 
@@ -68,12 +72,29 @@ def _adapters() -> Dict[str, Any]:
 
 def expectations(path: Path) -> List[Dict[str, str]]:
     """The ``xfail`` list of an expectations file (``{xfail: [{id: <glob>, reason: <text>}]}``)."""
-    data = _read_data(path) or {}
+    return list(expectations_file(path)["xfail"])
+
+
+def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
+    """An expectations file: ``xfail`` (expected failures), ``relax`` (matching relaxations), ``policy``
+    (the transport policy followed) and ``outcomes`` (per case id: ``requests`` / ``expect`` overrides)."""
+    data = (_read_data(path) or {}) if path is not None and path.exists() else {}
     entries = list(data.get("xfail") or [])
     for entry in entries:
         if not isinstance(entry, dict) or "id" not in entry:
             raise ValueError(f"{path}: every xfail entry needs an id (a glob over case ids)")
-    return entries
+    relax = [str(item) for item in data.get("relax") or []]
+    unknown = sorted(set(relax) - set(RELAXATIONS))
+    if unknown:
+        raise ValueError(f"{path}: unknown relaxation(s) {unknown} (known: {', '.join(RELAXATIONS)})")
+    policy = data.get("policy")
+    if policy is not None and policy not in POLICIES:
+        raise ValueError(f"{path}: unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+    outcomes = dict(data.get("outcomes") or {})
+    for case_id, outcome in outcomes.items():
+        if not isinstance(outcome, dict) or not set(outcome) <= {"requests", "expect", "reason"}:
+            raise ValueError(f"{path}: outcome {case_id!r} may only give requests, expect and reason")
+    return {"xfail": entries, "relax": relax, "policy": policy, "outcomes": outcomes}
 
 
 def _tls() -> Tuple[Any, str]:
@@ -151,8 +172,12 @@ def run_case(
     """Run one case; returns (passed, message, the argv run with secrets masked)."""
     secret = "k" + secrets.token_hex(8)
     token = "t" + secrets.token_hex(12)
-    env = environment(scheme, f"127.0.0.1:{server.port}", secret, token)
-    server.load(expand(case.http, env))
+    # ${OTHER_PORTAL} is another origin (localhost, not 127.0.0.1) served by the same server
+    env = environment(scheme, f"127.0.0.1:{server.port}", secret, token, f"localhost:{server.port}")
+    exchanges = expand(case.http, env)
+    for exchange in exchanges:  # every request goes to the portal unless the case names another origin
+        exchange["request"].setdefault("origin", env["PORTAL"])
+    server.load(exchanges)
     with tempfile.TemporaryDirectory() as workdir:
         out = Path(workdir) / "result.json"
         argv = list(argv_prefix) + [case.via or case.method]
@@ -300,6 +325,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="start the CLI once per case even where adapters.yaml offers a persistent adapter",
     )
     parser.add_argument("--script", action="store_true", help="print an expectations skeleton for the failures")
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        help="transport policy the implementation follows (default: the expectations file's, adapters.yaml's, opi)",
+    )
     args = parser.parse_args(argv)
 
     adapter = _adapters().get(args.impl, {}) if not args.argv else {}
@@ -322,7 +352,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     expectations_path = args.expectations or SUITE / "expectations" / f"{args.impl}.yaml"
     if args.expectations and not args.expectations.exists():
         parser.error(f"--expectations: no file {str(args.expectations)!r}")
-    xfails = expectations(expectations_path) if expectations_path.exists() else []
+    try:
+        expected = expectations_file(expectations_path)
+    except ValueError as exc:
+        parser.error(str(exc))
+    xfails = expected["xfail"]
+    relax: List[str] = expected["relax"]
+    policy = args.policy or expected["policy"] or adapter.get("policy") or DEFAULT_POLICY
 
     tls_context, bundle = _tls() if args.tls else (None, "")
     extra_env = {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if bundle else {}
@@ -342,7 +378,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if "tls" in case.tags and not args.tls:
             return "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0, []
         if not hasattr(local, "server"):  # one replay server (and persistent adapter) per worker thread
-            local.server = ReplayServer(tls_context)
+            local.server = ReplayServer(tls_context, relax)
             local.worker = Worker(worker_command) if worker_command else None
             with lock:
                 servers.append(local.server)
@@ -350,7 +386,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                     workers.append(local.worker)
         started = time.monotonic()
         ok, message, shown = run_case(
-            case, prefix, local.server, scheme, extra_env, args.timeout, exit_codes, local.worker
+            under_policy(case, policy, expected["outcomes"]),
+            prefix,
+            local.server,
+            scheme,
+            extra_env,
+            args.timeout,
+            exit_codes,
+            local.worker,
         )
         elapsed = time.monotonic() - started
         if xfail:
@@ -373,7 +416,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.json:
         print(
             f"opi-bitrix24 conformance suite {suite_version()}: {len(selected)} cases (the HTTP request each "
-            f"call sends and the result it returns) against {shlex.join(prefix)} [{args.impl}, {scheme}]",
+            f"call sends and the result it returns) against {shlex.join(prefix)} [{args.impl}, {scheme}, "
+            f"policy {policy}{', relaxed: ' + ', '.join(relax) if relax else ''}]",
             flush=True,
         )
     try:
@@ -411,6 +455,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "suite_version": suite_version(),
         "argv": prefix,
         "scheme": scheme,
+        "policy": policy,
+        "relaxed": relax,
         "passed": counts["pass"],
         "failed": failed,
         "skipped": counts["skip"] + counts["xfail"],

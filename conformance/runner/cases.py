@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import dataclasses
+import datetime
 import fnmatch
 import hashlib
 import json
@@ -21,7 +22,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 SUITE = Path(__file__).resolve().parent.parent
 CASES = SUITE / "cases"
@@ -32,6 +33,7 @@ FIXTURES = SUITE / "fixtures"
 CASSETTE_HOST = "b24-conformance.bitrix24.test"
 CASSETTE_SECRET = "WEBHOOK_KEY_PLACEHOLDER"
 CASSETTE_TOKEN = "TOKEN_PLACEHOLDER"
+CASSETTE_OTHER_HOST = "b24-elsewhere.bitrix24.test"
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)(?::([^}]*))?\}")
 
@@ -50,6 +52,10 @@ class Case:
     path: Path
     comment: str = ""
     env: Dict[str, str] = dataclasses.field(default_factory=dict)
+    #: transport-policy cases: ``{<policy>: {requests: N, expect: {...}}}`` (see ``under_policy``)
+    policy: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: native-value cases: typed arguments for in-process runners (``args_native``; see ``native_value``)
+    args_native: Optional[Dict[str, Any]] = None
 
     @property
     def full_id(self) -> str:
@@ -129,22 +135,69 @@ def load_cases(root: Path = CASES) -> List[Case]:
                     path=path,
                     comment=test.get("comment", ""),
                     env=dict(test.get("env") or {}),
+                    policy=dict(test.get("policy") or {}),
+                    args_native=None if test.get("args_native") is None else dict(test["args_native"]),
                 )
             )
+            _check_policy(cases[-1])
+            _check_native(cases[-1])
     return cases
 
 
-def environment(scheme: str, host: str, secret: str, token: str) -> Dict[str, str]:
-    """Placeholder values: ``${PORTAL}``, ``${WEBHOOK_URL}`` and friends."""
+#: Transport policies a case may give outcomes for: OPI's own (five immediate re-sends on any 5xx or send
+#: failure, redirects followed by the HTTP client, a non-JSON answer returned as raw bytes) and this package's
+#: (COMPATIBILITY.md T6, T8, T13). An implementation names its policy in its expectations file (``policy:``)
+#: or in adapters.yaml; the default is OPI's.
+POLICIES = ("opi", "opi-bitrix24")
+DEFAULT_POLICY = "opi"
+#: The policy this package follows (the in-process runner and the cassettes use it).
+PACKAGE_POLICY = "opi-bitrix24"
+
+
+def _check_policy(case: Case) -> None:
+    for name, outcome in case.policy.items():
+        if name not in POLICIES:
+            raise ValueError(f"{case.full_id}: unknown policy {name!r} (known: {', '.join(POLICIES)})")
+        if int(outcome.get("requests", len(case.http))) > len(case.http):
+            raise ValueError(f"{case.full_id}: policy {name} consumes more requests than the script has")
+    if case.policy and DEFAULT_POLICY not in case.policy:
+        raise ValueError(f"{case.full_id}: a transport-policy case gives the {DEFAULT_POLICY!r} outcome")
+
+
+def under_policy(
+    case: Case, policy: str = DEFAULT_POLICY, outcomes: Optional[Mapping[str, Mapping[str, Any]]] = None
+) -> Case:
+    """The case as an implementation following ``policy`` must pass it.
+
+    A transport-policy case scripts the server (``http``: every exchange it would serve, in order) and gives
+    per policy how many of those exchanges the implementation consumes (``requests``, default all) and what
+    the call ends with (``expect``). A policy the case does not name gets OPI's outcome; ``outcomes`` (from an
+    expectations file, keyed by full case id) overrides either field for one implementation.
+    """
+    override = (outcomes or {}).get(case.full_id)
+    if not case.policy and not override:
+        return case
+    outcome = dict(case.policy.get(policy) or case.policy.get(DEFAULT_POLICY) or {})
+    outcome.update(override or {})
+    count = int(outcome.get("requests", len(case.http)))
+    if count > len(case.http):
+        raise ValueError(f"{case.full_id}: {count} requests, but the script has {len(case.http)} exchanges")
+    return dataclasses.replace(case, http=case.http[:count], expect=dict(outcome.get("expect") or case.expect))
+
+
+def environment(scheme: str, host: str, secret: str, token: str, other_host: str = "") -> Dict[str, str]:
+    """Placeholder values: ``${PORTAL}``, ``${WEBHOOK_URL}`` and friends (``${OTHER_PORTAL}``: another origin)."""
     env = {"SCHEME": scheme, "PORTAL_HOST": host, "SECRET": secret, "TOKEN": token}
     env["PORTAL"] = f"{scheme}://{host}"
+    if other_host:
+        env["OTHER_PORTAL"] = f"{scheme}://{other_host}"
     env["WEBHOOK_URL"] = f"{env['PORTAL']}/rest/1/{secret}/"
     return env
 
 
 def cassette_env() -> Dict[str, str]:
     """The placeholder values the cassettes were generated with."""
-    return environment("https", CASSETTE_HOST, CASSETTE_SECRET, CASSETTE_TOKEN)
+    return environment("https", CASSETTE_HOST, CASSETTE_SECRET, CASSETTE_TOKEN, CASSETTE_OTHER_HOST)
 
 
 def expand(value: Any, env: Mapping[str, str]) -> Any:
@@ -167,6 +220,47 @@ def expand(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
+#: Tags of ``args_native`` values JSON has no type for: a one-key object ``{<tag>: <text>}``.
+NATIVE_TAGS = ("$date", "$bytes", "$decimal")
+NATIVE_SKIP = "native values: in-process runners only"
+
+
+def _check_native(case: Case) -> None:
+    native = case.args_native is not None
+    if native and case.args:
+        raise ValueError(f"{case.full_id}: a test gives args or args_native, not both")
+    if native != ("native" in case.tags):
+        raise ValueError(f"{case.full_id}: the native tag goes with args_native (and only with it)")
+    if native:
+        native_value(case.args_native)  # an unknown or malformed tag fails at load time
+
+
+def native_value(value: Any) -> Any:
+    """A case's ``args_native`` value as the Python value a caller passes (placeholders expanded first).
+
+    JSON scalars, lists and objects are themselves; the one-key objects ``{$date: ISO text}`` (a ``date``
+    when the text has no time, else a ``datetime``), ``{$bytes: base64}`` and ``{$decimal: text}`` are
+    ``datetime.date``/``datetime.datetime``, ``bytes`` and ``Decimal``. Any other ``$`` key is an error.
+    """
+    if isinstance(value, list):
+        return [native_value(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    tagged = [key for key in value if isinstance(key, str) and key.startswith("$")]
+    if not tagged:
+        return {key: native_value(item) for key, item in value.items()}
+    if len(value) != 1 or tagged[0] not in NATIVE_TAGS or not isinstance(value[tagged[0]], str):
+        raise ValueError(f"a tagged native value is one of {NATIVE_TAGS} holding text, got {value!r}")
+    tag, text = tagged[0], value[tagged[0]]
+    if tag == "$bytes":
+        return base64.b64decode(text, validate=True)
+    if tag == "$decimal":
+        return Decimal(text)
+    if "T" in text:
+        return datetime.datetime.fromisoformat(text)
+    return datetime.date.fromisoformat(text)
+
+
 def cli_text(value: Any) -> str:
     """How a case argument is typed on a command line (OPI's own harness does the same)."""
     if isinstance(value, bool):
@@ -179,9 +273,12 @@ def cli_text(value: Any) -> str:
 
 
 def response_bytes(response: Mapping[str, Any], module: str = "bitrix24") -> bytes:
-    """The canned body of an exchange (``json_file`` is relative to ``responses/<module>/``)."""
+    """The canned body of an exchange (``json_file`` is relative to ``responses/<module>/``, ``fixture`` to
+    ``fixtures/``: a file served as is, e.g. a picture a URL argument names)."""
     if "json_file" in response:
         return (RESPONSES / module / response["json_file"]).read_bytes()
+    if "fixture" in response:
+        return (FIXTURES / response["fixture"]).read_bytes()
     if "json" in response:
         return json.dumps(response["json"], ensure_ascii=False).encode("utf-8")
     return str(response.get("text", "")).encode("utf-8")
@@ -192,6 +289,8 @@ def response_content_type(response: Mapping[str, Any]) -> str:
     for key, value in headers.items():
         if key.lower() == "content-type":
             return str(value)
+    if "fixture" in response:
+        return "application/octet-stream"
     return "text/html; charset=utf-8" if "text" in response else "application/json; charset=utf-8"
 
 
@@ -224,23 +323,31 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def json_diff(expected: Any, actual: Any, where: str = "$") -> Optional[str]:
-    """None when equal (key order ignored, numbers as decimals), else where they first differ."""
+def json_diff(expected: Any, actual: Any, where: str = "$", ordered: bool = False) -> Optional[str]:
+    """None when equal (numbers as decimals), else where they first differ.
+
+    Key order is ignored unless ``ordered``: then every object's keys must also come in the expected
+    order (request bodies: OPI sends ``auth`` first, then the fields in ``AddField`` order).
+    """
     exp, act = canonical(expected), canonical(actual)
     if isinstance(exp, dict) and isinstance(act, dict):
         for key in exp:
             if key not in act:
                 return f"{where}.{key}: missing"
-            found = json_diff(exp[key], act[key], f"{where}.{key}")
+            found = json_diff(exp[key], act[key], f"{where}.{key}", ordered)
             if found:
                 return found
         extra = [key for key in act if key not in exp]
-        return f"{where}: unexpected keys {extra}" if extra else None
+        if extra:
+            return f"{where}: unexpected keys {extra}"
+        if ordered and list(exp) != list(act):
+            return f"{where}: key order expected {list(exp)}, got {list(act)}"
+        return None
     if isinstance(exp, list) and isinstance(act, list):
         if len(exp) != len(act):
             return f"{where}: {len(exp)} items expected, got {len(act)}"
         for index, (left, right) in enumerate(zip(exp, act)):
-            found = json_diff(left, right, f"{where}[{index}]")
+            found = json_diff(left, right, f"{where}[{index}]", ordered)
             if found:
                 return found
         return None
@@ -256,21 +363,52 @@ def _short(value: Any) -> str:
     return text if len(text) < 120 else text[:117] + "..."
 
 
-def request_diff(expected: Mapping[str, Any], verb: str, target: str, body: bytes) -> Optional[str]:
-    """Compare one received request with the case's expected (already expanded) request."""
+#: What an expectations file may relax (``relax: [...]``): for runtimes that cannot keep an order.
+RELAXATIONS = ("json-key-order", "query-order")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-case, with the default port written out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def request_diff(
+    expected: Mapping[str, Any],
+    verb: str,
+    target: str,
+    body: bytes,
+    origin: Optional[str] = None,
+    relax: Iterable[str] = (),
+) -> Optional[str]:
+    """Compare one received request with the case's expected (already expanded) request.
+
+    Strict by default: the query fields in order, JSON body keys in order (``relax`` may name
+    ``query-order`` / ``json-key-order``), and, when ``origin`` (the ``scheme://host:port`` the request
+    reached) is given, the request's ``origin`` (default: the portal, ``${PORTAL}``).
+    """
+    relaxed = set(relax)
     path, _, query = target.partition("?")
     if verb.upper() != str(expected["method"]).upper():
         return f"method: expected {expected['method']}, got {verb}"
+    if origin is not None and "origin" in expected:
+        want, got = origin_of(str(expected["origin"])), origin_of(origin)
+        if want != got:
+            return f"origin (scheme, host, port): expected {want}, got {got}"
     if path != expected["path"]:
         return f"path: expected {expected['path']}, got {path}"
     if "query_raw" in expected:
         if query != expected["query_raw"]:
             return f"raw query: expected {expected['query_raw']!r}, got {query!r}"
     else:
-        want_query = {str(k): cli_text(v) for k, v in (expected.get("query") or {}).items()}
-        got_query = dict(parse_qsl(query, keep_blank_values=True))
-        if want_query != got_query:
-            return f"query: expected {want_query}, got {got_query}"
+        want_pairs = [(str(k), cli_text(v)) for k, v in (expected.get("query") or {}).items()]
+        got_pairs = parse_qsl(query, keep_blank_values=True)
+        if dict(want_pairs) != dict(got_pairs) or len(want_pairs) != len(got_pairs):
+            return f"query: expected {dict(want_pairs)}, got {dict(got_pairs)}"
+        if "query-order" not in relaxed and want_pairs != got_pairs:
+            return f"query order: expected {[k for k, _ in want_pairs]}, got {[k for k, _ in got_pairs]}"
     if "multipart" in expected:
         return multipart_diff(expected["multipart"], body)
     if expected.get("body") == "none":
@@ -282,8 +420,7 @@ def request_diff(expected: Mapping[str, Any], verb: str, target: str, body: byte
             actual = parse_json(body)
         except ValueError:
             return f"body: not JSON: {body[:80]!r}"
-        found = json_diff(expected["json"], actual, "$body")
-        return found
+        return json_diff(expected["json"], actual, "$body", ordered="json-key-order" not in relaxed)
     return None
 
 

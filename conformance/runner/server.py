@@ -5,19 +5,26 @@ from __future__ import annotations
 import http.server
 import ssl
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .cases import request_diff, response_bytes, response_content_type
 
 
 class ReplayServer:
-    """Plain HTTP or TLS on 127.0.0.1, one expected exchange list at a time (``load``)."""
+    """Plain HTTP or TLS on 127.0.0.1, one expected exchange list at a time (``load``).
 
-    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
+    The server answers on every name of the loopback address: ``127.0.0.1`` is the portal, ``localhost``
+    another origin (a redirect target). A request's origin is the server's scheme plus its ``Host`` header;
+    it is compared with the exchange's ``origin`` when the exchange names one (the runner fills in the portal).
+    """
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None, relax: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._exchanges: List[Dict[str, Any]] = []
         self.served = 0
         self.problems: List[str] = []
+        self.scheme = "https" if tls_context is not None else "http"
+        self.relax = tuple(relax)
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -27,9 +34,12 @@ class ReplayServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, payload, content_type = server._answer(self.command, self.path, body)
+                origin = f"{server.scheme}://{self.headers.get('Host') or ''}"
+                status, payload, content_type, extra = server._answer(self.command, self.path, body, origin)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -53,19 +63,23 @@ class ReplayServer:
             self.served = 0
             self.problems = []
 
-    def _answer(self, verb: str, target: str, body: bytes) -> Tuple[int, bytes, str]:
+    def _answer(self, verb: str, target: str, body: bytes, origin: str) -> Tuple[int, bytes, str, Dict[str, str]]:
         with self._lock:
             if self.served >= len(self._exchanges):
                 self.problems.append(f"unexpected request {verb} {target.split('?', maxsplit=1)[0]}")
-                return 599, b"conformance: no request was expected here", "text/plain"
+                return 599, b"conformance: no request was expected here", "text/plain", {}
             exchange = self._exchanges[self.served]
             self.served += 1
-            problem = request_diff(exchange["request"], verb, target, body)
+            problem = request_diff(exchange["request"], verb, target, body, origin, self.relax)
             if problem:
                 self.problems.append(f"request {self.served}: {problem}")
-                return 599, f"conformance: {problem}".encode(), "text/plain"
+                return 599, f"conformance: {problem}".encode(), "text/plain", {}
             response: Mapping[str, Any] = exchange["response"]
-            return int(response.get("status", 200)), response_bytes(response), response_content_type(response)
+            extra = {
+                str(k): str(v) for k, v in (response.get("headers") or {}).items() if str(k).lower() != "content-type"
+            }
+            status = int(response.get("status", 200))
+            return status, response_bytes(response), response_content_type(response), extra
 
     def unserved(self) -> int:
         with self._lock:

@@ -1,0 +1,169 @@
+"""The external runner is as strict as the in-process one (issue 13): JSON key order, query order and the
+origin (scheme, host, port) of every request are checked; an expectations file may relax the two orders
+explicitly, and the report says so. A fake CLI sends the right requests, then each kind of wrong one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from conformance.runner.cases import SUITE, json_diff, origin_of, request_diff
+
+ROOT = SUITE.parent
+
+# A fake implementation of two methods; FAKE_MODE says which mistake it makes.
+FAKE_CLI = r"""
+import json, os, sys, urllib.error, urllib.parse, urllib.request
+args = sys.argv[1:]
+method, opts = args[0], dict(zip(args[1::2], args[2::2]))
+mode = os.environ.get("FAKE_MODE", "")
+
+def send(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    try:
+        return urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError as exc:
+        return exc.read()
+
+if method == "GetUsers":
+    url = opts["--url"].rstrip("/") + "/rest/im.user.list.get"
+    if mode == "wrong-host":
+        url = url.replace("127.0.0.1", "localhost")
+    body = {"auth": opts["--token"], "ID": [opts["--users"]]}
+    if mode == "reordered-body":
+        body = {"ID": [opts["--users"]], "auth": opts["--token"]}
+    answer = send(url, body)
+else:  # GetToken
+    pairs = [("grant_type", "authorization_code"), ("client_id", opts["--clientid"]),
+             ("client_secret", opts["--clientsecret"]), ("code", opts["--code"])]
+    if mode == "reordered-query":
+        pairs.reverse()
+    answer = send(os.environ["OPI_BITRIX24_OAUTH_URL"] + "?" + urllib.parse.urlencode(pairs))
+open(opts["--out"], "wb").write(answer)
+"""
+
+BODY_CASE = "bitrix24/GetUsers/documented-token-single-id"
+QUERY_CASE = "bitrix24/GetToken/token-pair"
+
+
+def _run(tmp_path: Path, mode: str, expectations: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    fake = tmp_path / "fake_cli.py"
+    fake.write_text(FAKE_CLI, encoding="utf-8")
+    argv = [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+    if expectations is not None:
+        path = tmp_path / "expected.json"
+        path.write_text(json.dumps(expectations), encoding="utf-8")
+        argv += ["--expectations", str(path)]
+    argv += ["--run", BODY_CASE, "--run", QUERY_CASE, "--json", "--jobs", "1"]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, FAKE_MODE=mode),
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def _verdicts(lines: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {line["id"]: (line["status"], line["message"]) for line in lines if not line.get("summary")}
+
+
+def test_the_fake_passes_when_it_sends_what_opi_sends(tmp_path: Path) -> None:
+    lines = _run(tmp_path, "")
+    assert _verdicts(lines) == {BODY_CASE: ("pass", ""), QUERY_CASE: ("pass", "")}
+    assert lines[-1]["relaxed"] == [] and lines[-1]["policy"] == "opi"
+
+
+def test_a_reordered_json_body_fails_unless_the_expectations_relax_it(tmp_path: Path) -> None:
+    status, message = _verdicts(_run(tmp_path, "reordered-body"))[BODY_CASE]
+    assert status == "fail"
+    assert message == "request 1: $body: key order expected ['auth', 'ID'], got ['ID', 'auth']"
+    lines = _run(tmp_path, "reordered-body", {"relax": ["json-key-order"]})
+    assert _verdicts(lines)[BODY_CASE] == ("pass", "")
+    assert lines[-1]["relaxed"] == ["json-key-order"]
+
+
+def test_a_reordered_query_fails_unless_the_expectations_relax_it(tmp_path: Path) -> None:
+    status, message = _verdicts(_run(tmp_path, "reordered-query"))[QUERY_CASE]
+    assert status == "fail"
+    assert message == (
+        "request 1: query order: expected ['grant_type', 'client_id', 'client_secret', 'code'], "
+        "got ['code', 'client_secret', 'client_id', 'grant_type']"
+    )
+    # relaxing the other order does not help; relaxing this one does
+    assert _verdicts(_run(tmp_path, "reordered-query", {"relax": ["json-key-order"]}))[QUERY_CASE][0] == "fail"
+    lines = _run(tmp_path, "reordered-query", {"relax": ["query-order"]})
+    assert _verdicts(lines)[QUERY_CASE] == ("pass", "")
+    assert lines[-1]["relaxed"] == ["query-order"]
+
+
+def test_a_request_to_another_host_fails_and_cannot_be_relaxed(tmp_path: Path) -> None:
+    status, message = _verdicts(_run(tmp_path, "wrong-host"))[BODY_CASE]
+    assert status == "fail"
+    assert message.startswith("request 1: origin (scheme, host, port): expected http://127.0.0.1:")
+    assert ", got http://localhost:" in message
+    relaxed = _run(tmp_path, "wrong-host", {"relax": ["json-key-order", "query-order"]})
+    assert _verdicts(relaxed)[BODY_CASE][0] == "fail"
+
+
+def test_an_unknown_relaxation_or_policy_is_refused(tmp_path: Path) -> None:
+    for data, word in (({"relax": ["origin"]}, "unknown relaxation"), ({"policy": "mine"}, "unknown policy")):
+        path = tmp_path / "expected.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.runner", "--impl", "python", "--expectations", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 2 and word in done.stderr, done.stderr
+
+
+def test_request_diff_is_strict_on_nested_key_order_and_duplicate_query_fields() -> None:
+    want = {"method": "POST", "path": "/rest/x", "json": {"auth": "t", "fields": {"A": 1, "B": 2}}}
+    assert request_diff(want, "POST", "/rest/x", b'{"auth":"t","fields":{"A":1,"B":2}}') is None
+    nested = request_diff(want, "POST", "/rest/x", b'{"auth":"t","fields":{"B":2,"A":1}}')
+    assert nested == "$body.fields: key order expected ['A', 'B'], got ['B', 'A']"
+    swapped = b'{"auth":"t","fields":{"B":2,"A":1}}'
+    assert request_diff(want, "POST", "/rest/x", swapped, relax=["json-key-order"]) is None
+    get = {"method": "GET", "path": "/q", "query": {"a": 1, "b": "x"}}
+    assert request_diff(get, "GET", "/q?a=1&b=x", b"") is None
+    assert request_diff(get, "GET", "/q?b=x&a=1", b"") == "query order: expected ['a', 'b'], got ['b', 'a']"
+    assert request_diff(get, "GET", "/q?b=x&a=1", b"", relax=["query-order"]) is None
+    assert request_diff(get, "GET", "/q?a=1&b=x&a=1", b"", relax=["query-order"]) is not None  # a repeated field
+
+
+@pytest.mark.parametrize(
+    ("expected", "reached", "same"),
+    [
+        ("https://portal.test", "https://PORTAL.test:443", True),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080", True),
+        ("https://127.0.0.1:8080", "http://127.0.0.1:8080", False),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8081", False),
+        ("http://127.0.0.1:8080", "http://localhost:8080", False),
+    ],
+)
+def test_origins_compare_scheme_host_and_port(expected: str, reached: str, same: bool) -> None:
+    want = {"method": "GET", "path": "/", "origin": expected}
+    problem = request_diff(want, "GET", "/", b"", origin=reached)
+    assert (problem is None) is same, problem
+    assert (origin_of(expected) == origin_of(reached)) is same
+
+
+def test_results_still_ignore_key_order() -> None:
+    assert json_diff({"a": 1, "b": 2}, {"b": 2, "a": 1}) is None
+    assert json_diff({"a": 1, "b": 2}, {"b": 2, "a": 1}, ordered=True) is not None

@@ -167,3 +167,71 @@ def test_origins_compare_scheme_host_and_port(expected: str, reached: str, same:
 def test_results_still_ignore_key_order() -> None:
     assert json_diff({"a": 1, "b": 2}, {"b": 2, "a": 1}) is None
     assert json_diff({"a": 1, "b": 2}, {"b": 2, "a": 1}, ordered=True) is not None
+
+
+# --- transport-policy cases: one server script, an outcome per policy -----------------------------
+
+
+def _transport_cases() -> List[Any]:
+    from conformance.runner.cases import load_cases
+
+    return [case for case in load_cases() if "transport" in case.tags]
+
+
+def test_transport_cases_give_both_policies_and_differ_where_the_policies_do() -> None:
+    cases = {case.id: case for case in _transport_cases() if case.method in ("GetUsers", "CreateTask", "ServerTime")}
+    assert len(cases) >= 9
+    for case in cases.values():
+        assert set(case.policy) == {"opi", "opi-bitrix24"} and case.policy["opi"]["requests"] == len(case.http)
+    requests = {name: (c.policy["opi"]["requests"], c.policy["opi-bitrix24"]["requests"]) for name, c in cases.items()}
+    assert requests["transport-503-forever"] == (6, 4)  # OPI: 1 + 5 re-sends; this package: retries=3
+    assert requests["transport-500-on-write"] == (6, 1)
+    assert requests["transport-cross-origin-307"] == (2, 1)
+    assert cases["transport-cross-origin-307"].http[1]["request"]["origin"] == "${OTHER_PORTAL}"
+
+
+def test_under_policy_cuts_the_script_and_takes_the_outcome() -> None:
+    from conformance.runner.cases import under_policy
+
+    case = next(c for c in _transport_cases() if c.id == "transport-503-forever")
+    ours = under_policy(case, "opi-bitrix24")
+    assert len(ours.http) == 4 and ours.expect == {"result_from": "response"}
+    assert len(under_policy(case, "opi").http) == 6
+    override = {case.full_id: {"requests": 3, "expect": {"error": {"kind": "runtime"}}}}
+    theirs = under_policy(case, "opi", override)
+    assert len(theirs.http) == 3 and theirs.expect == {"error": {"kind": "runtime"}}
+    with pytest.raises(ValueError, match="script has 6"):
+        under_policy(case, "opi", {case.full_id: {"requests": 7}})
+
+
+def _run_python(tmp_path: Path, *extra: str, expectations: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    argv = [sys.executable, "-m", "conformance.runner", "--impl", "python", "--run", "bitrix24/*/transport-*", "--json"]
+    if expectations is not None:
+        path = tmp_path / "expected.json"
+        path.write_text(json.dumps(expectations), encoding="utf-8")
+        argv += ["--expectations", str(path)]
+    done = subprocess.run([*argv, *extra], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_this_package_passes_its_policy_and_fails_opis_where_they_differ(tmp_path: Path) -> None:
+    cases = _transport_cases()
+    differ = {c.full_id for c in cases if c.policy["opi"] != c.policy.get("opi-bitrix24", c.policy["opi"])}
+    assert len(differ) >= 6
+    ours = _run_python(tmp_path)
+    assert ours[-1]["policy"] == "opi-bitrix24" and ours[-1]["counts"]["pass"] == len(cases), ours[-1]
+    opis = _run_python(tmp_path, "--policy", "opi")
+    assert opis[-1]["policy"] == "opi"
+    assert {r["id"] for r in opis[:-1] if r["status"] == "fail"} == differ
+    by_id = {r["id"]: r["message"] for r in opis[:-1]}
+    assert by_id["bitrix24/GetUsers/transport-503-forever"] == "2 expected request(s) never arrived"
+    assert by_id["bitrix24/CreateTask/transport-500-on-write"] == "5 expected request(s) never arrived"
+    assert by_id["bitrix24/GetUsers/transport-non-json-200"].startswith("exit 99: ")
+    # an implementation of OPI's policy that differs on some cases says so per case in its expectations file
+    outcomes = {}
+    for case in cases:
+        if case.full_id in differ:
+            outcomes[case.full_id] = dict(case.policy["opi-bitrix24"], reason="retries=3, no unsafe re-sends")
+    overridden = _run_python(tmp_path, expectations={"policy": "opi", "outcomes": outcomes})
+    assert overridden[-1]["policy"] == "opi" and overridden[-1]["counts"]["pass"] == len(cases), overridden[-1]

@@ -10,7 +10,8 @@ Each call gets exactly the environment and working directory given and fresh std
 (environment, directory and the ``opi_bitrix24`` logger are restored afterwards);
 ``opi_bitrix24._cli.main`` is the same entry point ``python -m opi_bitrix24`` runs. Client-side rate
 limiting is switched off: a run of hundreds of calls to one loopback server is not a portal that needs
-protecting.
+protecting; so is the retry backoff (the ``transport`` cases' re-sends go out at once; what is re-sent, and
+how often, is unchanged — only the waits, which no case can observe, are gone).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> int:
     configure: Any = getattr(opi_bitrix24, "configure", None)
     if configure is not None:
         try:
-            configure(rate_limit=None)
+            configure(rate_limit=None, backoff=0)
         except TypeError:  # an older Settings without the field
             pass
     channel = sys.stdout.buffer

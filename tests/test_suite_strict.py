@@ -235,3 +235,69 @@ def test_this_package_passes_its_policy_and_fails_opis_where_they_differ(tmp_pat
             outcomes[case.full_id] = dict(case.policy["opi-bitrix24"], reason="retries=3, no unsafe re-sends")
     overridden = _run_python(tmp_path, expectations={"policy": "opi", "outcomes": outcomes})
     assert overridden[-1]["policy"] == "opi" and overridden[-1]["counts"]["pass"] == len(cases), overridden[-1]
+
+
+# --- URL arguments: the download is part of the exchange ------------------------------------------
+
+URL_CASES = {
+    "bitrix24/UploadFileToStorage/file-given-as-url": "disk-picture.png",
+    "bitrix24/ChangeChatPicture/picture-given-as-url": "picture.png",
+    "bitrix24/CreateUser/structure-given-as-url": "user-fields.json",
+    "bitrix24/GetFolderItems/filter-given-as-url": "disk-filter.json",
+}
+
+FETCHING_CLI = r"""
+import json, os, sys, urllib.request
+args = sys.argv[1:]
+opts = dict(zip(args[1::2], args[2::2]))
+fetch = opts["--fields"] + ("?auth=" + opts["--token"] if os.environ.get("FAKE_MODE") == "credentials" else "")
+fields = json.loads(urllib.request.urlopen(fetch).read())
+body = json.dumps(dict({"auth": opts["--token"]}, **fields)).encode()
+req = urllib.request.Request(opts["--url"] + "/rest/user.add", data=body, method="POST")
+open(opts["--out"], "wb").write(urllib.request.urlopen(req).read())
+"""
+
+
+def test_url_argument_cases_fetch_first_without_credentials() -> None:
+    import base64
+
+    from conformance.runner.cases import FIXTURES, load_cases
+
+    cases = {case.full_id: case for case in load_cases() if case.full_id in URL_CASES}
+    assert set(cases) == set(URL_CASES)
+    for full_id, case in cases.items():
+        assert "url-argument" in case.tags
+        fetch, call = case.http[0], case.http[1]
+        assert fetch["request"]["method"] == "GET" and fetch["request"]["body"] == "none"
+        assert "query" not in fetch["request"] and "${" not in fetch["request"]["path"]
+        assert fetch["response"]["fixture"] == URL_CASES[full_id]
+        assert any(value == "${PORTAL}" + fetch["request"]["path"] for value in case.args.values())
+        content = (FIXTURES / URL_CASES[full_id]).read_bytes()
+        sent = json.dumps(call["request"]["json"], ensure_ascii=False)
+        body = call["request"]["json"]
+        if URL_CASES[full_id].endswith(".json"):  # a structure: its keys at the top, or the object under a key
+            fetched = json.loads(content)
+            assert set(fetched) <= set(body) or fetched in body.values(), full_id
+        else:  # a file: its base64 text in the body
+            assert base64.b64encode(content).decode() in sent, full_id
+
+
+def test_a_download_carrying_the_token_fails_the_case(tmp_path: Path) -> None:
+    fake = tmp_path / "fetching_cli.py"
+    fake.write_text(FETCHING_CLI, encoding="utf-8")
+    verdicts = {}
+    for mode in ("", "credentials"):
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+            + ["--run", "bitrix24/CreateUser/structure-given-as-url", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, FAKE_MODE=mode),
+            check=False,
+            timeout=60,
+        )
+        verdicts[mode] = _verdicts([json.loads(line) for line in done.stdout.splitlines()])
+    assert verdicts[""] == {"bitrix24/CreateUser/structure-given-as-url": ("pass", "")}
+    status, message = verdicts["credentials"]["bitrix24/CreateUser/structure-given-as-url"]
+    assert status == "fail" and message.startswith("request 1: query: expected {}, got {'auth': '${TOKEN}'}"), message

@@ -301,3 +301,61 @@ def test_a_download_carrying_the_token_fails_the_case(tmp_path: Path) -> None:
     assert verdicts[""] == {"bitrix24/CreateUser/structure-given-as-url": ("pass", "")}
     status, message = verdicts["credentials"]["bitrix24/CreateUser/structure-given-as-url"]
     assert status == "fail" and message.startswith("request 1: query: expected {}, got {'auth': '${TOKEN}'}"), message
+
+
+# A fake implementation of OPI's own transport policy (1 send + 5 immediate re-sends on any 5xx, redirects
+# followed to any origin with the same method and body, a non-JSON answer written out raw): it passes the
+# `opi` outcomes, so they are consistent with the policy they describe.
+OPI_POLICY_CLI = r"""
+import http.client, json, sys, urllib.parse
+args = sys.argv[1:]
+method, opts = args[0], dict(zip(args[1::2], args[2::2]))
+base = opts["--url"].rstrip("/") + "/"
+if method == "GetUsers":
+    verb, url, body = "POST", base + "im.user.list.get", {"ID": [opts["--users"]]}
+elif method == "CreateTask":
+    verb, url, body = "POST", base + "tasks.task.add", {"fields": json.loads(opts["--fields"])}
+else:
+    verb, url, body = "GET", base + "server.time", None
+
+def once(url):
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    data = None if body is None else json.dumps(body).encode()
+    conn.request(verb, parts.path + ("?" + parts.query if parts.query else ""), body=data)
+    answer = conn.getresponse()
+    return answer.status, answer.getheader("Location"), answer.read()
+
+for attempt in range(6):
+    status, location, payload = once(url)
+    for _ in range(5):
+        if status not in (301, 302, 303, 307, 308) or not location:
+            break
+        url = urllib.parse.urljoin(url, location)
+        status, location, payload = once(url)
+    if status < 500:
+        break
+open(opts["--out"], "wb").write(payload)
+"""
+
+
+def test_a_fake_of_opis_policy_passes_the_opi_outcomes_and_fails_ours(tmp_path: Path) -> None:
+    fake = tmp_path / "opi_policy_cli.py"
+    fake.write_text(OPI_POLICY_CLI, encoding="utf-8")
+    cases = [c for c in _transport_cases() if c.method in ("GetUsers", "CreateTask", "ServerTime")]
+    differ = {c.full_id for c in cases if c.policy["opi"] != c.policy["opi-bitrix24"]}
+    results = {}
+    for policy in ("opi", "opi-bitrix24"):
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+            + ["--policy", policy, "--json"]
+            + [arg for c in cases for arg in ("--run", c.full_id)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            timeout=120,
+        )
+        results[policy] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert results["opi"][-1]["counts"]["pass"] == len(cases), [r for r in results["opi"] if r.get("status") == "fail"]
+    assert {r["id"] for r in results["opi-bitrix24"][:-1] if r["status"] == "fail"} == differ

@@ -12,15 +12,17 @@ recorded order, and JSON bodies keep the recorded key order (compared as lists o
 
 from __future__ import annotations
 
+import http.client
 import json
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import urllib3
 import vcr
 from vcr.request import Request
 
@@ -80,6 +82,27 @@ def ordered_query(r1: Request, r2: Request) -> None:
         raise AssertionError(f"query order or content differs: {left!r} != {right!r}")
 
 
+class DroppingSession(requests.Session):
+    """A session that plays the case's ``drop`` exchanges (the server closes the connection without an
+    answer: nothing a cassette can hold) as the error requests raises for one, and hands every other
+    request to vcrpy. It checks the method and path of a dropped request and counts every request."""
+
+    def __init__(self, exchanges: List[Dict[str, Any]]) -> None:
+        super().__init__()
+        self._plan = list(exchanges)
+        self.sent = 0
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        expected = self._plan.pop(0) if self._plan else None
+        self.sent += 1
+        if expected is not None and expected["response"].get("drop"):
+            want = expected["request"]
+            assert (method, urlsplit(str(url)).path) == (want["method"], want["path"]), f"{method} {url}"
+            reason = http.client.RemoteDisconnected("Remote end closed connection without response")
+            raise requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", reason))
+        return super().request(method, url, *args, **kwargs)
+
+
 def strict_vcr() -> vcr.VCR:
     recorder = replay_vcr()
     recorder.register_matcher("ordered_json_body", ordered_json_body)
@@ -115,9 +138,10 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     if case.http:
         assert cassette.exists(), f"missing cassette {cassette}: run python -m conformance.runner.cassettes"
     error = case.expect.get("error")
+    session = DroppingSession(expand(case.http, env))
     with (
         strict_vcr().use_cassette(str(cassette)) as played,
-        opi_bitrix24.settings(session=requests.Session(), backoff=0),
+        opi_bitrix24.settings(session=session, backoff=0),
     ):
         if error is None:
             result = func(**kwargs)
@@ -140,8 +164,10 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         else:
             with pytest.raises((opi_bitrix24.TransportError, opi_bitrix24.UnexpectedResponse)):
                 func(**kwargs)
-    assert played.play_count == len(case.http), f"{played.play_count} of {len(case.http)} exchanges played"
-    if case.http:
+    recorded = [x for x in case.http if not x["response"].get("drop")]
+    assert played.play_count == len(recorded), f"{played.play_count} of {len(recorded)} exchanges played"
+    assert session.sent == len(case.http), f"{session.sent} requests sent, {len(case.http)} expected"
+    if recorded:
         assert played.all_played
 
 

@@ -216,6 +216,8 @@ def run_case(
             return False, f"expected exit {want} for a {kind} error, got {done.returncode}: {stderr[:200]}", shown
         if kind == "usage" and server.served:
             return False, "a usage error must send nothing, but a request was made", shown
+        if server.unserved():  # a runtime error after the listed exchanges (e.g. every retry), not before
+            return False, f"{server.unserved()} expected request(s) never arrived before the error", shown
         parameter = case.expect["error"].get("parameter")
         if parameter and f"--{parameter}" not in stderr + output.decode("utf-8", errors="replace"):
             return False, f"the error does not name --{parameter}: {stderr[:200]}", shown

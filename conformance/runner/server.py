@@ -9,6 +9,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .cases import request_diff, response_bytes, response_content_type
 
+#: The status ``_answer`` gives for an exchange whose response is ``{drop: true}``.
+DROP = 0
+
 
 class ReplayServer:
     """Plain HTTP or TLS on 127.0.0.1, one expected exchange list at a time (``load``).
@@ -36,6 +39,9 @@ class ReplayServer:
                 body = self.rfile.read(length) if length else b""
                 origin = f"{server.scheme}://{self.headers.get('Host') or ''}"
                 status, payload, content_type, extra = server._answer(self.command, self.path, body, origin)
+                if status == DROP:  # the script says: close the connection without an answer
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 for name, value in extra.items():
@@ -75,6 +81,8 @@ class ReplayServer:
                 self.problems.append(f"request {self.served}: {problem}")
                 return 599, f"conformance: {problem}".encode(), "text/plain", {}
             response: Mapping[str, Any] = exchange["response"]
+            if response.get("drop"):
+                return DROP, b"", "", {}
             extra = {
                 str(k): str(v) for k, v in (response.get("headers") or {}).items() if str(k).lower() != "content-type"
             }

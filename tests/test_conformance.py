@@ -8,6 +8,8 @@ Matching is strict where OPI is (issue 13): on top of the suite's matchers (meth
 JSON body as a value), the scheme, host and port of every request are those of the cassette (the case names
 them: the portal URL, or an endpoint setting such as OPI_BITRIX24_OAUTH_URL), the query fields come in the
 recorded order, and JSON bodies keep the recorded key order (compared as lists of pairs, recursively).
+Transport-policy cases run under this package's policy (``opi-bitrix24``, as their cassettes are written),
+with ``backoff=0``; an exchange whose connection is dropped is raised by ``DroppingSession``.
 """
 
 from __future__ import annotations

@@ -166,20 +166,61 @@ def _requote(source: str) -> str:
     return _STRING_TOKEN.sub(_requote_token, source)
 
 
+_ESCAPED_SINGLE_QUOTE = re.compile(r"\\'")
+#: A backslash that could pair with a quote differently from plain replacements: ``\\\\'`` (an escaped
+#: backslash before a closing quote) or ``\\"``.
+_AMBIGUOUS_BACKSLASH = re.compile(r"\\(?:\\'|\")")
+_NOT_BACKSLASH = re.compile(r"[^\\]")
+#: Stands for ``\'`` while the quotes are replaced. A source holding it is not JSON (a raw control
+#: character is invalid inside and outside strings) and goes through :func:`_requote`.
+_PLACEHOLDER: Final = "\x01"
+#: Text is converted in pieces of about this many characters: each piece's copies stay small (no fresh
+#: pages of memory per copy), only the joined result is as large as the source.
+_PIECE: Final = 32768
+
+
+def _quick_piece(piece: str) -> Optional[str]:
+    if "\\" in piece:
+        marked = _ESCAPED_SINGLE_QUOTE.sub(_PLACEHOLDER, piece)
+        # Both ambiguous forms leave a backslash that is not part of a \' behind.
+        if "\\" in marked and _AMBIGUOUS_BACKSLASH.search(piece) is not None:
+            return None
+        piece = marked
+    piece = piece.replace('"', '\\"').replace("'", '"') if '"' in piece else piece.replace("'", '"')
+    return piece.replace(_PLACEHOLDER, "'")
+
+
 def _quick_requote(source: str) -> Optional[str]:
     """:func:`_requote` by plain replacements, for text whose strings are all single-quoted.
 
-    ``'`` becomes ``"``, ``"`` becomes ``\\"`` and ``\\'`` becomes ``\\u0027``. If the result is JSON, every
-    ``"`` of the source was inside a single-quoted string (``\\"`` is only valid there), so the strings
-    are the ones :func:`_requote` finds and decode to the same values. ``None`` where a backslash could
-    pair with a quote differently (``\\\\'``, ``\\"``): those go through :func:`_requote`.
+    ``'`` becomes ``"``, ``"`` becomes ``\\"`` and ``\\'`` becomes a raw ``'`` (inside a JSON string that is
+    ``'``, outside one it is invalid, like ``\\u0027``). If the result is JSON, every ``"`` of the source
+    was inside a single-quoted string (``\\"`` is only valid there), so the strings are the ones
+    :func:`_requote` finds and decode to the same values (an unterminated string makes the result not
+    JSON: :func:`_requote` closes it). ``None`` where a backslash could pair with a quote differently
+    (``\\\\'``, ``\\"``) or the text holds the placeholder: those go through :func:`_requote`.
+
+    No per-character Python: per piece, one regular-expression substitution (where there is a
+    backslash) and single-character replacements. Pieces end after a character that is not a
+    backslash, so no ``\\'`` or ``\\\\'`` spans two pieces and each piece converts on its own.
     """
-    if "\\" in source:
-        if "\\\\'" in source or '\\"' in source:
+    if _PLACEHOLDER in source:
+        return None
+    if len(source) <= _PIECE or ("\\" not in source and '"' not in source):  # one copy at most
+        return _quick_piece(source)
+    pieces = []
+    start, total = 0, len(source)
+    while start < total:
+        cut = start + _PIECE
+        if cut < total:
+            found = _NOT_BACKSLASH.search(source, cut - 1)
+            cut = total if found is None else found.start() + 1
+        piece = _quick_piece(source[start:cut])
+        if piece is None:
             return None
-        source = source.replace("\\'", "\\u0027")
-    text = source.replace('"', '\\"').replace("'", '"') if '"' in source else source.replace("'", '"')
-    return text + '"' if source.count("'") % 2 else text
+        pieces.append(piece)
+        start = cut
+    return "".join(pieces)
 
 
 def lenient_json(source: str) -> Any:

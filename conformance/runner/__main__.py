@@ -398,6 +398,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             local.worker,
         )
         elapsed = time.monotonic() - started
+        if not ok and (case.policy or case.full_id in expected["outcomes"]):
+            message += f" (the {policy} outcome)"
         if xfail:
             if ok:
                 return "xpass", "listed as an expected failure but passed: remove the entry", elapsed, shown

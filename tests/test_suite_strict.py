@@ -309,8 +309,9 @@ def test_a_download_carrying_the_token_fails_the_case(tmp_path: Path) -> None:
 
 
 # A fake implementation of OPI's own transport policy (1 send + 5 immediate re-sends on any 5xx or a send
-# that threw, redirects followed to any origin with the same method and body, a non-JSON answer written out
-# raw): it passes the `opi` outcomes, so they are consistent with the policy they describe.
+# that threw, redirects followed to any origin (307/308 with the same method and body, 301-303 as a GET
+# without one), a non-JSON answer written out raw): it passes the `opi` outcomes, so they are consistent
+# with the policy they describe.
 OPI_POLICY_CLI = r"""
 import http.client, json, sys, urllib.parse
 args = sys.argv[1:]
@@ -323,7 +324,7 @@ elif method == "CreateTask":
 else:
     verb, url, body = "GET", base + "server.time", None
 
-def once(url):
+def once(url, verb, body):
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     data = None if body is None else json.dumps(body).encode()
@@ -335,12 +336,15 @@ def once(url):
         return 0, None, b""
 
 for attempt in range(6):
-    status, location, payload = once(url)
+    target, how, data = url, verb, body
+    status, location, payload = once(target, how, data)
     for _ in range(5):
         if status not in (301, 302, 303, 307, 308) or not location:
             break
-        url = urllib.parse.urljoin(url, location)
-        status, location, payload = once(url)
+        target = urllib.parse.urljoin(target, location)
+        if status in (301, 302, 303):  # as .NET does: the POST becomes a GET without a body
+            how, data = "GET", None
+        status, location, payload = once(target, how, data)
     if 0 < status < 500:
         break
 if status == 0:

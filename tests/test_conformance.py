@@ -184,3 +184,23 @@ def test_strict_matchers_reject_reordered_requests() -> None:
         with pytest.raises(AssertionError):
             ordered_json_body(recorded, Request("POST", recorded.uri, body, {}))
     assert set(STRICT) <= set(strict_vcr().match_on)
+
+
+def test_native_values_map_tagged_objects_to_python_types() -> None:
+    import datetime
+
+    from conformance.runner.cases import NATIVE_SKIP, _check_native
+
+    given = {"n": 0, "b": False, "l": [1, {"$bytes": "AAE="}], "m": {"k": {"$decimal": "1.50"}}}
+    assert native_value(given) == {"n": 0, "b": False, "l": [1, b"\x00\x01"], "m": {"k": Decimal("1.50")}}
+    assert native_value({"$date": "2024-03-01T10:00:00.250000"}) == datetime.datetime(2024, 3, 1, 10, 0, 0, 250000)
+    assert type(native_value({"$date": "2024-03-01"})) is datetime.date
+    for bad in ({"$date": "2024-03-01T10:00:00+03:00"}, {"$path": "x"}, {"$bytes": "AA", "x": 1}, {"$bytes": "!"}):
+        with pytest.raises(ValueError):
+            native_value(bad)
+    native = [case for case in CASES if case.args_native is not None]
+    assert native and all("native" in case.tags and not case.args for case in native)
+    plain = CASES[0]
+    with pytest.raises(ValueError):  # the tag goes with args_native
+        _check_native(Case(**{**plain.__dict__, "tags": [*plain.tags, "native"]}))
+    assert "in-process" in NATIVE_SKIP

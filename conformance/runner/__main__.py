@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .cases import (
     DEFAULT_POLICY,
+    NATIVE_SKIP,
     POLICIES,
     RELAXATIONS,
     SUITE,
@@ -379,6 +380,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         xfail = next((x for x in xfails if case.matches([x["id"]])), None)
         if "tls" in case.tags and not args.tls:
             return "skip", "needs --tls (a scheme-less address means HTTPS)", 0.0, []
+        if case.args_native is not None:  # typed values cannot be typed on a command line
+            return "skip", NATIVE_SKIP, 0.0, []
         if not hasattr(local, "server"):  # one replay server (and persistent adapter) per worker thread
             local.server = ReplayServer(tls_context, relax)
             local.worker = Worker(worker_command) if worker_command else None

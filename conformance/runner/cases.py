@@ -240,7 +240,7 @@ def native_value(value: Any) -> Any:
 
     JSON scalars, lists and objects are themselves; the one-key objects ``{$date: ISO text}`` (a ``date``
     when the text has no time, else a ``datetime``), ``{$bytes: base64}`` and ``{$decimal: text}`` are
-    ``datetime.date``/``datetime.datetime``, ``bytes`` and ``Decimal``. Any other ``$`` key is an error.
+    ``datetime.date``/``datetime.datetime`` (no zone), ``bytes`` and ``Decimal``. Any other ``$`` key is an error.
     """
     if isinstance(value, list):
         return [native_value(item) for item in value]
@@ -256,9 +256,12 @@ def native_value(value: Any) -> Any:
         return base64.b64decode(text, validate=True)
     if tag == "$decimal":
         return Decimal(text)
-    if "T" in text:
-        return datetime.datetime.fromisoformat(text)
-    return datetime.date.fromisoformat(text)
+    if "T" not in text:
+        return datetime.date.fromisoformat(text)
+    moment = datetime.datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        raise ValueError(f"a $date has no zone (OPI's Date has none): {text!r}")
+    return moment
 
 
 def cli_text(value: Any) -> str:

@@ -257,7 +257,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if flags["help"]:
         _write(sys.stdout, _method_help(method))
         return EXIT_OK
-    problem = _secrets_off_the_command_line(values, lambda cli: method.param_by_cli(cli) is not None)
+    problem = _secrets_off_the_command_line(values, lambda cli: cli in method.portal_options)
     if problem is not None:
         _error(problem)
         return EXIT_USAGE

@@ -55,9 +55,11 @@ def plain(text: str) -> str:
     return _LITERAL.sub(lambda m: m.group(1), text)
 
 
-def what_to_type(param: Param) -> str:
-    """The kind of value an option takes, in the words a CLI user needs."""
+def what_to_type(param: Param, method: Optional[Method] = None) -> str:
+    """The kind of value an option takes, in the words a CLI user needs (``method``: whose option it is)."""
     if param.python == "url":
+        if method is not None and "url" not in method.portal_options:
+            return "an http(s) link"
         return "the webhook URL, or the portal address (with --token)"
     if param.python == "token":
         return "an OAuth access token (leave it out for a webhook)"
@@ -116,11 +118,18 @@ def method_help(method: Method, prog: str) -> str:
         "",
         "Options:",
     ]
+    portal = method.portal_options
+    environment = {"url": "$OPI_B24_URL", "token": "$OPI_B24_TOKEN"}  # as the CLI reads them (_cli._ENVIRONMENT)
     for p in method.params:
         lines.append(f"  --{p.cli} ({_default(p)}; Python {p.python}, Russian {p.ru})")
-        lines += _wrap(f"Type: {what_to_type(p)}", "      ")
+        lines += _wrap(f"Type: {what_to_type(p, method)}", "      ")
         if docs.get(p.python):
             lines += _wrap(docs[p.python], "      ")
+        if p.cli in portal:
+            also = environment[p.cli] + (", or --token-file FILE," if p.cli == "token" else "")
+            lines += _wrap(f"Or from {also} when --{p.cli} is not given.", "      ")
+    if "token" in portal:
+        lines += ["  --token-file FILE", "      read the token from FILE (instead of --token)"]
     lines += [
         "  --out FILE",
         "      write the result to FILE instead of stdout",
@@ -130,6 +139,12 @@ def method_help(method: Method, prog: str) -> str:
         "Values are text, as in OPI's oint: a list is [1,2], a structure is JSON text (single quotes",
         "work: {'TITLE':'x'}) or a path to a .json file, a flag is true or false.",
     ]
+    if portal:
+        lines += [
+            "",
+            "Secrets: $OPI_B24_URL / $OPI_B24_TOKEN and --token-file keep --url and --token out of the",
+            "process list; the command line wins.",
+        ]
     return "\n".join(lines) + "\n"
 
 

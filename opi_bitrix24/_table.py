@@ -52,6 +52,13 @@ class Method(NamedTuple):
     def param_by_cli(self, option: str) -> Optional[Param]:
         return next((p for p in self.params if p.cli == option), None)
 
+    @property
+    def portal_options(self) -> Tuple[str, ...]:
+        """``("url", "token")`` where they address the portal (the method takes both), else ``()``. A block
+        builder's ``url`` (GetPictureBlock) is a picture's link: the CLI never fills it from the environment."""
+        clis = [p.cli for p in self.params]
+        return ("url", "token") if "url" in clis and "token" in clis else ()
+
     def param_by_python(self, name: str) -> Optional[Param]:
         return next((p for p in self.params if p.python == name), None)
 

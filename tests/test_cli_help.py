@@ -177,3 +177,53 @@ def test_an_existing_json_file_is_sent(portal: Any, capsys: Any, tmp_path: Path)
     good.write_text('{"TITLE": "x", "RESPONSIBLE_ID": 1}', encoding="utf-8")
     assert run(capsys, "CreateTask", "--url", portal.webhook, "--fields", str(good))[0] == EXIT_OK
     assert portal.json_body() == {"fields": {"TITLE": "x", "RESPONSIBLE_ID": 1}}
+
+
+# --- secrets off the command line, in each method's help ------------------------------------------
+
+PORTAL_METHODS = [m for m in methods() if m.portal_options]
+
+
+@pytest.mark.parametrize("method", PORTAL_METHODS, ids=[m.name for m in PORTAL_METHODS])
+def test_method_help_names_the_environment_and_the_token_file(capsys: Any, method: Method) -> None:
+    code, out, err = run(capsys, method.name, "--help")
+    assert (code, err) == (EXIT_OK, "")
+    lines = out.splitlines()
+    url = lines.index(next(line for line in lines if line.startswith("  --url (")))
+    token = lines.index(next(line for line in lines if line.startswith("  --token (")))
+    after_url = lines[url + 1 : next(i for i in range(url + 1, len(lines)) if lines[i].startswith("  --"))]
+    after_token = lines[token + 1 : next(i for i in range(token + 1, len(lines)) if lines[i].startswith("  --"))]
+    assert "      Or from $OPI_B24_URL when --url is not given." in after_url
+    assert "      Or from $OPI_B24_TOKEN, or --token-file FILE, when --token is not given." in after_token
+    assert lines[lines.index("  --token-file FILE") + 1] == "      read the token from FILE (instead of --token)"
+    assert out.endswith(
+        "\nSecrets: $OPI_B24_URL / $OPI_B24_TOKEN and --token-file keep --url and --token out of the\n"
+        "process list; the command line wins.\n"
+    )
+
+
+def test_portal_options_are_those_of_methods_taking_url_and_token() -> None:
+    assert len(PORTAL_METHODS) == sum(1 for m in methods() if m.param_by_cli("token")) > 150
+    assert {m.name for m in methods() if m.param_by_cli("url") and not m.portal_options} == {
+        "GetPictureBlock",
+        "GetFileBlock",
+    }
+
+
+@pytest.mark.parametrize("method", ["GetPictureBlock", "GetFileBlock", "GetTasksFilterStructure"])
+def test_help_of_a_method_without_a_portal_names_no_secrets(capsys: Any, method: str) -> None:
+    out = run(capsys, method, "--help")[1]
+    assert "OPI_B24" not in out and "--token-file" not in out and "Secrets:" not in out
+    if "--url" in out:  # a block builder's --url is a link, not the portal
+        assert "      Type: an http(s) link" in out.splitlines()
+
+
+def test_a_block_link_is_never_taken_from_the_portal_variable(capsys: Any, monkeypatch: Any) -> None:
+    """$OPI_B24_URL (a webhook, with its key) fills the portal's --url only, never a picture's link."""
+    monkeypatch.setenv("OPI_B24_URL", "https://portal.invalid/rest/1/s3cretWebhookKey99/")
+    code, out, err = run(capsys, "GetPictureBlock", "--title", "x")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert "GetPictureBlock needs --url" in err and "s3cret" not in err
+    code, out, _ = run(capsys, "GetPictureBlock", "--title", "x", "--url", "https://example.org/p.png")
+    assert code == EXIT_OK
+    assert '"LINK": "https://example.org/p.png"' in out

@@ -533,7 +533,7 @@ def reference_page(section: str) -> str:
             for p in m.params:
                 default = "required" if p.required else f"`{p.default!r}`"
                 out.append(
-                    f"| `--{p.cli}` | `{p.python}` | `{p.ru}` | {_cell(help_module.what_to_type(p))} | {default} "
+                    f"| `--{p.cli}` | `{p.python}` | `{p.ru}` | {_cell(help_module.what_to_type(p, m))} | {default} "
                     f"| {_cell(docs.get(p.python, ''))} |"
                 )
             out.append("")

@@ -167,44 +167,49 @@ def _requote(source: str) -> str:
 
 
 _ESCAPED_SINGLE_QUOTE = re.compile(r"\\'")
-#: A backslash that could pair with a quote differently from plain replacements: ``\\\\'`` (an escaped
-#: backslash before a closing quote) or ``\\"``.
+#: A backslash that pairs differently from a plain ``\'`` replacement: ``\\'`` (an escaped backslash
+#: before a quote) or ``\"``.
 _AMBIGUOUS_BACKSLASH = re.compile(r"\\(?:\\'|\")")
 _NOT_BACKSLASH = re.compile(r"[^\\]")
-#: Stands for ``\'`` while the quotes are replaced. A source holding it is not JSON (a raw control
-#: character is invalid inside and outside strings) and goes through :func:`_requote`.
-_PLACEHOLDER: Final = "\x01"
+#: Stand for ``\'`` and ``\\`` while the quotes are replaced. A source holding one is not JSON (a raw
+#: control character is invalid inside and outside strings) and goes through :func:`_requote`.
+_QUOTE_MARK: Final = "\x01"
+_BACKSLASH_MARK: Final = "\x02"
 #: Text is converted in pieces of about this many characters: each piece's copies stay small (no fresh
 #: pages of memory per copy), only the joined result is as large as the source.
 _PIECE: Final = 32768
 
 
-def _quick_piece(piece: str) -> Optional[str]:
-    if "\\" in piece:
-        marked = _ESCAPED_SINGLE_QUOTE.sub(_PLACEHOLDER, piece)
-        # Both ambiguous forms leave a backslash that is not part of a \' behind.
-        if "\\" in marked and _AMBIGUOUS_BACKSLASH.search(piece) is not None:
-            return None
-        piece = marked
-    piece = piece.replace('"', '\\"').replace("'", '"') if '"' in piece else piece.replace("'", '"')
-    return piece.replace(_PLACEHOLDER, "'")
+def _quick_piece(piece: str) -> str:
+    if "\\" not in piece:
+        return piece.replace('"', '\\"').replace("'", '"') if '"' in piece else piece.replace("'", '"')
+    marked = _ESCAPED_SINGLE_QUOTE.sub(_QUOTE_MARK, piece)
+    if "\\" in marked and _AMBIGUOUS_BACKSLASH.search(piece) is not None:
+        # Pair the backslashes first (left to right, as the tokenizer does inside a string), then every
+        # backslash left starts an escape: \' is a quote, \" the same as a raw ".
+        marked = _ESCAPED_SINGLE_QUOTE.sub(_QUOTE_MARK, piece.replace("\\\\", _BACKSLASH_MARK))
+        marked = marked.replace('\\"', '"').replace('"', '\\"').replace("'", '"')
+        return marked.replace(_QUOTE_MARK, "'").replace(_BACKSLASH_MARK, "\\\\")
+    marked = marked.replace('"', '\\"').replace("'", '"') if '"' in marked else marked.replace("'", '"')
+    return marked.replace(_QUOTE_MARK, "'")
 
 
 def _quick_requote(source: str) -> Optional[str]:
     """:func:`_requote` by plain replacements, for text whose strings are all single-quoted.
 
-    ``'`` becomes ``"``, ``"`` becomes ``\\"`` and ``\\'`` becomes a raw ``'`` (inside a JSON string that is
-    ``'``, outside one it is invalid, like ``\\u0027``). If the result is JSON, every ``"`` of the source
-    was inside a single-quoted string (``\\"`` is only valid there), so the strings are the ones
-    :func:`_requote` finds and decode to the same values (an unterminated string makes the result not
-    JSON: :func:`_requote` closes it). ``None`` where a backslash could pair with a quote differently
-    (``\\\\'``, ``\\"``) or the text holds the placeholder: those go through :func:`_requote`.
+    ``'`` becomes ``"``, ``"`` becomes ``\"``, ``\'`` becomes a raw ``'``, ``\"`` stays ``\"`` and other
+    escapes stay (backslashes are paired first where ``\\'`` or ``\"`` make it matter). Where the
+    text's strings are all single-quoted and no backslash stands outside them, this is exactly
+    :func:`_requote`'s text; anywhere else the result is not JSON (a ``"`` of the source becomes ``\"``,
+    valid only inside a string; a backslash outside strings stays one), so a result that parses is
+    :func:`_requote`'s. An unterminated string also makes it not JSON (:func:`_requote` closes it).
+    ``None`` where the text holds a placeholder character.
 
-    No per-character Python: per piece, one regular-expression substitution (where there is a
-    backslash) and single-character replacements. Pieces end after a character that is not a
-    backslash, so no ``\\'`` or ``\\\\'`` spans two pieces and each piece converts on its own.
+    No per-character Python: per piece, a regular-expression substitution (where there is a
+    backslash) and replacements. Pieces end after a character that is not a backslash, so no pair of
+    backslashes and no ``\'`` or ``\"`` spans two pieces and each piece converts on its own.
     """
-    if _PLACEHOLDER in source:
+    if _QUOTE_MARK in source or _BACKSLASH_MARK in source:
         return None
     if len(source) <= _PIECE or ("\\" not in source and '"' not in source):  # one copy at most
         return _quick_piece(source)
@@ -215,10 +220,7 @@ def _quick_requote(source: str) -> Optional[str]:
         if cut < total:
             found = _NOT_BACKSLASH.search(source, cut - 1)
             cut = total if found is None else found.start() + 1
-        piece = _quick_piece(source[start:cut])
-        if piece is None:
-            return None
-        pieces.append(piece)
+        pieces.append(_quick_piece(source[start:cut]))
         start = cut
     return "".join(pieces)
 

@@ -139,10 +139,28 @@ def test_escaped_quotes_take_the_replacements(text: str) -> None:
     assert json.loads(quick) == json.loads(cv._requote(text)) == _slow_lenient(text)
 
 
-@pytest.mark.parametrize("text", ["{'a': '\\\\'}", "{'a': '\\\"'}", "{'a': '\\\\\\''}", "{'a': 'x\x01'}"])
-def test_ambiguous_backslashes_go_to_the_tokenizer(text: str) -> None:
-    """\\\\' (an escaped backslash before a quote), \\" and the placeholder character are not replaced."""
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{'a': '\\\\'}", {"a": "\\"}),  # \\' : an escaped backslash before the closing quote
+        ("{'a': '\\\"'}", {"a": '"'}),
+        ("{'a': '\\\\\\''}", {"a": "\\'"}),
+        ("{'a': 'x\\\\\\\\', 'b': '\\\\\\\"\\\\'}", {"a": "x\\\\", "b": '\\"\\'}),
+    ],
+)
+def test_backslashes_are_paired_before_the_quotes_are_replaced(text: str, expected: Any) -> None:
+    """\\\\' and \\" pair differently from a plain \\' replacement: the backslashes are paired first, still
+    by replacements, and the text is exactly the tokenizer's."""
+    quick = cv._quick_requote(text)
+    assert quick == cv._requote(text) == _slow_requote(text)
+    assert json.loads(quick) == expected == cv.lenient_json(text)
+
+
+@pytest.mark.parametrize("text", ["{'a': 'x\x01'}", "{'a': 'x\x02'}", "{'a': '\\\\\x02'}"])
+def test_a_placeholder_character_goes_to_the_tokenizer(text: str) -> None:
     assert cv._quick_requote(text) is None
+    with pytest.raises(ValueError):  # a raw control character is not JSON
+        cv.lenient_json(text)
 
 
 _ALPHABET = [*"abcXYZ 019{}[]:,/", "'", "'", '"', '"', "\\", "\\", "\n", "\t", "\x7f", "é", "Я", "😀", "\u2028"]
@@ -209,7 +227,6 @@ def test_generated_structures_in_every_quoting_style(monkeypatch: pytest.MonkeyP
     if piece is not None:
         monkeypatch.setattr(cv, "_PIECE", piece)
     chooser = random.Random(1013 + (piece or 0))
-    fast = 0
     for index in range(400):
         value = _random_value(chooser)
         if isinstance(value, str) and index % 2:
@@ -217,8 +234,8 @@ def test_generated_structures_in_every_quoting_style(monkeypatch: pytest.MonkeyP
         text = _write(chooser, value, double_escaped=index % 3 == 0)
         assert cv.lenient_json(text) == value, text
         assert _slow_lenient(text) == value, text
-        fast += cv._quick_requote(text) is not None
-    assert fast > 200  # most of them take the replacements, not the tokenizer
+        # all strings single-quoted: the replacements give exactly the tokenizer's text
+        assert cv._quick_requote(text) == cv._requote(text), text
 
 
 @pytest.mark.parametrize("piece", [None, 1, 2, 5])
@@ -227,12 +244,30 @@ def test_random_text_matches_the_slow_reference(monkeypatch: pytest.MonkeyPatch,
     tokenizer's conversion is the reference's text."""
     if piece is not None:
         monkeypatch.setattr(cv, "_PIECE", piece)
-    pieces = [*"'\"\\a{}[]:,1 ", "\\'", '\\"', "\\\\", "\\\\'", "\\u0027", "\\n", "\x01", "é", "'a'", '"b"', "['", "']"]
+    pieces = [
+        *"'\"\\a{}[]:,1 ",
+        "\\'",
+        '\\"',
+        "\\\\",
+        "\\\\'",
+        "\\u0027",
+        "\\n",
+        "\x01",
+        "\x02",
+        "é",
+        "'a'",
+        '"b"',
+        "['",
+        "']",
+    ]
     chooser = random.Random(4099 + (piece or 0))
     parsed = 0
     for _ in range(4000):
         text = "".join(chooser.choice(pieces) for _ in range(chooser.randint(0, 14)))
         assert cv._requote(text) == _slow_requote(text), text
+        quick = cv._quick_requote(text)
+        if quick is not None and _outcome(json.loads, quick) is not ValueError:
+            assert quick == _slow_requote(text), text  # a result that parses is the tokenizer's text
         outcome = _outcome(cv.lenient_json, text)
         assert outcome == _outcome(_slow_lenient, text), text
         parsed += outcome is not ValueError
@@ -249,6 +284,24 @@ def test_backslash_runs_across_the_default_piece_boundary() -> None:
             text = "['" + filler + "\\\\" * run + "z\\'\"', 'it\\'s']"
             assert cv._quick_requote(text) is not None
             assert cv.lenient_json(text) == value == _slow_lenient(text)
-            # An escaped backslash right before \' (or before the closing quote) is the tokenizer's job.
-            ambiguous = "['" + filler + "\\\\" * run + "\\'']"
-            assert cv.lenient_json(ambiguous) == [filler + "\\" * run + "'"] == _slow_lenient(ambiguous)
+            # Escaped backslashes right before \' (or before the closing quote): paired first.
+            paired = "['" + filler + "\\\\" * run + "\\'', '" + filler + "\\\\" * run + "']"
+            assert cv._quick_requote(paired) == cv._requote(paired)
+            assert cv.lenient_json(paired) == [filler + "\\" * run + "'", filler + "\\" * run] == _slow_lenient(paired)
+
+
+@pytest.mark.parametrize("piece", [None, 1, 2, 7])
+def test_random_escape_sequences_in_single_quoted_strings(monkeypatch: pytest.MonkeyPatch, piece: Any) -> None:
+    """Lists of single-quoted strings built from escape units (escaped backslashes next to escaped
+    quotes, raw and escaped double quotes): the replacements give exactly the tokenizer's text."""
+    if piece is not None:
+        monkeypatch.setattr(cv, "_PIECE", piece)
+    units = ["a", " ", ",", "]", '"', "\\\\", "\\'", '\\"', "\\n", "\\/", "\\u0041", "\\u0027", "é", "😀"]
+    chooser = random.Random(7 + (piece or 0))
+    for _ in range(1500):
+        strings = [
+            "".join(chooser.choice(units) for _ in range(chooser.randint(0, 6))) for _ in range(chooser.randint(1, 4))
+        ]
+        text = "[" + ", ".join(f"'{body}'" for body in strings) + "]"
+        assert cv._quick_requote(text) == cv._requote(text) == _slow_requote(text), text
+        assert cv.lenient_json(text) == _slow_lenient(text), text

@@ -51,3 +51,13 @@ def test_the_socket_of_a_response_is_found_when_urllib3_has_released_its_connect
     pooled = SimpleNamespace(raw=SimpleNamespace(_connection=SimpleNamespace(sock=sock)))
     assert _core._socket_of(pooled) is sock
     assert _core._socket_of(SimpleNamespace()) is None
+
+
+def test_the_errors_module_exports_exactly_its_public_exceptions() -> None:
+    # _errors.py:29 | "InvalidToken" -> 'InvalidToken_x' (``from opi_bitrix24._errors import *`` would miss it)
+    from opi_bitrix24 import _errors
+
+    public = {name for name, value in vars(_errors).items() if isinstance(value, type) and not name.startswith("_")}
+    public = {name for name in public if issubclass(getattr(_errors, name), Exception)}
+    assert sorted(_errors.__all__) == sorted(public)
+    assert all(getattr(b24, name) is getattr(_errors, name) for name in _errors.__all__)

@@ -43,6 +43,7 @@ from conformance.runner.cases import (
 )
 from conformance.runner.cassettes import cassette_path
 from conformance.runner.recording import replay_vcr
+from opi_bitrix24 import _cli
 from opi_bitrix24._table import find
 
 CASES = load_cases()
@@ -145,7 +146,15 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         strict_vcr().use_cassette(str(cassette)) as played,
         opi_bitrix24.settings(session=session, backoff=0),
     ):
-        if error is None:
+        if "cli-only" in case.tags:  # the CLI's own reading of option text: run its entry point in-process
+            out = tmp_path / "result.json"
+            argv = [case.via or case.method]
+            for option, value in case.args.items():
+                argv += [f"--{option}", cli_text(expand(value, env))]
+            assert _cli.main([*argv, "--out", str(out)]) == 0 and error is None, "cli-only cases expect a result"
+            result = json.loads(out.read_text(encoding="utf-8"))
+            assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)
+        elif error is None:
             result = func(**kwargs)
             assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)
         elif error["kind"] == "usage" and any(

@@ -38,6 +38,7 @@ from conformance.runner.cases import (
     expected_result,
     json_diff,
     load_cases,
+    multipart_header_problem,
     native_value,
     under_policy,
 )
@@ -47,7 +48,7 @@ from opi_bitrix24 import _cli
 from opi_bitrix24._table import find
 
 CASES = load_cases()
-STRICT = ["scheme", "host", "port", "ordered_query", "ordered_json_body"]
+STRICT = ["scheme", "host", "port", "ordered_query", "ordered_json_body", "multipart_content_type"]
 
 
 def _raw_body(request: Request) -> bytes:
@@ -106,10 +107,21 @@ class DroppingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+def multipart_content_type(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: a multipart body comes with ``multipart/form-data`` and the boundary it uses."""
+    for request in (r1, r2):
+        body = _raw_body(request)
+        if body.startswith(b"--"):
+            problem = multipart_header_problem(str(request.headers.get("Content-Type", "")), body)
+            if problem:
+                raise AssertionError(problem)
+
+
 def strict_vcr() -> vcr.VCR:
     recorder = replay_vcr()
     recorder.register_matcher("ordered_json_body", ordered_json_body)
     recorder.register_matcher("ordered_query", ordered_query)
+    recorder.register_matcher("multipart_content_type", multipart_content_type)
     recorder.match_on = (*recorder.match_on, *STRICT)
     return recorder
 

@@ -385,12 +385,15 @@ def request_diff(
     body: bytes,
     origin: Optional[str] = None,
     relax: Iterable[str] = (),
+    content_type: Optional[str] = None,
 ) -> Optional[str]:
     """Compare one received request with the case's expected (already expanded) request.
 
     Strict by default: the query fields in order, JSON body keys in order (``relax`` may name
     ``query-order`` / ``json-key-order``), and, when ``origin`` (the ``scheme://host:port`` the request
-    reached) is given, the request's ``origin`` (default: the portal, ``${PORTAL}``).
+    reached) is given, the request's ``origin`` (default: the portal, ``${PORTAL}``). When the request's
+    ``content_type`` header is given, a multipart upload must declare ``multipart/form-data`` with the
+    boundary its body uses (a server cannot read the parts otherwise).
     """
     relaxed = set(relax)
     path, _, query = target.partition("?")
@@ -413,7 +416,7 @@ def request_diff(
         if "query-order" not in relaxed and want_pairs != got_pairs:
             return f"query order: expected {[k for k, _ in want_pairs]}, got {[k for k, _ in got_pairs]}"
     if "multipart" in expected:
-        return multipart_diff(expected["multipart"], body)
+        return multipart_diff(expected["multipart"], body, content_type)
     if expected.get("body") == "none":
         return None if not body else f"body: expected none, got {body[:80]!r}"
     if "json" in expected:
@@ -456,12 +459,27 @@ def parse_multipart(body: bytes) -> List[Dict[str, Any]]:
     return parts
 
 
-def multipart_diff(expected: List[Dict[str, Any]], body: bytes) -> Optional[str]:
-    """Compare a multipart body with ``[{field, filename, content_base64}]`` (content type not compared)."""
+def multipart_header_problem(content_type: str, body: bytes) -> Optional[str]:
+    """None if the Content-Type header declares multipart/form-data with the boundary the body uses."""
+    media, _, params = content_type.partition(";")
+    found = re.search(r'boundary="?([^";]+)"?', params)
+    used = body.split(b"\r\n", 1)[0][2:].decode("latin-1")
+    if media.strip().lower() != "multipart/form-data" or found is None or found.group(1) != used:
+        return f"Content-Type: expected multipart/form-data; boundary={used}, got {content_type!r}"
+    return None
+
+
+def multipart_diff(expected: List[Dict[str, Any]], body: bytes, content_type: Optional[str] = None) -> Optional[str]:
+    """Compare a multipart body with ``[{field, filename, content_base64}]`` (part content types not compared);
+    with ``content_type`` (the request's header), its media type and boundary too."""
     try:
         parts = parse_multipart(body)
     except ValueError:
         return f"body: expected multipart, got {body[:60]!r}"
+    if content_type is not None:
+        problem = multipart_header_problem(content_type, body)
+        if problem:
+            return problem
     if len(parts) != len(expected):
         return f"multipart: {len(expected)} parts expected, got {len(parts)}"
     for index, (want, got) in enumerate(zip(expected, parts)):

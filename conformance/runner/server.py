@@ -38,7 +38,9 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 origin = f"{server.scheme}://{self.headers.get('Host') or ''}"
-                status, payload, content_type, extra = server._answer(self.command, self.path, body, origin)
+                status, payload, content_type, extra = server._answer(
+                    self.command, self.path, body, origin, self.headers.get("Content-Type", "")
+                )
                 if status == DROP:  # the script says: close the connection without an answer
                     self.close_connection = True
                     return
@@ -69,14 +71,16 @@ class ReplayServer:
             self.served = 0
             self.problems = []
 
-    def _answer(self, verb: str, target: str, body: bytes, origin: str) -> Tuple[int, bytes, str, Dict[str, str]]:
+    def _answer(
+        self, verb: str, target: str, body: bytes, origin: str, content_type: str = ""
+    ) -> Tuple[int, bytes, str, Dict[str, str]]:
         with self._lock:
             if self.served >= len(self._exchanges):
                 self.problems.append(f"unexpected request {verb} {target.split('?', maxsplit=1)[0]}")
                 return 599, b"conformance: no request was expected here", "text/plain", {}
             exchange = self._exchanges[self.served]
             self.served += 1
-            problem = request_diff(exchange["request"], verb, target, body, origin, self.relax)
+            problem = request_diff(exchange["request"], verb, target, body, origin, self.relax, content_type)
             if problem:
                 self.problems.append(f"request {self.served}: {problem}")
                 return 599, f"conformance: {problem}".encode(), "text/plain", {}

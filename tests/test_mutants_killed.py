@@ -61,3 +61,24 @@ def test_the_errors_module_exports_exactly_its_public_exceptions() -> None:
     public = {name for name in public if issubclass(getattr(_errors, name), Exception)}
     assert sorted(_errors.__all__) == sorted(public)
     assert all(getattr(b24, name) is getattr(_errors, name) for name in _errors.__all__)
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in ("_bulk", "_convert", "_core", "_errors", "_limits", "_stream", "_auth"))
+)
+def test_every_name_in_a_modules_all_is_defined(module: str) -> None:
+    # _stream.py:25 | "PLACEHOLDER" -> 'PLACEHOLDER_x' (a name in __all__ that the module does not define)
+    import importlib
+
+    loaded = importlib.import_module(f"opi_bitrix24.{module}")
+    assert [name for name in loaded.__all__ if not hasattr(loaded, name)] == []
+
+
+def test_the_cli_overview_ends_with_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    # _cli.py:73 | "Exit codes: 0 done (API error bodies too), 2 usage error... -> '..._x'
+    from opi_bitrix24 import _cli
+
+    assert _cli.main(["--help"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "\nExit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error.\n"
+    )

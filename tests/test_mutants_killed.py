@@ -82,3 +82,73 @@ def test_the_cli_overview_ends_with_the_exit_codes(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.endswith(
         "\nExit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error.\n"
     )
+
+
+def test_a_block_whose_reset_has_passed_needs_no_wait() -> None:
+    # _limits.py:128 | 0.0 -> 1.0 (a reset time in the past means no wait at all, not a second)
+    import time
+
+    from opi_bitrix24 import _limits
+
+    _limits.reset()
+    try:
+        _limits.note_time(
+            "https://a.bitrix24.test/rest/",
+            "tasks.task.list",
+            {"operating": 481, "operating_reset_at": time.time() - 5},
+        )
+        assert _limits.blocked_wait("https://a.bitrix24.test/rest/", "tasks.task.list", 60) == 0.0
+    finally:
+        _limits.reset()
+
+
+def test_a_refresh_retires_the_current_token_it_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    # _auth.py:78 | app.access_token != stale -> app.access_token == stale
+    from opi_bitrix24 import _auth, _core
+
+    monkeypatch.setattr(_core, "oauth", lambda **_: {"access_token": "NEW-access", "refresh_token": "NEW-refresh"})
+    app = _auth.OAuthApp("id", "secret", "old-refresh", access_token="current-access")
+    assert _auth.refresh(app, "stale-access") == "NEW-access"
+    assert app.retired == {"stale-access", "current-access"}
+    assert _auth.current(app, "current-access") == "NEW-access"
+
+
+def test_the_version_is_a_normalised_pep_440_version() -> None:
+    # __init__.py:11 | "0.1.0" -> '0.1.0_x' (pyproject.toml takes the version from __version__, so it must be valid)
+    from packaging.version import Version
+
+    assert str(Version(b24.__version__)) == b24.__version__
+
+
+def test_each_attempt_is_logged_at_debug_level(portal: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # _core.py:658 | "%s %s (attempt %d)" -> '%s %s (attempt %d)_x'
+    import logging
+
+    portal.reply(payload={"result": True})
+    with caplog.at_level(logging.DEBUG, logger="opi_bitrix24"):
+        b24.call(portal.webhook, "server.time")
+    attempts = [r.getMessage() for r in caplog.records if "(attempt" in r.getMessage()]
+    assert len(attempts) == 1 and attempts[0].startswith("POST ") and attempts[0].endswith("/server.time (attempt 1)")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://portal.test:443/x", "https://portal.test"),
+        ("http://portal.test:80/x", "http://portal.test"),
+        ("https://portal.test/x", "https://portal.test"),
+        ("https://portal.test:8443/x", "https://portal.test:8443"),
+    ],
+)
+def test_a_refused_redirect_names_the_origin_without_its_default_port(url: str, shown: str) -> None:
+    # _core.py:515 | port in (None, default) -> port not in (None, default)
+    from opi_bitrix24 import _core
+
+    assert _core._shown_origin(url) == shown
+
+
+def test_a_secret_holding_a_slash_is_hidden_in_its_json_escaped_spelling() -> None:
+    # _core.py:339 | secret.replace("/", "\\/") -> secret.replace('\\/', '/')
+    from opi_bitrix24 import _core
+
+    assert _core.redact('{"link": "a\\/b\\/cdef"}', "a/b/cdef") == '{"link": "***"}'

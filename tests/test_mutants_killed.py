@@ -152,3 +152,60 @@ def test_a_secret_holding_a_slash_is_hidden_in_its_json_escaped_spelling() -> No
     from opi_bitrix24 import _core
 
     assert _core.redact('{"link": "a\\/b\\/cdef"}', "a/b/cdef") == '{"link": "***"}'
+
+
+def test_a_streamed_body_sends_exactly_the_usual_headers(portal: Any, tmp_path: Any) -> None:
+    # _core.py:647 | "Content-Length" -> 'Content-Length_x' (requests also sizes the body by len(): the
+    # header must be the real one, once, and no stray header may go out)
+    sample = tmp_path / "a.bin"
+    sample.write_bytes(b"\x00\x01" * 5000)
+    portal.reply(200, {"result": {"ID": 5}})
+    b24.upload_file_to_storage(portal.webhook, "a.bin", str(sample), 3)
+    sent = portal.requests[-1]["headers"]
+    assert sent["content-length"] == str(len(portal.requests[-1]["body"]))
+    assert sorted(sent) == sorted(
+        ["host", "user-agent", "accept-encoding", "accept", "connection", "content-type", "content-length"]
+    )
+
+
+def test_a_truncated_answer_says_the_connection_closed_before_it_was_complete() -> None:
+    # _core.py:754 | "the connection closed before the answer was complete" -> '..._x'
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"result": ')
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    try:
+        with pytest.raises(b24.TransportError) as raised:
+            b24.call(f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/k3y/", "server.time")
+    finally:
+        worker.join(10)
+        listener.close()
+    assert str(raised.value).endswith(": the connection closed before the answer was complete")
+
+
+def test_a_batch_shows_its_progress_as_batch(portal: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # _bulk.py:308 | "batch" -> 'batch_x' (the label of batch()'s progress line on a terminal)
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    portal.reply(payload={"result": {"result": {"k0": "2026"}, "result_error": [], "result_time": {}}, "time": {}})
+    b24.batch(portal.webhook, [("server.time", {})])
+    assert terminal.getvalue().startswith("\rbatch: 1/1 (")

@@ -209,3 +209,32 @@ def test_a_batch_shows_its_progress_as_batch(portal: Any, monkeypatch: pytest.Mo
     portal.reply(payload={"result": {"result": {"k0": "2026"}, "result_error": [], "result_time": {}}, "time": {}})
     b24.batch(portal.webhook, [("server.time", {})])
     assert terminal.getvalue().startswith("\rbatch: 1/1 (")
+
+
+def test_an_empty_chunked_answer_is_complete_not_cut() -> None:
+    # _core.py:604 | headers_in.get("transfer-encoding", "") -> headers_in.get('', 'transfer-encoding')
+    # (a chunked answer with no bytes ended properly: OPI's empty result, not a cut connection)
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            )
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    try:
+        assert b24.call(f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/k3y/", "server.time") == {}
+    finally:
+        worker.join(10)
+        listener.close()

@@ -238,3 +238,10 @@ def test_an_empty_chunked_answer_is_complete_not_cut() -> None:
     finally:
         worker.join(10)
         listener.close()
+
+
+def test_a_malformed_batch_command_is_refused_naming_commands() -> None:
+    # _bulk.py:212 | "commands" -> 'commands_x'
+    with pytest.raises(b24.InvalidArgument) as raised:
+        b24.batch("https://portal.test/rest/1/k3y/", [("server.time", {}, "extra")])
+    assert raised.value.parameter == "commands"

@@ -245,3 +245,11 @@ def test_a_malformed_batch_command_is_refused_naming_commands() -> None:
     with pytest.raises(b24.InvalidArgument) as raised:
         b24.batch("https://portal.test/rest/1/k3y/", [("server.time", {}, "extra")])
     assert raised.value.parameter == "commands"
+
+
+def test_insufficient_scope_raises_its_own_error_when_asked(portal: Any) -> None:
+    # _errors.py:127 | "insufficient_scope" -> 'insufficient_scope_x'
+    portal.reply(403, {"error": "insufficient_scope", "error_description": "The request requires higher privileges"})
+    with b24.settings(raise_api_errors=True), pytest.raises(b24.InsufficientScope) as raised:
+        b24.call(portal.webhook, "crm.deal.list")
+    assert raised.value.error == "insufficient_scope"

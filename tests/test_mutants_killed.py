@@ -253,3 +253,22 @@ def test_insufficient_scope_raises_its_own_error_when_asked(portal: Any) -> None
     with b24.settings(raise_api_errors=True), pytest.raises(b24.InsufficientScope) as raised:
         b24.call(portal.webhook, "crm.deal.list")
     assert raised.value.error == "insufficient_scope"
+
+
+def test_a_write_is_re_sent_after_a_connect_timeout(portal: Any) -> None:
+    # _core.py:455 | True -> False (a connect timeout means the request never left: safe to re-send a write)
+    import requests
+
+    class FirstConnectTimesOut(requests.Session):
+        calls = 0
+
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            FirstConnectTimesOut.calls += 1
+            if FirstConnectTimesOut.calls == 1:
+                raise requests.exceptions.ConnectTimeout("connect timed out")
+            return super().request(*args, **kwargs)
+
+    portal.reply(payload={"result": 7})
+    with b24.settings(session=FirstConnectTimesOut(), backoff=0):
+        assert b24.call(portal.webhook, "tasks.task.add", {"fields": {"TITLE": "x"}}) == {"result": 7}
+    assert FirstConnectTimesOut.calls == 2 and len(portal.requests) == 1

@@ -272,3 +272,16 @@ def test_a_write_is_re_sent_after_a_connect_timeout(portal: Any) -> None:
     with b24.settings(session=FirstConnectTimesOut(), backoff=0):
         assert b24.call(portal.webhook, "tasks.task.add", {"fields": {"TITLE": "x"}}) == {"result": 7}
     assert FirstConnectTimesOut.calls == 2 and len(portal.requests) == 1
+
+
+@pytest.mark.parametrize("start", [0, "0", "", 100, "100"])
+def test_all_pages_starts_from_the_top_for_a_zero_start_given_as_text(
+    monkeypatch: pytest.MonkeyPatch, start: Any
+) -> None:
+    # _bulk.py:513 | "0" -> '0_x' (the CLI gives --start as text: "0" is the first page, not an offset to keep)
+    from opi_bitrix24 import _bulk
+
+    seen: list = []
+    monkeypatch.setattr(_bulk, "iterate", lambda url, method, params, token, fast: seen.append(params) or iter([]))
+    _bulk.all_pages(b24.get_deals_list, "https://portal.test/rest/1/k3y/", {"STAGE_ID": "NEW"}, start)
+    assert len(seen) == 1 and seen[0].get("start") == ("100" if start in (100, "100") else None)

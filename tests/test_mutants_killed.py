@@ -168,8 +168,8 @@ def test_a_streamed_body_sends_exactly_the_usual_headers(portal: Any, tmp_path: 
     )
 
 
-def test_a_truncated_answer_says_the_connection_closed_before_it_was_complete() -> None:
-    # _core.py:754 | "the connection closed before the answer was complete" -> '..._x'
+def _call_against_one_raw_answer(raw: bytes) -> Any:
+    """``call(server.time)`` against a loopback server that reads one request and answers ``raw`` bytes."""
     import socket
     import threading
 
@@ -183,16 +183,23 @@ def test_a_truncated_answer_says_the_connection_closed_before_it_was_complete() 
             data = b""
             while b"\r\n\r\n" not in data:
                 data += conn.recv(65536)
-            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"result": ')
+            conn.sendall(raw)
 
     worker = threading.Thread(target=serve, daemon=True)
     worker.start()
     try:
-        with pytest.raises(b24.TransportError) as raised:
-            b24.call(f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/k3y/", "server.time")
+        return b24.call(f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/k3y/", "server.time")
     finally:
         worker.join(10)
         listener.close()
+
+
+def test_a_truncated_answer_says_the_connection_closed_before_it_was_complete() -> None:
+    # _core.py:754 | "the connection closed before the answer was complete" -> '..._x'
+    with pytest.raises(b24.TransportError) as raised:
+        _call_against_one_raw_answer(
+            b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"result": '
+        )
     assert str(raised.value).endswith(": the connection closed before the answer was complete")
 
 
@@ -214,30 +221,8 @@ def test_a_batch_shows_its_progress_as_batch(portal: Any, monkeypatch: pytest.Mo
 def test_an_empty_chunked_answer_is_complete_not_cut() -> None:
     # _core.py:604 | headers_in.get("transfer-encoding", "") -> headers_in.get('', 'transfer-encoding')
     # (a chunked answer with no bytes ended properly: OPI's empty result, not a cut connection)
-    import socket
-    import threading
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(10)
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(10)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-            )
-
-    worker = threading.Thread(target=serve, daemon=True)
-    worker.start()
-    try:
-        assert b24.call(f"http://127.0.0.1:{listener.getsockname()[1]}/rest/1/k3y/", "server.time") == {}
-    finally:
-        worker.join(10)
-        listener.close()
+    raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    assert _call_against_one_raw_answer(raw) == {}
 
 
 def test_a_malformed_batch_command_is_refused_naming_commands() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Dict, Iterator, List
 
 import pytest
+from test_requote import _slow_lenient, _slow_requote
 
 import opi_bitrix24 as b24
 from conformance.runner.cases import parse_multipart
@@ -321,35 +322,6 @@ def test_a_large_base64_upload_arrives_intact_in_bounded_memory(hashing_server: 
 # --- single-quoted JSON: the fast conversion keeps the tokenizer's exact results -------------------
 
 
-def _reference_requote(source: str) -> str:
-    """The per-character conversion the fast paths replace (the behaviour to keep)."""
-    out: List[str] = []
-    i, size = 0, len(source)
-    while i < size:
-        char = source[i]
-        if char == '"':
-            end = i + 1
-            while end < size and source[end] != '"':
-                end += 2 if source[end] == "\\" else 1
-            out.append(source[i : end + 1])
-            i = end + 1
-        elif char == "'":
-            end, piece = i + 1, []
-            while end < size and source[end] != "'":
-                if source[end] == "\\" and end + 1 < size:
-                    piece.append("'" if source[end + 1] == "'" else "\\" + source[end + 1])
-                    end += 2
-                    continue
-                piece.append('\\"' if source[end] == '"' else source[end])
-                end += 1
-            out.append('"' + "".join(piece) + '"')
-            i = end + 1
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
-
-
 def _outcome(parse: Any, text: str) -> Any:
     try:
         return json.dumps(parse(text))
@@ -357,14 +329,10 @@ def _outcome(parse: Any, text: str) -> Any:
         return ValueError
 
 
-def _reference_lenient(text: str) -> Any:
-    stripped = text.strip()
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        if "'" not in stripped:
-            raise
-    return json.loads(_reference_requote(stripped))
+_reference_requote, _reference_lenient = (
+    _slow_requote,
+    _slow_lenient,
+)  # the per-character references (tests/test_requote.py)
 
 
 @pytest.mark.parametrize(

@@ -89,8 +89,30 @@ def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> D
     if "error" in data:
         from ._limits import typed_error
 
-        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], data)
+        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], _clean(data, url, token))
     return data
+
+
+def _secrets(url: str, token: str) -> Tuple[str, ...]:
+    """The webhook key in ``url`` and the token: what no bulk error may show."""
+    address = _core.endpoint_url(url, token, "batch")[0]
+    return tuple(s for s in (token,) if s) + _core._url_secrets(address)
+
+
+def _clean(value: Any, url: str, token: str) -> Any:
+    """``value`` (an answer body, or part of one) with every secret removed by :func:`_core.redact`."""
+    secrets = _secrets(url, token)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _core.redact(item, *secrets)
+        if isinstance(item, Mapping):
+            return {walk(k) if isinstance(k, str) else k: walk(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
 
 
 # --- PHP http_build_query -------------------------------------------------------------------------

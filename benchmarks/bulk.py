@@ -1,4 +1,4 @@
-"""Bulk benchmark against the limit-enforcing loopback portal (tests/simportal.py). Not a test.
+"""Bulk benchmark against the limit-enforcing loopback portal (opi_bitrix24.testing). Not a test.
 
     python benchmarks/bulk.py            # rate 50/s, burst 10 on both sides (scaled up from the cloud's
                                          # 2/s, burst 50 so that it runs in about a minute)
@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from simportal import SimPortal  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 import opi_bitrix24 as b24  # noqa: E402
 from opi_bitrix24 import _limits  # noqa: E402
+from opi_bitrix24.testing import SimPortal  # noqa: E402
 
 Row = Tuple[str, float, float, int, int, int, int, int, int]
 

@@ -55,10 +55,13 @@ def refresh(app: OAuthApp, stale: str) -> str:
     asks the token endpoint (refresh tokens rotate, so a second refresh would fail). A failed refresh
     raises :class:`RefreshFailed` (no secret in the message). ``on_refresh`` gets the new pair.
     """
-    from . import _core
-    from ._errors import RefreshFailed
+    from . import _core, _deadline
+    from ._errors import DeadlineExceeded, RefreshFailed
 
-    with app.lock:
+    left = _deadline.remaining()
+    if not app.lock.acquire(timeout=-1 if left is None else left):  # another thread is refreshing
+        raise DeadlineExceeded(f"waiting for the token refresh: the deadline of {_deadline.seconds():g} s has passed")
+    try:
         if stale in app.retired and app.access_token and app.access_token != stale:
             return app.access_token  # another thread refreshed while we waited
         answer = _core.oauth(
@@ -80,6 +83,8 @@ def refresh(app: OAuthApp, stale: str) -> str:
         app.access_token = access
         app.refresh_token = renewed
         callback = app.on_refresh
+    finally:
+        app.lock.release()
     if callback is not None:
         callback(dict(answer))
     return access

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
-from . import _convert, _stream
+from . import _convert, _deadline, _stream
 from ._convert import SKIP
 from ._errors import (
     AnswerTooLarge,
@@ -64,8 +64,11 @@ class Settings:
     Transport:
 
     - ``timeout``: seconds per connect/read, or a ``(connect, read)`` pair. Default ``(10, 60)``.
-    - ``deadline``: seconds for the whole call — connect, send, every byte of the answer, retries and
-      their waits. ``None``: no deadline. Default 300.
+    - ``deadline``: seconds for the whole call — the rate limiter's wait, the operating-time pause, the
+      OAuth refresh and the repeated request, connect, send, every byte of the answer, retries and their
+      waits. A wait before sending that cannot fit raises :class:`DeadlineExceeded` at once; a wait
+      after an answer (``Retry-After``, ``OPERATION_TIME_LIMIT``) that cannot fit returns that answer.
+      ``None``: no deadline. Default 300.
     - ``retries``: re-sends after the first attempt, only where a re-send is safe: HTTP 503 or a
       ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left (any transport
       failure for GET). Default 3.
@@ -637,6 +640,13 @@ def _send(
     another origin and never for a write. Every exception is raised without cause or context.
     """
     config = current_settings()
+    with _deadline.scope(config.deadline):
+        return _send_within(config, verb, url, body, secrets, content_type)
+
+
+def _send_within(
+    config: Settings, verb: str, url: str, body: Any, secrets: Tuple[str, ...], content_type: str
+) -> requests.Response:
     session = _session(config)
     _guard_transport_logs()
     secrets = tuple(s for s in secrets if s) + _url_secrets(url)
@@ -646,14 +656,15 @@ def _send(
         if not isinstance(body, (bytes, bytearray)) and hasattr(body, "__len__"):
             headers["Content-Length"] = str(len(body))
     shown = redact(url.split("?", 1)[0], *secrets)
-    deadline = None if config.deadline is None else time.monotonic() + float(config.deadline)
+    deadline = _deadline.at()
+    limit = _deadline.seconds()
     attempt = 0
     redirects = 0
     failure: Optional[OPIError] = None
     while True:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {config.deadline} s")
+            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {limit:g} s")
             break
         log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
         state = _Attempt()
@@ -672,7 +683,7 @@ def _send(
             alive = worker.is_alive()
         if alive:
             _abandon(state.response)
-            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {config.deadline} s")
+            failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {limit:g} s")
             break
         error = state.error
         if isinstance(error, OPIError):
@@ -859,9 +870,16 @@ def _exchange(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[
     ``OPERATION_TIME_LIMIT`` within ``operating_wait``, one refresh-and-repeat on ``expired_token``
     with ``oauth_app``.
     """
+    config = current_settings()
+    with _deadline.scope(config.deadline):
+        return _exchange_within(config, verb, api_method, url, token, fields)
+
+
+def _exchange_within(
+    config: Settings, verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]
+) -> Tuple[int, Result]:
     from . import _auth, _limits
 
-    config = current_settings()
     address, params = endpoint_url(url, token, api_method)
     params = _fields(params, fields)
     app = config.oauth_app
@@ -889,8 +907,9 @@ def _exchange(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[
             continue
         if error == "OPERATION_TIME_LIMIT" and not waited:
             pause = _limits.blocked_wait(address, api_method, config.operating_wait)
-            if pause is not None:
-                time.sleep(pause)
+            left = _deadline.remaining()
+            if pause is not None and (left is None or pause < left):  # a wait past the deadline: this answer
+                _deadline.sleep(pause, f"{verb} {api_method}: the operating-time wait")
                 waited = True
                 continue
         return response.status_code, data

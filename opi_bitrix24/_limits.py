@@ -14,7 +14,8 @@ import threading
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ._errors import APIError, OperationTimeLimit, api_error
+from . import _deadline
+from ._errors import APIError, DeadlineExceeded, OperationTimeLimit, api_error
 
 __all__ = ["Bucket", "acquire", "note_time", "operating_pause", "reset"]
 
@@ -24,7 +25,8 @@ OPERATING_BUDGET = 480.0
 OPERATING_MARGIN = 0.9
 
 clock = time.monotonic
-sleep = time.sleep
+#: Waits share the call's deadline: one that cannot fit raises DeadlineExceeded at once (see _deadline).
+sleep = _deadline.sleep
 
 
 class Bucket:
@@ -51,6 +53,11 @@ class Bucket:
             self.level += 1
             return wait
 
+    def refund(self) -> None:
+        """Give back the slot of a request that will not be sent (its wait could not fit the deadline)."""
+        with self.lock:
+            self.level = max(0.0, self.level - 1)
+
 
 _buckets: Dict[Tuple[str, float, int], Bucket] = {}
 _operating: Dict[Tuple[str, str], Tuple[float, float]] = {}
@@ -73,7 +80,11 @@ def acquire(address: str, limit: Optional[Tuple[float, int]]) -> float:
             bucket = _buckets[key] = Bucket(float(limit[0]), int(limit[1]))
     wait = bucket.delay()
     if wait > 0:
-        sleep(wait)
+        try:
+            sleep(wait, "the rate limiter")
+        except DeadlineExceeded:
+            bucket.refund()
+            raise
     return wait
 
 
@@ -104,7 +115,7 @@ def operating_pause(address: str, api_method: str, bound: float) -> float:
         return 0.0
     wait = min(bound, reset_at - time.time())
     if wait > 0:
-        sleep(wait)
+        sleep(wait, "the operating-time pause")
         with _lock:
             _operating.pop((_host(address), api_method.strip().lower()), None)
         return wait

@@ -4,15 +4,22 @@
 
 Like OPI's ``oint``, every option value is handed to the function as text and the function's own
 conversions give it a type (``--users 10``, ``--users "[1,10]"``, ``--fields "{'TITLE':'x'}"``,
-``--fields task.json``, ``--clear true``). Exit codes: 0 the call completed (API error bodies included),
-2 usage error (nothing sent), 99 transport or unexpected error.
+``--fields task.json``, ``--clear true``). Exit codes: 0 the call completed (API error bodies included,
+as OPI prints them), 2 usage error (nothing sent), 3 an API error body with ``--fail-on-api-error`` or
+``$OPI_BITRIX24_FAIL_ON_API_ERROR=1`` (the body is still printed), 99 transport or unexpected error,
+141 the output pipe was closed (128 + SIGPIPE, as the shell reports it for other tools).
+
+Everything the CLI writes on stderr goes through the transport's redaction (``_core.redact``) with the
+run's secrets: the webhook key, the token (from any source) and any secret query value of the URL.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -21,14 +28,19 @@ from . import __version__
 from ._errors import InvalidArgument, OPIError
 from ._table import Method, find, methods
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_API_ERROR", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "FAIL_ON_API_ERROR_ENV", "main"]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+#: An API error body (``{"error": ...}``) with ``--fail-on-api-error`` / ``$OPI_BITRIX24_FAIL_ON_API_ERROR``.
+EXIT_API_ERROR = 3
 EXIT_ERROR = 99
+#: The output pipe was closed by the reader (``| head -1``): 128 + SIGPIPE, what the shell shows for ``cat``.
+EXIT_PIPE = 141
 
 PROG = "opi-bitrix24"
-_FLAGS = ("debug", "help", "all", "quiet")
+FAIL_ON_API_ERROR_ENV = "OPI_BITRIX24_FAIL_ON_API_ERROR"
+_FLAGS = ("debug", "help", "all", "quiet", "fail-on-api-error")
 _RESERVED = ("out", "token-file") + _FLAGS
 #: Secrets off the command line (the process list shows every argument): the option's value from here.
 _ENVIRONMENT = {"url": "OPI_B24_URL", "token": "OPI_B24_TOKEN"}
@@ -38,14 +50,47 @@ class _Usage(Exception):
     pass
 
 
+class _PipeClosed(Exception):
+    """stdout or stderr was closed by its reader: the run ends quietly with ``EXIT_PIPE``."""
+
+
+#: The secrets of the current run (token, webhook key...): every stderr line is redacted with them.
+_run_secrets: contextvars.ContextVar[Tuple[str, ...]] = contextvars.ContextVar("_run_secrets", default=())
+
+
+def _redact(text: str) -> str:
+    from . import _core
+
+    return _core.redact(text, *_run_secrets.get())
+
+
 def _write(stream: IO[str], text: str) -> None:
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
-    else:
-        stream.write(text)
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            rest = memoryview(text.encode("utf-8"))
+            while rest:  # a pipe closed mid-write takes part of it: the next write reports the closed pipe
+                written = buffer.write(rest)
+                rest = rest[len(rest) if written is None else written :]
+            buffer.flush()
+        else:
+            stream.write(text)
+    except BrokenPipeError:
+        raise _PipeClosed() from None
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point a closed stream's descriptor at the null device, so the interpreter's last flush is quiet."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def _overview() -> str:
@@ -70,7 +115,14 @@ def _overview() -> str:
         "Secrets: --url and --token default to $OPI_B24_URL and $OPI_B24_TOKEN (the command line wins);",
         "--token-file FILE reads the token from a file. Both keep secrets out of the process list.",
     ]
-    lines += ["", "Exit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error."]
+    lines += [
+        "",
+        "Scripts and cron: --fail-on-api-error (or $OPI_BITRIX24_FAIL_ON_API_ERROR=1) makes an API error body",
+        "(an answer with an error field) exit 3; the body is still printed.",
+        "",
+        "Exit codes: 0 done (API error bodies too), 2 usage error, 3 API error body (with --fail-on-api-error),"
+        " 99 transport/unexpected error, 141 output pipe closed.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -138,23 +190,148 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
-def _secrets_off_the_command_line(values: Dict[str, str], takes: Callable[[str], bool]) -> Optional[str]:
-    """``--token-file FILE`` and ``$OPI_B24_URL`` / ``$OPI_B24_TOKEN`` for options not given; a problem or None."""
+def _typed(args: Sequence[str]) -> List[str]:
+    """The options typed on the command line, blank values included (``--token ""`` was typed)."""
+    typed: List[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        name, has_inline, _ = token[2:].partition("=") if token.startswith("--") else ("", False, "")
+        if name and name not in _FLAGS and not has_inline:
+            i += 1  # its value
+        if name:
+            typed.append(name)
+        i += 1
+    return typed
+
+
+def _secrets_off_the_command_line(
+    values: Dict[str, str],
+    takes: Callable[[str], bool],
+    typed: Sequence[str] = (),
+    origin: Optional[Dict[str, str]] = None,
+) -> Optional[str]:
+    """``--token-file FILE`` and ``$OPI_B24_URL`` / ``$OPI_B24_TOKEN`` for options not given; a problem or None.
+
+    ``origin`` (filled in) says where each of ``url`` and ``token`` came from, as the user typed or set it
+    (``--token``, ``--token-file``, ``$OPI_B24_TOKEN``...): errors name that, not an option never typed.
+    """
+    origin = {} if origin is None else origin
+    for cli in ("url", "token"):
+        if cli in values:
+            origin[cli] = f"--{cli}"
     path = values.pop("token-file", None)
     if path is not None:
         if not takes("token"):
             return "--token-file: this method takes no token"
-        if "token" in values:
+        if "token" in values or "token" in typed:
             return "give --token or --token-file, not both"
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 values["token"] = handle.read().strip()
         except OSError as exc:
             return f"--token-file: cannot read {path!r} ({exc.strerror})"
+        except UnicodeDecodeError:
+            return f"--token-file: {path!r} is not UTF-8 text"
+        if not values["token"]:
+            return f"--token-file: {path!r} is empty"
+        origin["token"] = "--token-file"
     for cli, variable in _ENVIRONMENT.items():
         if cli not in values and takes(cli) and os.environ.get(variable, "").strip():
             values[cli] = os.environ[variable].strip()
+            origin[cli] = f"${variable}"
     return None
+
+
+def _credentials_problem(values: Dict[str, str], typed: Sequence[str], origin: Dict[str, str]) -> Optional[str]:
+    """A portal address needs a token, a webhook URL takes none: checked before anything is sent."""
+    from . import _core
+
+    url, token = values.get("url", "").strip(), values.get("token", "").strip()
+    if not url:
+        return None  # a missing URL is the function's own usage error (naming --url)
+    address = _core._SCHEME.sub("", url)
+    path = "/" + address.split("/", 1)[1] if "/" in address else ""
+    webhook = bool(_core._WEBHOOK_PATH.search(path if path.endswith("/") else path + "/"))
+    where = origin.get("url", "--url")
+    if token and webhook:
+        return (
+            f"{origin.get('token', '--token')} and {where} conflict: {where} is a webhook URL, which carries its own"
+            " key; give a webhook URL, or a portal address with a token, not both"
+        )
+    if not token and not webhook:
+        if "token" in typed:
+            blame = "--token is empty"
+        elif os.environ.get(_ENVIRONMENT["token"]) is not None:
+            blame = f"${_ENVIRONMENT['token']} is empty"
+        else:
+            blame = "no token was given"
+        return (
+            f"{blame}: {where} is a portal address, which needs a token (--token, --token-file or"
+            f" ${_ENVIRONMENT['token']}); a webhook URL looks like https://<portal>/rest/<user>/<key>/"
+        )
+    return None
+
+
+#: Options that take a whole number although their type allows text: a dialog id (``chat4``) is not one.
+_NOT_ONLY_DIGITS = ("chat",)
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _numbers_problem(method: Method, values: Dict[str, str]) -> Optional[str]:
+    """An id or offset option (help: "a number") holding text that is no whole number; None when all are."""
+    for param in method.params:
+        value = values.get(param.cli)
+        if param.annotation != "Id" or param.cli in _NOT_ONLY_DIGITS or value is None or not value.strip():
+            continue
+        if not _WHOLE_NUMBER.fullmatch(value):
+            return f"--{param.cli}: expected a whole number (an id or an offset), got {value!r}"
+    return None
+
+
+def _out_problem(out: Optional[str]) -> Optional[str]:
+    """``--out FILE`` must be writable before the request goes out (a retried script would repeat a write)."""
+    if out is None:
+        return None
+    if not out.strip():
+        return "--out: the file name is empty"
+    if os.path.isdir(out):
+        return f"--out: {out!r} is a folder, not a file"
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        reason = "is not a folder" if os.path.exists(folder) else "does not exist"
+        return f"--out: the folder {folder!r} {reason}"
+    if (os.path.exists(out) and not os.access(out, os.W_OK)) or not os.access(folder, os.W_OK):
+        return f"--out: cannot write {out!r} (permission denied)"
+    return None
+
+
+_YES = ("1", "true", "yes", "on", "y")
+_NO = ("", "0", "false", "no", "off", "n")
+
+
+def _fail_on_api_error(flag: bool) -> bool:
+    """``--fail-on-api-error`` or ``$OPI_BITRIX24_FAIL_ON_API_ERROR`` (1/true/yes/on; 0/false/no/off/empty)."""
+    text = os.environ.get(FAIL_ON_API_ERROR_ENV, "").strip().lower()
+    if text not in _YES + _NO:
+        raise _Usage(f"${FAIL_ON_API_ERROR_ENV} must be 1 or 0 (true/false, yes/no, on/off)")
+    return flag or text in _YES
+
+
+def _api_error(result: Any) -> Optional[str]:
+    """``CODE: description`` of an API error body (a JSON object with a non-empty ``error``), else None."""
+    if not isinstance(result, dict) or result.get("error") in (None, "", False):
+        return None
+    text = str(result["error"])
+    description = result.get("error_description")
+    return f"{text}: {description}" if description not in (None, "") else text
+
+
+def _remember_secrets(values: Dict[str, str]) -> None:
+    from . import _core
+
+    found = [values.get("token", "").strip()] + list(_core._url_secrets(values.get("url", "")))
+    _run_secrets.set(tuple(secret for secret in found if secret))
 
 
 def _render(result: Any) -> str:
@@ -169,7 +346,7 @@ def _render(result: Any) -> str:
 
 
 def _error(message: str) -> None:
-    _write(sys.stderr, f"{PROG}: error: {message}\n")
+    _write(sys.stderr, _redact(f"{PROG}: error: {message}\n"))
 
 
 def _failed(exc: Exception, debug: bool) -> int:
@@ -178,9 +355,33 @@ def _failed(exc: Exception, debug: bool) -> int:
     Our exceptions are raised without their cause, whose text may hold secrets; ``--debug`` adds the traceback.
     """
     if debug:
-        _write(sys.stderr, traceback.format_exc())
+        _write(sys.stderr, _redact(traceback.format_exc()))
     _error(str(exc) if isinstance(exc, OPIError) else f"unexpected {type(exc).__name__}")
     return EXIT_ERROR
+
+
+def _debug_handler() -> None:
+    """``--debug``: the ``opi_bitrix24`` logger on stderr for this run, each line redacted once more."""
+
+    class Redacting(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return _redact(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Redacting("%(name)s: %(message)s"))
+    logger = logging.getLogger("opi_bitrix24")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def _finish(result: Any, out: Optional[str], fail: bool) -> int:
+    """Print the result; with ``fail``, an API error body also exits ``EXIT_API_ERROR`` with one stderr line."""
+    code = _emit(result, out)
+    problem = _api_error(result) if fail else None
+    if code != EXIT_OK or problem is None:
+        return code
+    _error(f"API error {problem}")
+    return EXIT_API_ERROR
 
 
 def _emit(result: Any, out: Optional[str]) -> int:
@@ -215,9 +416,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     logger = logging.getLogger("opi_bitrix24")
     handlers, level = list(logger.handlers), logger.level
+    marker = _run_secrets.set(())
     try:
         return _main(argv)
+    except _PipeClosed:  # `| head -1`, `| true`: no traceback, the code the shell shows for other tools
+        _silence(sys.stdout)
+        _silence(sys.stderr)
+        return EXIT_PIPE
     finally:
+        _run_secrets.reset(marker)
         for handler in list(logger.handlers):
             if handler not in handlers:
                 logger.removeHandler(handler)
@@ -257,7 +464,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if flags["help"]:
         _write(sys.stdout, _method_help(method))
         return EXIT_OK
-    problem = _secrets_off_the_command_line(values, lambda cli: cli in method.portal_options)
+    typed = _typed(args[1:])
+    origin: Dict[str, str] = {}
+    problem = _secrets_off_the_command_line(values, lambda cli: cli in method.portal_options, typed, origin)
+    _remember_secrets(values)
     if problem is not None:
         _error(problem)
         return EXIT_USAGE
@@ -265,12 +475,21 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if missing:
         _error(f"{method.name} needs {' '.join(missing)}")
         return EXIT_USAGE
+    try:
+        fail = _fail_on_api_error(flags["fail-on-api-error"])
+    except _Usage as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    problem = (
+        (_credentials_problem(values, typed, origin) if method.portal_options else None)
+        or _numbers_problem(method, values)
+        or _out_problem(out)
+    )
+    if problem is not None:
+        _error(problem)
+        return EXIT_USAGE
     if flags["debug"]:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger = logging.getLogger("opi_bitrix24")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        _debug_handler()
     kwargs = {p.python: values[p.cli] for p in method.params if p.cli in values}
     if flags["all"] and not _pageable(method):
         _error(f"--all: {method.name} is not a paged list method")
@@ -297,7 +516,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99
         return _failed(exc, flags["debug"])
-    return _emit(result, out)
+    return _finish(result, out, fail)
 
 
 # --- bulk additions: Call, --all, the rate limit from the environment ------------------------------
@@ -354,6 +573,7 @@ def _call_help() -> str:
         "Call any REST method with the parameters as a JSON body (an addition beyond OPI).\n"
         "  --all     page through a list method (every row; fast ID paging where the method allows)\n"
         "  --quiet   no progress line on stderr\n"
+        "  --fail-on-api-error  exit 3 when the answer is an API error body (also $OPI_BITRIX24_FAIL_ON_API_ERROR=1)\n"
         "  --out FILE, --debug, --token-file FILE, $OPI_B24_URL, $OPI_B24_TOKEN as for the other methods\n"
     )
 
@@ -373,7 +593,10 @@ def _call_main(args: Sequence[str]) -> int:
             i += 1
             continue
         if name not in _CALL_OPTIONS and name not in ("out", "token-file"):
-            _error(f"unknown option {token!r} for Call (options: --url --method --params --token --all --quiet)")
+            _error(
+                f"unknown option {token!r} for Call (options: --url --method --params --token --all --quiet"
+                " --fail-on-api-error)"
+            )
             return EXIT_USAGE
         if has_inline:
             value, i = inline, i + 1
@@ -389,7 +612,10 @@ def _call_main(args: Sequence[str]) -> int:
     if flags["help"]:
         _write(sys.stdout, _call_help())
         return EXIT_OK
-    problem = _secrets_off_the_command_line(values, lambda cli: cli in _CALL_OPTIONS)
+    typed = _typed(args)
+    origin: Dict[str, str] = {}
+    problem = _secrets_off_the_command_line(values, lambda cli: cli in _CALL_OPTIONS, typed, origin)
+    _remember_secrets(values)
     if problem is not None:
         _error(problem)
         return EXIT_USAGE
@@ -397,11 +623,17 @@ def _call_main(args: Sequence[str]) -> int:
     if missing:
         _error(f"Call needs {' '.join(missing)}")
         return EXIT_USAGE
+    try:
+        fail = _fail_on_api_error(flags["fail-on-api-error"])
+    except _Usage as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    problem = _credentials_problem(values, typed, origin) or _out_problem(out)
+    if problem is not None:
+        _error(problem)
+        return EXIT_USAGE
     if flags["debug"]:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logging.getLogger("opi_bitrix24").addHandler(handler)
-        logging.getLogger("opi_bitrix24").setLevel(logging.DEBUG)
+        _debug_handler()
     url, api, token = values["url"], values["method"], values.get("token", "")
     try:
         params = _bulk._params(values.get("params"))
@@ -416,7 +648,7 @@ def _call_main(args: Sequence[str]) -> int:
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99
         return _failed(exc, flags["debug"])
-    return _emit(result, out)
+    return _finish(result, out, fail)
 
 
 def run() -> None:

@@ -135,6 +135,8 @@ def method_help(method: Method, prog: str) -> str:
         "      write the result to FILE instead of stdout",
         "  --debug",
         "      log requests (secrets hidden) and show tracebacks on stderr",
+        "  --fail-on-api-error",
+        "      exit 3 when the answer is an API error body (also $OPI_BITRIX24_FAIL_ON_API_ERROR=1)",
         "",
         "Values are text, as in OPI's oint: a list is [1,2], a structure is JSON text (single quotes",
         "work: {'TITLE':'x'}) or a path to a .json file, a flag is true or false.",

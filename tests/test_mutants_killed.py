@@ -80,7 +80,8 @@ def test_the_cli_overview_ends_with_the_exit_codes(capsys: pytest.CaptureFixture
 
     assert _cli.main(["--help"]) == 0
     assert capsys.readouterr().out.endswith(
-        "\nExit codes: 0 done (API error bodies too), 2 usage error, 99 transport/unexpected error.\n"
+        "\nExit codes: 0 done (API error bodies too), 2 usage error, 3 API error body (with --fail-on-api-error),"
+        " 99 transport/unexpected error, 141 output pipe closed.\n"
     )
 
 

@@ -161,6 +161,8 @@ def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optiona
             i += 2
         else:
             raise _Usage(f"option --{name} needs a value")
+        if _blank(value):  # oint's parser drops an empty or blank value: the option counts as not given
+            continue
         if name == "out":
             out = value
         elif name in values:
@@ -168,6 +170,15 @@ def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optiona
         else:
             values[name] = _unescape(value)
     return values, out, flags
+
+
+#: What oint's parser counts as blank (OneScript's IsBlankString is .NET's String.IsNullOrWhiteSpace).
+_NOT_DOTNET_SPACE = frozenset("\x1c\x1d\x1e\x1f")  # Python counts these as whitespace, .NET does not
+
+
+def _blank(value: str) -> bool:
+    """An empty option value, or one of only white space: oint treats the option as absent (COMPATIBILITY C8)."""
+    return all(char.isspace() and char not in _NOT_DOTNET_SPACE for char in value)
 
 
 def _unescape(value: str) -> str:

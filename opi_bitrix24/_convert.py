@@ -408,21 +408,26 @@ def _date(value: Any, name: str) -> _dt.datetime:
         # .NET writes seven fraction digits (OPI's own examples); Python before 3.11 reads three or six.
         candidate = _FRACTION.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", candidate, count=1)
         try:
-            return _dt.datetime.fromisoformat(candidate)
+            moment = _dt.datetime.fromisoformat(candidate)
         except ValueError:
             pass
+        else:
+            # OPI reads date text with XMLValue, which turns a time with a zone (an offset or Z) into the
+            # machine's local time: machine-dependent, as in OPI (measured on oint; COMPATIBILITY.md quirks)
+            return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
     raise InvalidArgument(name, f"{_clip(value)!r} is not a date (use ISO 8601, e.g. 2026-01-31T12:00:00)")
 
 
 def date_iso(value: Any, name: str) -> Any:
-    """OPI ``DateISO``: ``YYYY-MM-DDTHH:MM:SS``, no zone (the wall-clock time as given)."""
+    """OPI ``DateISO``: ``YYYY-MM-DDTHH:MM:SS``, no zone (the wall-clock time as given; text with a zone is
+    first converted to the machine's local time, as OPI's XMLValue does)."""
     if not filled(value):
         return SKIP
     return _date(value, name).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def date_isoz(value: Any, name: str) -> Any:
-    """OPI ``DateISOZ``: like :func:`date_iso` plus a literal ``Z`` (no UTC conversion, as in OPI)."""
+    """OPI ``DateISOZ``: like :func:`date_iso` plus a literal ``Z`` (no conversion to UTC, as in OPI)."""
     converted = date_iso(value, name)
     return converted if converted is SKIP else converted + "Z"
 

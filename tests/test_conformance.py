@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
@@ -127,7 +128,7 @@ def strict_vcr() -> vcr.VCR:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.full_id for case in CASES])
-def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     case = under_policy(case, PACKAGE_POLICY)  # a transport-policy case as this package must pass it
     method = find(case.method)
     assert method is not None, f"{case.method} is not in the method table"
@@ -138,6 +139,24 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     env = cassette_env()
     for name, value in expand(case.env, env).items():
         monkeypatch.setenv(name, value)
+    if "TZ" in case.env:  # a case pinned in a zone (OPI's machine-dependent date rules): local time follows TZ
+        time.tzset()
+    try:
+        _run_case(case, method, func, russian, env, tmp_path, capsys)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def _run_case(
+    case: Case,
+    method: Any,
+    func: Any,
+    russian: bool,
+    env: Dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     kwargs, unknown = {}, []
     native = case.args_native is not None  # typed values, passed as they are (else CLI text, as oint does)
     given = case.args_native if case.args_native is not None else case.args
@@ -163,9 +182,16 @@ def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
             argv = [case.via or case.method]
             for option, value in case.args.items():
                 argv += [f"--{option}", cli_text(expand(value, env))]
-            assert _cli.main([*argv, "--out", str(out)]) == 0 and error is None, "cli-only cases expect a result"
-            result = json.loads(out.read_text(encoding="utf-8"))
-            assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)
+            code = _cli.main([*argv, "--out", str(out)])
+            if error is None:
+                assert code == 0, capsys.readouterr().err
+                result = json.loads(out.read_text(encoding="utf-8"))
+                diff = json_diff(expected_result(case, env), result)
+                assert diff is None, diff
+            else:  # the CLI's reading refuses the call: a usage error (exit 2) naming the option
+                assert error["kind"] == "usage" and code == 2, (code, capsys.readouterr().err)
+                stderr = capsys.readouterr().err
+                assert f"--{error['parameter']}" in stderr if error.get("parameter") else stderr, stderr
         elif error is None:
             result = func(**kwargs)
             assert json_diff(expected_result(case, env), result) is None, json_diff(expected_result(case, env), result)

@@ -147,6 +147,25 @@ def test_the_html_page_in_a_browser_shows_counts_and_a_failure_on_click(results:
     broken = next(c for c in GET_USERS if c.full_id == BROKEN)
     assert f"{BROKEN} fail" in detail
     assert broken.description in detail
-    assert "$ their-cli GetUsers --url http://127.0.0.1:1/rest/1/${SECRET}/" in detail
+    assert "$ their-cli GetUsers --url 'http://127.0.0.1:1/rest/1/${SECRET}/'" in detail  # quoted as a shell line
     assert "request 1: $body.ID[1]: expected 10, got 99" in detail
     assert "exit 99 (expected: no local validation)" in detail
+
+
+def test_the_matrix_splits_opi_and_port_cases_and_quotes_argv(results: List[Path], tmp_path: Path) -> None:
+    out, page = tmp_path / "matrix.md", tmp_path / "matrix.html"
+    assert matrix_main([*map(str, results), "-o", str(out), "--html", str(page)]) == 0
+    text = out.read_text(encoding="utf-8")
+    opi, port = (sum(c.origin == origin for c in CASES) for origin in ("opi", "port"))
+    assert opi + port == len(CASES) and opi and port
+    assert f"| good | opi | {opi} | 0 | 0 | 0 | 0 |" in text and f"| good | port | {port} | 0 | 0 | 0 | 0 |" in text
+    broken = next(c for c in GET_USERS if c.full_id == BROKEN)
+    users_opi = sum(c.origin == "opi" for c in GET_USERS)
+    other_opi = [line for line in text.splitlines() if line.startswith("| other | opi |")]
+    assert other_opi == [
+        f"| other | opi | {users_opi - (broken.origin == 'opi') - (GET_USERS[-1].origin == 'opi')} | "
+        f"{int(broken.origin == 'opi')} | {int(GET_USERS[-1].origin == 'opi')} | 0 | {opi - users_opi} |"
+    ]
+    shown = page.read_text(encoding="utf-8")
+    assert 'data-origin="port"' in shown
+    assert html.escape("their-cli GetUsers --url 'http://127.0.0.1:1/rest/1/${SECRET}/'") in shown

@@ -50,6 +50,8 @@ from .cases import (
     suite_version,
     under_policy,
 )
+from .opiformat import FORMATS
+from .opiformat import parse as parse_opi
 from .server import ReplayServer
 
 EXIT_FOR_KIND = {"usage": 2, "runtime": 99}
@@ -76,10 +78,23 @@ def expectations(path: Path) -> List[Dict[str, str]]:
     return list(expectations_file(path)["xfail"])
 
 
+#: What an expectations file may say (see README "Expectations file").
+EXPECTATION_KEYS = ("xfail", "relax", "policy", "outcomes", "output", "exit_codes", "env", "names_options", "tags")
+
+
 def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
     """An expectations file: ``xfail`` (expected failures), ``relax`` (matching relaxations), ``policy``
-    (the transport policy followed) and ``outcomes`` (per case id: ``requests`` / ``expect`` overrides)."""
+    (the transport policy followed), ``outcomes`` (per case id: ``requests`` / ``expect`` overrides),
+    ``output`` (the result format written: ``json`` or OPI's writer format ``opi``), ``exit_codes`` (per error
+    kind), ``env`` (environment for every case, e.g. ``TZ``), ``names_options`` (``false``: the error
+    messages do not name the option, so that check is off) and ``tags`` (the default of ``--tags``, e.g.
+    ``[opi]``: judged only on the cases that pin OPI's own behaviour)."""
     data = (_read_data(path) or {}) if path is not None and path.exists() else {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: an expectations file is a mapping")
+    unknown_keys = sorted(set(data) - set(EXPECTATION_KEYS))
+    if unknown_keys:
+        raise ValueError(f"{path}: unknown key(s) {unknown_keys} (known: {', '.join(EXPECTATION_KEYS)})")
     entries = list(data.get("xfail") or [])
     for entry in entries:
         if not isinstance(entry, dict) or "id" not in entry:
@@ -95,7 +110,36 @@ def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
     for case_id, outcome in outcomes.items():
         if not isinstance(outcome, dict) or not set(outcome) <= {"requests", "expect", "reason"}:
             raise ValueError(f"{path}: outcome {case_id!r} may only give requests, expect and reason")
-    return {"xfail": entries, "relax": relax, "policy": policy, "outcomes": outcomes}
+    output = data.get("output")
+    if output is not None and output not in FORMATS:
+        raise ValueError(f"{path}: unknown output format {output!r} (known: {', '.join(FORMATS)})")
+    exit_codes = dict(data.get("exit_codes") or {})
+    for kind, code in exit_codes.items():
+        if kind not in EXIT_FOR_KIND or not isinstance(code, int) or isinstance(code, bool):
+            raise ValueError(f"{path}: exit_codes maps {', '.join(EXIT_FOR_KIND)} to integers, got {kind!r}: {code!r}")
+    env = {str(key): str(value) for key, value in (data.get("env") or {}).items()}
+    names_options = data.get("names_options", True)
+    if not isinstance(names_options, bool):
+        raise ValueError(f"{path}: names_options is true or false")
+    tags = [str(tag) for tag in data.get("tags") or []]
+    return {
+        "tags": tags,
+        "xfail": entries,
+        "relax": relax,
+        "policy": policy,
+        "outcomes": outcomes,
+        "output": output,
+        "exit_codes": exit_codes,
+        "env": env,
+        "names_options": names_options,
+    }
+
+
+def read_result(output: bytes, fmt: str) -> Any:
+    """The result an implementation wrote, read strictly in the format it declares (``json`` or ``opi``)."""
+    if fmt == "opi":
+        return parse_opi(output)
+    return parse_json(output)
 
 
 def _tls() -> Tuple[Any, str]:
@@ -169,6 +213,8 @@ def run_case(
     timeout: float,
     exit_codes: Dict[str, int],
     worker: Optional[Worker] = None,
+    output_format: str = "json",
+    names_options: bool = True,
 ) -> Tuple[bool, str, List[str]]:
     """Run one case; returns (passed, message, the argv run with secrets masked)."""
     secret = "k" + secrets.token_hex(8)
@@ -220,7 +266,7 @@ def run_case(
         if server.unserved():  # a runtime error after the listed exchanges (e.g. every retry), not before
             return False, f"{server.unserved()} expected request(s) never arrived before the error", shown
         parameter = case.expect["error"].get("parameter")
-        if parameter and f"--{parameter}" not in stderr + output.decode("utf-8", errors="replace"):
+        if parameter and names_options and f"--{parameter}" not in stderr + output.decode("utf-8", errors="replace"):
             return False, f"the error does not name --{parameter}: {stderr[:200]}", shown
         return True, "", shown
     if done.returncode != 0:
@@ -234,9 +280,10 @@ def run_case(
             return True, "", shown
         return False, mask(f"expected {expected!r}, got {actual_text[:200]!r}", secret, token), shown
     try:
-        actual = parse_json(output)
-    except ValueError:
-        return False, f"the result is not JSON: {output[:120]!r}", shown
+        actual = read_result(output, output_format)
+    except ValueError as exc:
+        name = "JSON" if output_format == "json" else "in OPI's writer format"
+        return False, mask(f"the result is not {name} ({exc}): {output[:120]!r}", secret, token), shown
     problem = json_diff(expected, actual)
     return (problem is None), mask(problem or "", secret, token), shown
 
@@ -314,6 +361,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         action="store_true",
         help="serve HTTPS with a throwaway CA (trusted via REQUESTS_CA_BUNDLE/SSL_CERT_FILE)",
     )
+    parser.add_argument(
+        "--output",
+        choices=FORMATS,
+        help="the format the CLI writes its result in: json, or opi (OPI's writer format: single quotes, CRLF, "
+        "one-space indent) (default: the expectations file's, adapters.yaml's, json)",
+    )
+    parser.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        help="only tests carrying one of these tags (comma-separated; repeat to require each group), "
+        "e.g. --tags opi: only the cases that pin OPI's own behaviour",
+    )
     parser.add_argument("--run", action="append", default=[], help="only tests whose id matches this glob")
     parser.add_argument("--skip", action="append", default=[], help="skip tests whose id matches this glob")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per test")
@@ -335,7 +395,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    adapter = _adapters().get(args.impl, {}) if not args.argv else {}
+    # the adapter of --impl applies however the runner is started; --argv replaces only its command
+    adapter = _adapters().get(args.impl, {})
     prefix = (
         shlex.split(args.argv)
         if args.argv
@@ -348,10 +409,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     persistent = adapter.get("persistent")
     worker_command = (
         [sys.executable if part == "{python}" else part for part in persistent]
-        if persistent and not args.process_per_case
+        if persistent and not args.process_per_case and not args.argv
         else None
     )
-    exit_codes = dict(EXIT_FOR_KIND, **(adapter.get("exit_codes") or {}))
     expectations_path = args.expectations or SUITE / "expectations" / f"{args.impl}.yaml"
     if args.expectations and not args.expectations.exists():
         parser.error(f"--expectations: no file {str(args.expectations)!r}")
@@ -359,17 +419,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         expected = expectations_file(expectations_path)
     except ValueError as exc:
         parser.error(str(exc))
+    # exit codes per error kind: the defaults, then adapters.yaml's, then the expectations file's
+    exit_codes = {**EXIT_FOR_KIND, **(adapter.get("exit_codes") or {}), **expected["exit_codes"]}
+    output_format = args.output or expected["output"] or adapter.get("output") or "json"
+    if output_format not in FORMATS:
+        parser.error(f"adapters.yaml: unknown output format {output_format!r} for {args.impl}")
+    tag_filter: List[str] = args.tags or expected["tags"]
+    tag_groups = [{tag.strip() for tag in group.split(",") if tag.strip()} for group in tag_filter]
     xfails = expected["xfail"]
     relax: List[str] = expected["relax"]
     policy = args.policy or expected["policy"] or adapter.get("policy") or DEFAULT_POLICY
 
     tls_context, bundle = _tls() if args.tls else (None, "")
-    extra_env = {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle} if bundle else {}
+    extra_env = dict(expected["env"])
+    if bundle:
+        extra_env.update(REQUESTS_CA_BUNDLE=bundle, SSL_CERT_FILE=bundle)
     scheme = "https" if args.tls else "http"
     selected = [
         case
         for case in load_cases()
-        if not (args.run and not case.matches(args.run)) and not (args.skip and case.matches(args.skip))
+        if not (args.run and not case.matches(args.run))
+        and not (args.skip and case.matches(args.skip))
+        and all(group & set(case.tags) for group in tag_groups)
     ]
     servers: List[ReplayServer] = []
     workers: List[Worker] = []
@@ -399,6 +470,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.timeout,
             exit_codes,
             local.worker,
+            output_format,
+            expected["names_options"],
         )
         elapsed = time.monotonic() - started
         if not ok and (case.policy or case.full_id in expected["outcomes"]):
@@ -424,7 +497,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(
             f"opi-bitrix24 conformance suite {suite_version()}: {len(selected)} cases (the HTTP request each "
             f"call sends and the result it returns) against {shlex.join(prefix)} [{args.impl}, {scheme}, "
-            f"policy {policy}{', relaxed: ' + ', '.join(relax) if relax else ''}]",
+            f"policy {policy}, output {output_format}{', relaxed: ' + ', '.join(relax) if relax else ''}"
+            f"{', tags: ' + ' '.join(tag_filter) if tag_filter else ''}]",
             flush=True,
         )
     try:
@@ -435,6 +509,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     "impl": args.impl,
                     "section": section_of(case),
                     "method": case.method,
+                    "origin": case.origin,
                     "status": status,
                     "message": message,
                     "description": case.description,
@@ -464,6 +539,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scheme": scheme,
         "policy": policy,
         "relaxed": relax,
+        "output": output_format,
+        "exit_codes": exit_codes,
+        "tags": tag_filter,
         "passed": counts["pass"],
         "failed": failed,
         "skipped": counts["skip"] + counts["xfail"],

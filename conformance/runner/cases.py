@@ -35,6 +35,9 @@ CASSETTE_SECRET = "WEBHOOK_KEY_PLACEHOLDER"
 CASSETTE_TOKEN = "TOKEN_PLACEHOLDER"
 CASSETTE_OTHER_HOST = "b24-elsewhere.bitrix24.test"
 
+#: Origin tags: every case carries exactly one (``--tags opi`` runs only the cases that pin OPI's behaviour).
+ORIGINS = ("opi", "port")
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)(?::([^}]*))?\}")
 
 
@@ -56,6 +59,13 @@ class Case:
     policy: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     #: native-value cases: typed arguments for in-process runners (``args_native``; see ``native_value``)
     args_native: Optional[Dict[str, Any]] = None
+
+    @property
+    def origin(self) -> str:
+        """Where the expectation comes from: ``opi`` (OPI's own behaviour) or ``port`` (this package's
+        addition, stricter validation or safety choice): the case's one origin tag."""
+        found = [tag for tag in self.tags if tag in ORIGINS]
+        return found[0] if len(found) == 1 else ""
 
     @property
     def full_id(self) -> str:
@@ -139,6 +149,8 @@ def load_cases(root: Path = CASES) -> List[Case]:
                     args_native=None if test.get("args_native") is None else dict(test["args_native"]),
                 )
             )
+            if not cases[-1].origin:
+                raise ValueError(f"{cases[-1].full_id}: give exactly one origin tag ({' or '.join(ORIGINS)})")
             _check_policy(cases[-1])
             _check_native(cases[-1])
     return cases

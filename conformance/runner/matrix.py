@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import shlex
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .cases import load_cases, section_of
+from .cases import ORIGINS, load_cases, section_of
 
 #: How each runner status counts in the matrix.
 KIND = {"pass": "pass", "fail": "fail", "xpass": "fail", "xfail": "xfail", "skip": "skip"}
@@ -92,6 +93,17 @@ def totals(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]]) -> D
     return out
 
 
+def totals_by_origin(
+    impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]]
+) -> Dict[str, Dict[str, Dict[str, int]]]:
+    """{impl: {origin: counts}}: the split between the cases that pin OPI's behaviour (``opi``) and this
+    package's additions and stricter choices (``port``)."""
+    by_origin: Dict[str, List[str]] = {origin: [] for origin in ORIGINS}
+    for case in load_cases():
+        by_origin[case.origin].append(case.full_id)
+    return {impl: {origin: _cell(ids, results[impl]) for origin, ids in by_origin.items()} for impl in impls}
+
+
 def markdown(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]], summaries: Dict[str, Any]) -> str:
     layout = _layout()
     lines = [
@@ -106,11 +118,25 @@ def markdown(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]], su
     ]
     for impl, total in totals(impls, results).items():
         summary = summaries.get(impl, {})
-        argv = " ".join(summary.get("argv") or [])
+        argv = shlex.join(summary.get("argv") or [])
         lines.append(
             f"| {impl} | {summary.get('suite_version', '?')} | `{argv}` | {total['pass']} | {total['fail']} | "
             f"{total['xfail']} | {total['skip']} | {total['missing']} |"
         )
+    lines += [
+        "",
+        "By origin: `opi` cases pin OPI's own behaviour, `port` cases this package's additions and stricter",
+        "choices (an implementation of OPI is judged on `--tags opi`).",
+        "",
+        "| implementation | origin | pass | fail | xfail | skip | not run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for impl, origins in totals_by_origin(impls, results).items():
+        for origin, total in origins.items():
+            lines.append(
+                f"| {impl} | {origin} | {total['pass']} | {total['fail']} | {total['xfail']} | {total['skip']} | "
+                f"{total['missing']} |"
+            )
     for section, methods in layout.items():
         lines += ["", f"## {section}", "", "| function | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
         for method, ids in methods.items():
@@ -164,6 +190,22 @@ def html_page(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]], s
             + "</tr>"
         )
     out.append("</table>")
+    out.append(
+        "<p>By origin: <code>opi</code> cases pin OPI's own behaviour, <code>port</code> cases this package's "
+        "additions and stricter choices.</p>"
+        '<table id="origins"><tr><th>implementation</th><th>origin</th><th>pass</th><th>fail</th>'
+        "<th>xfail</th><th>skip</th><th>not run</th></tr>"
+    )
+    for impl, origins in totals_by_origin(impls, results).items():
+        for origin, total in origins.items():
+            out.append(
+                f'<tr data-impl="{esc(impl)}" data-origin="{esc(origin)}"><td>{esc(impl)}</td><td>{esc(origin)}</td>'
+                + "".join(
+                    f'<td class="count-{key}">{total[key]}</td>' for key in ("pass", "fail", "xfail", "skip", "missing")
+                )
+                + "</tr>"
+            )
+    out.append("</table>")
     serial = 0
     for section, methods in layout.items():
         out.append(f"<h2>{esc(section)}</h2><table><tr><th>function</th>")
@@ -190,7 +232,7 @@ def html_page(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]], s
                         f'<div class="case" data-status="{esc(status)}"><code>{esc(case_id)}</code> {esc(status)}'
                     )
                     if record and status != "pass":
-                        argv = " ".join(record.get("argv") or [])
+                        argv = shlex.join(record.get("argv") or [])
                         text = f"{record.get('description', '')}\n$ {argv}\n{record.get('message', '')}"
                         out.append(f'<div class="msg">{esc(text)}</div>')
                     out.append("</div>")
@@ -215,6 +257,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.html.write_text(html_page(impls, results, summaries), encoding="utf-8")
     for impl, total in totals(impls, results).items():
         print(f"{impl}: {total['pass']} pass, {total['fail']} fail, {total['xfail']} xfail, {total['skip']} skip")
+        for origin, part in totals_by_origin([impl], results)[impl].items():
+            print(f"  {origin}: {part['pass']} pass, {part['fail']} fail, {part['xfail']} xfail, {part['skip']} skip")
     return 0
 
 

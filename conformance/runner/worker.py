@@ -22,7 +22,14 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any, Dict, List
+
+
+def _zone_changed() -> None:
+    """Local time follows ``TZ`` as in a fresh process (a case may pin OPI's machine-dependent date rules in a zone)."""
+    if hasattr(time, "tzset"):
+        time.tzset()
 
 
 def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
@@ -38,6 +45,7 @@ def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
     sys.stdout, sys.stderr = text_out, text_err
     os.environ.clear()
     os.environ.update(env)
+    _zone_changed()
     try:
         os.chdir(cwd)
         try:
@@ -56,6 +64,7 @@ def _call(argv: List[str], env: Dict[str, str], cwd: str) -> Dict[str, Any]:
             wrapper.detach()  # keep the BytesIO open when the wrapper goes away
         os.environ.clear()
         os.environ.update(saved_env)
+        _zone_changed()
         os.chdir(saved_cwd)
     return {
         "code": code,

@@ -470,6 +470,8 @@ def get_task_fields_structure(url: str, token: str = "") -> Result:
     return _core.get("tasks.task.getFields", url, token)
 
 
+# OPI's texts as its source has them, the doubled bracket of ADD_IN_REPORT and ONLY_ROOT_TASKS included
+# (measured on oint at a52335e; a script comparing oint's output gets the same bytes; COMPATIBILITY.md quirks)
 _TASKS_FILTER = {
     "ID": "<task identifier>",
     "PARENT_ID": "<parent task identifier>",
@@ -484,7 +486,7 @@ _TASKS_FILTER = {
     "REAL_STATUS": "<task status>",
     "MARK": "<mark>",
     "SITE_ID": "<site identifier>",
-    "ADD_IN_REPORT": "<task in the report (Y|N)>",
+    "ADD_IN_REPORT": "<task in the report (Y|N))>",
     "DATE_START": "<start date>",
     "DEADLINE": "<deadline>",
     "CREATED_DATE": "<date of creation>",
@@ -493,7 +495,7 @@ _TASKS_FILTER = {
     "ACCOMPLICE": "<co-executor identifier>",
     "AUDITOR": "<auditor identifier>",
     "DEPENDS_ON": "<previous task identifier>",
-    "ONLY_ROOT_TASKS": "<only tasks that are not subtasks (Y|N)>",
+    "ONLY_ROOT_TASKS": "<only tasks that are not subtasks (Y|N))>",
     "STAGE_ID": "<stage>",
     "UF_CRM_TASK": "<CRM elements>",
     "STATUS": "<status for sorting. Similar to REAL_STATUS, but has three additional meta-statuses>",

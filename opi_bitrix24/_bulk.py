@@ -89,7 +89,7 @@ def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> D
     if "error" in data:
         from ._limits import typed_error
 
-        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], _clean(data, url, token))
+        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], _clean(data, url, token), token)
     return data
 
 

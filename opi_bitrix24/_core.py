@@ -86,6 +86,8 @@ class Settings:
 
     - ``rate_limit``: a client-side leaky bucket per portal, ``(requests per second, burst)``; ``None``
       turns it off (on-premise). Default ``(2.0, 50)``, the cloud standard plan; Enterprise ``(5.0, 250)``.
+      One bucket per portal origin (scheme, host, port), whatever the settings of the calls using it:
+      while it holds requests the strictest limit among them wins.
     - ``operating_wait``: the longest wait (seconds) for a method's operating-time budget to reset
       after ``429 OPERATION_TIME_LIMIT``; ``0`` never waits (the answer is returned, as OPI does).
     - ``raise_api_errors``: raise :class:`APIError` subclasses for error answers instead of returning
@@ -858,7 +860,7 @@ def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str,
     if "error" in data and current_settings().raise_api_errors:
         from ._limits import typed_error
 
-        raise typed_error(status, api_method, endpoint_url(url, token, api_method)[0], data)
+        raise typed_error(status, api_method, endpoint_url(url, token, api_method)[0], data, token)
     return data
 
 
@@ -924,13 +926,19 @@ def oauth(**fields: Any) -> Result:
     Not a portal call: no NormalizeAuth. ``client_secret``, ``code`` and ``refresh_token`` are kept out of
     logs and messages.
     """
+    return oauth_exchange(**fields)[1]
+
+
+def oauth_exchange(**fields: Any) -> Tuple[int, Result]:
+    """:func:`oauth` with the HTTP status: ``(status, parsed answer)`` (the automatic refresh needs both)."""
     import os
 
     address = current_settings().oauth_url or os.environ.get("OPI_BITRIX24_OAUTH_URL") or OAUTH_URL
     params = _fields({}, fields)
     secrets = tuple(str(params[k]) for k in ("client_secret", "code", "refresh_token") if k in params)
     address += ("&" if "?" in address else "?") + _query_string(params)
-    return _parse(_send("GET", address, None, secrets), secrets)
+    response = _send("GET", address, None, secrets)
+    return response.status_code, _parse(response, secrets)
 
 
 def upload(address: str, field: str, filename: str, content: Union[bytes, _stream.FileSource]) -> Result:

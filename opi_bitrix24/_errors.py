@@ -14,7 +14,7 @@ No message ever contains the webhook key or the token.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 __all__ = [
     "APIError",
@@ -79,21 +79,51 @@ class APIError(OPIError):
 
     Raised only when ``raise_api_errors=True`` (and by :func:`batch` / :func:`iterate`, which never
     return a partial result). ``status`` is the HTTP status, ``method`` the REST method, ``error`` and
-    ``error_description`` the portal's fields, ``body`` the whole parsed answer. No secret is included.
+    ``error_description`` the portal's fields, ``body`` the whole parsed answer.
+
+    No secret is included: every text of the body (keys and values, at any depth) goes through the
+    transport's redaction (``_core.redact``) with ``secrets`` — the call's token, webhook key and OAuth
+    secrets — in their raw, JSON-escaped and percent-encoded spellings, and webhook paths and secret query
+    values are masked whatever they hold. The message, ``repr`` and ``body`` are built from the redacted body.
     """
 
     code = ""
 
-    def __init__(self, status: int, method: str, body: Dict[str, Any]) -> None:
+    def __init__(self, status: int, method: str, body: Dict[str, Any], secrets: Iterable[str] = ()) -> None:
+        hidden = tuple(s for s in secrets if isinstance(s, str) and s)
         self.status = status
-        self.method = method
-        self.body = body
-        self.error = str(body.get("error", ""))
-        self.error_description = str(body.get("error_description", ""))
-        text = f"{method}: HTTP {status} {self.error}"
+        self.method = _scrub(method, hidden)
+        self.body = _scrub_body(body, hidden)
+        self.error = str(self.body.get("error", ""))
+        self.error_description = str(self.body.get("error_description", ""))
+        text = f"{self.method}: HTTP {status} {self.error}"
         if self.error_description:
             text += f": {self.error_description}"
         super().__init__(text)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, method={self.method!r}, body={self.body!r})"
+
+
+def _scrub(value: Any, secrets: Tuple[str, ...]) -> Any:
+    """``value`` with every text in it redacted (dict keys too); other values unchanged."""
+    from ._core import redact
+
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _scrub_body(body: Any, secrets: Tuple[str, ...]) -> Dict[str, Any]:
+    try:
+        cleaned = _scrub(body, secrets)
+    except RecursionError:  # a body nested too deeply to walk: keep only its error fields
+        cleaned = _scrub({k: str(body.get(k, "")) for k in ("error", "error_description")}, secrets)
+    return cleaned if isinstance(cleaned, dict) else {}
 
 
 class QueryLimitExceeded(APIError):
@@ -158,7 +188,15 @@ class InternalServerError(APIError):
 
 
 class RefreshFailed(APIError):
-    """The OAuth refresh after ``expired_token`` failed (the token endpoint's error is in ``body``)."""
+    """The OAuth refresh after ``expired_token`` failed.
+
+    ``status`` is the token endpoint's HTTP status (0 when it gave no HTTP answer at all), ``method`` is
+    ``"oauth/token"``, ``body`` holds only the endpoint's ``error`` and ``error_description`` (redacted: the
+    client secret, the refresh token and the access tokens never appear). A garbage, HTML or incomplete
+    answer (no new access token and refresh token) is a ``RefreshFailed`` too, with ``error``
+    ``"refresh_failed"``. Threads that were waiting for the same refresh get the same failure without
+    asking the endpoint again.
+    """
 
     code = "refresh_failed"
 
@@ -190,10 +228,10 @@ API_ERRORS.update(
 )
 
 
-def api_error(status: int, method: str, body: Dict[str, Any]) -> APIError:
-    """The :class:`APIError` subclass for the body's ``error`` code (plain APIError if unknown)."""
+def api_error(status: int, method: str, body: Dict[str, Any], secrets: Iterable[str] = ()) -> APIError:
+    """The :class:`APIError` subclass for the body's ``error`` code (plain APIError if unknown), redacted."""
     cls = API_ERRORS.get(str(body.get("error", "")), APIError)
-    return cls(status, method, body)
+    return cls(status, method, body, secrets)
 
 
 class DeadlineExceeded(TransportError):

@@ -1,11 +1,15 @@
 """The portal's limits on the client side (additions beyond OPI).
 
-- :class:`Bucket`: a leaky bucket per portal host (``Settings.rate_limit``: requests per second and
-  burst). Thread-safe; a call waits for room before it is sent, so a well-behaved client never sees
-  ``503 QUERY_LIMIT_EXCEEDED``.
+- The rate bucket: a leaky bucket per portal origin (``Settings.rate_limit``: requests per second and
+  burst). One bucket per origin — scheme, host and port, default ports normalised — whatever the settings
+  of the calls and Portal objects using it: while requests are in it the strictest limit among them wins
+  (the lowest rate, the lowest burst); once it has drained it takes the next request's limit. A call
+  waits for room before it is sent, so a well-behaved client never sees ``503 QUERY_LIMIT_EXCEEDED``.
 - Operating time: every answer's ``time.operating`` / ``operating_reset_at`` (and a batch's per-command
-  ``result_time``) is recorded per portal and method; once a method has used most of its budget
-  (480 s per 10 minutes) the next call of that method waits for the reset instead of being blocked.
+  ``result_time``) is recorded per portal origin and method; once a method has used 90 % of its budget
+  (432 of 480 s per 10 minutes) the next call of that method waits for the reset instead of being blocked.
+
+Both live in the state backend of :mod:`._state` (in-process by default).
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ import threading
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from . import _deadline
+from . import _deadline, _state
 from ._errors import APIError, DeadlineExceeded, OperationTimeLimit, api_error
 
 __all__ = ["Bucket", "acquire", "note_time", "operating_pause", "reset"]
 
 #: The platform's operating-time budget per method (seconds within the 10-minute window).
 OPERATING_BUDGET = 480.0
-#: Slow down when a method has used this share of its budget.
+#: Slow down when a method has used this share of its budget (432 s of 480 s).
 OPERATING_MARGIN = 0.9
+OPERATING_THRESHOLD = 432.0
 
 clock = time.monotonic
 #: Waits share the call's deadline: one that cannot fit raises DeadlineExceeded at once (see _deadline).
@@ -30,7 +35,7 @@ sleep = _deadline.sleep
 
 
 class Bucket:
-    """A leaky bucket: ``burst`` requests at once, then ``rate`` per second."""
+    """A leaky bucket: ``burst`` requests at once, then ``rate`` per second (see :func:`._state.take_slot`)."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -43,14 +48,10 @@ class Bucket:
         """Take one slot; return how long the caller must wait before sending (0: send now)."""
         with self.lock:
             now = clock()
-            self.level = max(0.0, self.level - (now - self.stamp) * self.rate)
+            wait, self.level, self.rate, self.burst = _state.take_slot(
+                self.level, self.stamp, self.rate, self.burst, now, self.rate, self.burst
+            )
             self.stamp = now
-            # The request occupies a slot once it is sent; if the bucket is full it waits for one to drain.
-            # One slot is kept free: requests reach the portal with jitter (a late one can arrive
-            # right before the next), and the portal's bucket must never see more than its burst.
-            room = max(1, self.burst - 1)
-            wait = max(0.0, (self.level + 1 - room) / self.rate)
-            self.level += 1
             return wait
 
     def refund(self) -> None:
@@ -59,31 +60,22 @@ class Bucket:
             self.level = max(0.0, self.level - 1)
 
 
-_buckets: Dict[Tuple[str, float, int], Bucket] = {}
-_operating: Dict[Tuple[str, str], Tuple[float, float]] = {}
-_lock = threading.Lock()
-
-
-def _host(address: str) -> str:
-    rest = address.split("://", 1)[-1]
-    return rest.split("/", 1)[0].lower()
+def _method(api_method: str) -> str:
+    return api_method.strip().lower()
 
 
 def acquire(address: str, limit: Optional[Tuple[float, int]]) -> float:
-    """Wait for room in the portal's bucket; returns the seconds waited."""
+    """Wait for room in the bucket of the portal's origin; returns the seconds waited."""
     if limit is None:
         return 0.0
-    key = (_host(address), float(limit[0]), int(limit[1]))
-    with _lock:
-        bucket = _buckets.get(key)
-        if bucket is None:
-            bucket = _buckets[key] = Bucket(float(limit[0]), int(limit[1]))
-    wait = bucket.delay()
+    store = _state.current()
+    origin = _state.origin(address)
+    wait = store.take(origin, float(limit[0]), int(limit[1]))
     if wait > 0:
         try:
             sleep(wait, "the rate limiter")
         except DeadlineExceeded:
-            bucket.refund()
+            store.refund(origin)
             raise
     return wait
 
@@ -94,39 +86,41 @@ def note_time(address: str, api_method: str, block: Any) -> None:
         return
     operating = block.get("operating")
     reset_at = block.get("operating_reset_at")
-    if isinstance(operating, (int, float)) and isinstance(reset_at, (int, float)):
-        with _lock:
-            _operating[(_host(address), api_method.strip().lower())] = (float(operating), float(reset_at))
+    if (
+        isinstance(operating, (int, float))
+        and isinstance(reset_at, (int, float))
+        and not isinstance(operating, bool)
+        and not isinstance(reset_at, bool)
+    ):
+        _state.current().note_operating(_state.origin(address), _method(api_method), float(operating), float(reset_at))
 
 
 def operating_state(address: str, api_method: str) -> Optional[Tuple[float, float]]:
     """``(operating seconds, reset Unix time)`` last seen for the method, or None."""
-    with _lock:
-        return _operating.get((_host(address), api_method.strip().lower()))
+    return _state.current().operating(_state.origin(address), _method(api_method))
 
 
 def operating_pause(address: str, api_method: str, bound: float) -> float:
-    """Before a call: wait (up to ``bound`` s) when the method is close to its operating-time block."""
+    """Before a call: wait (up to ``bound`` s) when the method has used 90 % of its operating time or more."""
+    if bound <= 0:
+        return 0.0
     state = operating_state(address, api_method)
-    if state is None or bound <= 0:
+    if state is None:
         return 0.0
     operating, reset_at = state
-    if operating < OPERATING_BUDGET * OPERATING_MARGIN:
+    if operating < OPERATING_THRESHOLD:
         return 0.0
     wait = min(bound, reset_at - time.time())
     if wait > 0:
         sleep(wait, "the operating-time pause")
-        with _lock:
-            _operating.pop((_host(address), api_method.strip().lower()), None)
+        _state.current().clear_operating(_state.origin(address), _method(api_method), reset_at)
         return wait
     return 0.0
 
 
 def reset() -> None:
-    """Forget every bucket and every recorded operating time (tests)."""
-    with _lock:
-        _buckets.clear()
-        _operating.clear()
+    """Forget every bucket, every recorded operating time and every stored pair of the backend (tests)."""
+    _state.current().reset()
 
 
 def blocked_wait(address: str, api_method: str, bound: float) -> Optional[float]:
@@ -140,9 +134,18 @@ def blocked_wait(address: str, api_method: str, bound: float) -> Optional[float]
     return wait if wait <= bound else None
 
 
-def typed_error(status: int, api_method: str, address: str, body: Dict[str, Any]) -> APIError:
-    """The :class:`APIError` for an error answer; ``OPERATION_TIME_LIMIT`` gets the reset time if known."""
-    error = api_error(status, api_method, body)
+def typed_error(status: int, api_method: str, address: str, body: Dict[str, Any], token: Any = "") -> APIError:
+    """The :class:`APIError` for an error answer, redacted; ``OPERATION_TIME_LIMIT`` gets the reset time if known.
+
+    The secrets hidden: ``token``, the webhook key in ``address`` and the OAuth app's secrets and tokens.
+    """
+    from . import _auth, _core
+
+    secrets = (token if isinstance(token, str) else "",) + _core._url_secrets(address)
+    app = _core.current_settings().oauth_app
+    if app is not None:
+        secrets += _auth.secrets(app)
+    error = api_error(status, api_method, body, secrets)
     if isinstance(error, OperationTimeLimit):
         state = operating_state(address, api_method)
         if state is not None:

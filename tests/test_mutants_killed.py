@@ -107,7 +107,9 @@ def test_a_refresh_retires_the_current_token_it_replaces(monkeypatch: pytest.Mon
     # _auth.py:78 | app.access_token != stale -> app.access_token == stale
     from opi_bitrix24 import _auth, _core
 
-    monkeypatch.setattr(_core, "oauth", lambda **_: {"access_token": "NEW-access", "refresh_token": "NEW-refresh"})
+    monkeypatch.setattr(
+        _core, "oauth_exchange", lambda **_: (200, {"access_token": "NEW-access", "refresh_token": "NEW-refresh"})
+    )
     app = _auth.OAuthApp("id", "secret", "old-refresh", access_token="current-access")
     assert _auth.refresh(app, "stale-access") == "NEW-access"
     assert app.retired == {"stale-access", "current-access"}

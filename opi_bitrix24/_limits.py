@@ -68,6 +68,12 @@ def acquire(address: str, limit: Optional[Tuple[float, int]]) -> float:
     """Wait for room in the bucket of the portal's origin; returns the seconds waited."""
     if limit is None:
         return 0.0
+    from . import _core
+
+    # Take the slot only when the request can follow at once: the first call of a process imports the
+    # HTTP library and makes the session here, not between the take and the send (a late request can
+    # arrive at the portal together with the next one).
+    _core._session(_core.current_settings())
     store = _state.current()
     origin = _state.origin(address)
     wait = store.take(origin, float(limit[0]), int(limit[1]))

@@ -223,7 +223,7 @@ def test_a_failing_token_endpoint_is_asked_once_for_all_waiting_threads(portal: 
     scripted: TokenPortal
 
     def token_answer() -> Reply:
-        all_expired.wait(10)  # every thread has had its expired_token answer and waits for this refresh
+        all_expired.wait(60)  # every thread has had its expired_token answer and waits for this refresh
         return 503, {"Content-Type": "text/html"}, b"<html>busy</html>"
 
     scripted = TokenPortal(portal, token_answer)
@@ -254,7 +254,7 @@ def test_a_failing_token_endpoint_is_asked_once_for_all_waiting_threads(portal: 
         worker.start()
     for worker in workers:
         worker.join()
-    assert len(scripted.token_requests) == 1
+    assert all_expired.is_set() and len(scripted.token_requests) == 1
     assert [(type(e).__name__, e.status, e.method, e.error) for e in errors] == [  # type: ignore[attr-defined]
         ("RefreshFailed", 503, "oauth/token", "refresh_failed")
     ] * threads

@@ -34,6 +34,7 @@ from ._errors import (
     QueryLimitExceeded,
     RedirectRefused,
     RefreshFailed,
+    StateUnavailable,
     TransportError,
     UnexpectedResponse,
 )
@@ -453,6 +454,7 @@ __all__ = [
     "RedirectRefused",
     "RefreshFailed",
     "Settings",
+    "StateUnavailable",
     "TransportError",
     "UnexpectedResponse",
     "__version__",

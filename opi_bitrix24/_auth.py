@@ -15,6 +15,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set, Tuple
 
+from ._errors import StateUnavailable
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._errors import RefreshFailed
 
@@ -143,7 +145,12 @@ def refresh(app: OAuthApp, stale: str) -> str:
             raise _failed(app, app.failure[1], app.failure[2])  # that refresh failed: so does ours
         store = _state.current()
         if store.shared:
-            answer = _refresh_shared(app, store, stale)
+            try:
+                answer = _refresh_shared(app, store, stale)
+            except _Unsaved as unsaved:  # refreshed, but the store failed: the caller still gets the pair
+                if app.on_refresh is not None:
+                    app.on_refresh(dict(unsaved.answer))
+                raise unsaved.error from None
         else:
             answer = _ask(app, app.refresh_token, stale)
             _adopt(app, answer["access_token"], answer["refresh_token"], stale)
@@ -156,8 +163,20 @@ def refresh(app: OAuthApp, stale: str) -> str:
     return access
 
 
+class _Unsaved(Exception):
+    """A refresh the portal did (the old refresh token is spent) whose new pair the store did not take."""
+
+    def __init__(self, answer: Dict[str, Any], error: StateUnavailable) -> None:
+        self.answer = answer
+        self.error = error
+
+
 def _refresh_shared(app: OAuthApp, store: Any, stale: str) -> Dict[str, Any]:
-    """The refresh under the store's lock; ``{}`` when another process had refreshed already."""
+    """The refresh under the store's lock; ``{}`` when another process had refreshed already.
+
+    If the store fails after the portal has given the new pair, the pair is kept in this process and
+    handed to ``on_refresh``, then :class:`StateUnavailable` is raised (the caller may persist it).
+    """
     key = _store_key(app)
     ttl = float(getattr(store, "lock_ttl", 30.0))
     owner = store.lock(key, ttl)
@@ -176,7 +195,11 @@ def _refresh_shared(app: OAuthApp, store: Any, stale: str) -> Dict[str, Any]:
         answer = _ask(app, refresh_token, stale)
         expires_in = answer.get("expires_in")
         expires_at = time.time() + float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 0.0
-        store.save_pair(key, answer["access_token"], answer["refresh_token"], expires_at)  # persisted before use
+        try:
+            store.save_pair(key, answer["access_token"], answer["refresh_token"], expires_at)  # stored before use
+        except StateUnavailable as exc:
+            _adopt(app, answer["access_token"], answer["refresh_token"], stale)
+            raise _Unsaved(answer, exc) from None
         _adopt(app, answer["access_token"], answer["refresh_token"], stale)
         return answer
     finally:

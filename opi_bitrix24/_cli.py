@@ -454,6 +454,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return EXIT_OK
     try:
         _rate_limit_from_env()
+        _state_from_env()
     except _Usage as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -551,6 +552,22 @@ def _rate_limit_from_env() -> None:
         _core.configure(rate_limit=limit)
     except (ValueError, InvalidArgument):
         raise _Usage(f"{RATE_LIMIT_ENV} must be 'off' or '<requests per second>/<burst>', e.g. 5/250") from None
+
+
+STATE_ENV = "OPI_BITRIX24_STATE"
+
+
+def _state_from_env() -> None:
+    """``OPI_BITRIX24_STATE=sqlite:///path.db`` or ``redis://host:6379/0``: where limits and tokens live."""
+    text = os.environ.get(STATE_ENV, "").strip()
+    if not text:
+        return
+    from . import _core
+
+    try:
+        _core.configure(state=text)
+    except InvalidArgument as exc:
+        raise _Usage(f"{STATE_ENV}: {exc.problem}") from None
 
 
 def _pageable(method: Method) -> bool:

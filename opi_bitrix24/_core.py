@@ -88,6 +88,11 @@ class Settings:
       turns it off (on-premise). Default ``(2.0, 50)``, the cloud standard plan; Enterprise ``(5.0, 250)``.
       One bucket per portal origin (scheme, host, port), whatever the settings of the calls using it:
       while it holds requests the strictest limit among them wins.
+    - ``state``: where the rate bucket, the operating-time accounting and the OAuth token pair live:
+      ``"memory"`` (this process, the default), ``"sqlite:///path/to/state.db"`` (the processes of one
+      machine) or ``"redis://host:6379/0"`` (many machines; the ``redis`` extra). The CLI reads
+      ``$OPI_BITRIX24_STATE``. A store that cannot be used raises :class:`StateUnavailable` before
+      anything is sent. See the guide "Many workers, one portal".
     - ``operating_wait``: the longest wait (seconds) for a method's operating-time budget to reset
       after ``429 OPERATION_TIME_LIMIT``; ``0`` never waits (the answer is returned, as OPI does).
     - ``raise_api_errors``: raise :class:`APIError` subclasses for error answers instead of returning
@@ -114,6 +119,7 @@ class Settings:
         "retries",
         "session",
         "sources",
+        "state",
         "timeout",
         "verify",
     )
@@ -133,6 +139,7 @@ class Settings:
     raise_api_errors: bool
     oauth_app: Optional[OAuthApp]
     oauth_url: str
+    state: str
 
     def __init__(
         self,
@@ -151,6 +158,7 @@ class Settings:
         operating_wait: float = 0.0,
         raise_api_errors: bool = False,
         oauth_app: Optional[OAuthApp] = None,
+        state: str = "memory",
     ) -> None:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
@@ -180,6 +188,10 @@ class Settings:
             raise InvalidArgument("raise_api_errors", "must be True or False")
         if not isinstance(oauth_url, str):
             raise InvalidArgument("oauth_url", "must be a URL (text)")
+        if state != "memory":
+            from ._state import check
+
+            check(state)
         if oauth_app is not None:
             from ._auth import OAuthApp
 
@@ -199,6 +211,7 @@ class Settings:
             "retries": retries,
             "session": session,
             "sources": sources,
+            "state": state,
             "timeout": timeout,
             "verify": verify,
         }
@@ -259,6 +272,7 @@ if TYPE_CHECKING:  # pragma: no cover
         operating_wait: float
         raise_api_errors: bool
         oauth_app: Optional[OAuthApp]
+        state: str
 
 
 _global = Settings()

@@ -34,6 +34,7 @@ __all__ = [
     "QueryLimitExceeded",
     "RedirectRefused",
     "RefreshFailed",
+    "StateUnavailable",
     "TransportError",
     "UnexpectedResponse",
 ]
@@ -251,3 +252,15 @@ class RedirectRefused(TransportError):
 
 class AnswerTooLarge(UnexpectedResponse):
     """The decoded answer is larger than ``max_answer_bytes``; reading stopped at the cap."""
+
+
+class StateUnavailable(OPIError):
+    """The shared state store (the ``state`` setting: SQLite or Redis) cannot be used.
+
+    Raised before the request is sent (there is no fallback to per-process state). ``store`` names the
+    store without its password; the message says why.
+    """
+
+    def __init__(self, message: str, store: str) -> None:
+        self.store = store
+        super().__init__(message)

@@ -14,12 +14,13 @@ Both live in the state backend of :mod:`._state` (in-process by default).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import _deadline, _state
-from ._errors import APIError, DeadlineExceeded, OperationTimeLimit, api_error
+from ._errors import APIError, DeadlineExceeded, OperationTimeLimit, StateUnavailable, api_error
 
 __all__ = ["Bucket", "acquire", "note_time", "operating_pause", "reset"]
 
@@ -29,6 +30,7 @@ OPERATING_BUDGET = 480.0
 OPERATING_MARGIN = 0.9
 OPERATING_THRESHOLD = 432.0
 
+log = logging.getLogger("opi_bitrix24")
 clock = time.monotonic
 #: Waits share the call's deadline: one that cannot fit raises DeadlineExceeded at once (see _deadline).
 sleep = _deadline.sleep
@@ -98,7 +100,14 @@ def note_time(address: str, api_method: str, block: Any) -> None:
         and not isinstance(operating, bool)
         and not isinstance(reset_at, bool)
     ):
-        _state.current().note_operating(_state.origin(address), _method(api_method), float(operating), float(reset_at))
+        try:
+            _state.current().note_operating(
+                _state.origin(address), _method(api_method), float(operating), float(reset_at)
+            )
+        except StateUnavailable as exc:
+            # The answer has arrived (a write may have been done): it is returned, not lost to the store's
+            # failure; the next call's bucket take raises before anything is sent.
+            log.warning("operating time not recorded: %s", exc)
 
 
 def operating_state(address: str, api_method: str) -> Optional[Tuple[float, float]]:

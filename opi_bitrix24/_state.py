@@ -2,20 +2,48 @@
 
 One contract, :class:`State`, stands behind the portal's rate bucket, the per-method operating-time
 accounting and the OAuth token pair. The backend is chosen by the ``state`` setting (and
-``$OPI_BITRIX24_STATE`` for the CLI); this module holds the in-process one (the default).
+``$OPI_BITRIX24_STATE`` for the CLI):
+
+- ``"memory"`` (the default): in this process, as before; nothing is written anywhere.
+- ``"sqlite:///path/to/state.db"`` (or ``"sqlite:relative/path.db"``): a SQLite file shared by the
+  processes of one machine (stdlib ``sqlite3``, WAL journal; created with mode 0600).
+- ``"redis://[:password@]host:port/db"`` (``rediss://`` for TLS, ``unix:///path.sock?db=0``): a Redis
+  server shared by processes on many machines (the ``redis`` extra: ``pip install "opi-bitrix24[redis]"``).
+
+Options go in the query: ``lock_ttl`` (seconds the refresh lock lives without its holder, default 30),
+``timeout`` (seconds to wait for the store, default 5), ``prefix`` (Redis key prefix, default
+``opi-bitrix24:``), e.g. ``redis://10.0.0.5:6379/2?lock_ttl=20``.
 
 Keys are the portal's origin: ``scheme://host:port`` with the host in lower case and the default port
 written out (``https://b24.example`` and ``https://B24.example:443/rest/`` are one portal).
+
+What a shared store holds: per origin, the bucket (level, time stamp, rate, burst; it expires a minute
+after it has drained); per origin and REST method, the last operating time and its reset time (it
+expires a minute after the reset); per OAuth app key, the access token, the refresh token and the access
+token's expiry time (kept until replaced: they are secrets — protect the store like a password file);
+per app key while a refresh runs, the lock (its owner: process id and a random value; it expires after
+``lock_ttl``). Nothing from the store is ever logged; errors name the store without its password.
+
+A store that cannot be reached raises :class:`StateUnavailable` before the request is sent: there is no
+silent fallback to per-process state, because that would bring back exactly the 503s and the lost refresh
+tokens the store is there to prevent.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
-from typing import Dict, Optional, Tuple
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["MemoryState", "State", "origin"]
+from ._errors import InvalidArgument, StateUnavailable
+
+__all__ = ["MemoryState", "RedisState", "SQLiteState", "State", "check", "current", "origin"]
+
+log = logging.getLogger("opi_bitrix24")
+T = TypeVar("T")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -87,6 +115,8 @@ class State:
 
     name = "state"
     shared = False
+    lock_ttl = 30.0
+    poll = 0.05
 
     def take(self, origin: str, rate: float, burst: int) -> float:
         raise NotImplementedError
@@ -117,6 +147,10 @@ class State:
 
     def reset(self) -> None:
         raise NotImplementedError
+
+    def _owner(self) -> str:
+        """A lock owner: the process id (for the operator) and a random part."""
+        return f"{os.getpid()}:{os.urandom(8).hex()}"
 
     def __repr__(self) -> str:
         return f"<opi_bitrix24 state {self.name}>"
@@ -175,14 +209,12 @@ class MemoryState(State):
             self._pairs[key] = (access, refresh, expires_at)
 
     def lock(self, key: str, ttl: float) -> Optional[str]:
-        import os
-
         with self._lock:
             now = time.monotonic()
             held = self._locks.get(key)
             if held is not None and held[1] > now:
                 return None
-            owner = os.urandom(8).hex()
+            owner = self._owner()
             self._locks[key] = (owner, now + ttl)
             return owner
 
@@ -200,9 +232,419 @@ class MemoryState(State):
             self._locks.clear()
 
 
+# --- shared backends -------------------------------------------------------------------------------
+
+OPTIONS = ("lock_ttl", "prefix", "timeout")
+
+
+def _options(query: str, setting: str) -> Dict[str, str]:
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    for name, value in options.items():
+        if name not in OPTIONS and name not in ("db", "password", "username"):
+            raise InvalidArgument(setting, f"unknown option {name!r} (known: {', '.join(OPTIONS)})")
+        if name in ("lock_ttl", "timeout"):
+            try:
+                number = float(value)
+            except ValueError:
+                number = -1.0
+            if not 0 < number < 86400:
+                raise InvalidArgument(setting, f"option {name} must be a number of seconds")
+    return options
+
+
+class _Shared(State):
+    """What the SQLite and Redis backends have in common: options, error mapping, owners."""
+
+    shared = True
+
+    def __init__(self, name: str, options: Dict[str, str]) -> None:
+        self.name = name
+        self.lock_ttl = float(options.get("lock_ttl", 30.0))
+        self.timeout = float(options.get("timeout", 5.0))
+
+    def _fail(self, exc: BaseException, hidden: Tuple[str, ...] = ()) -> StateUnavailable:
+        from ._core import redact
+
+        detail = redact(f"{type(exc).__name__}: {exc}", *hidden)[:300]
+        return StateUnavailable(f"the state store {self.name} cannot be used ({detail})", self.name)
+
+
+class SQLiteState(_Shared):
+    """One SQLite file for the processes of one machine (atomic by ``BEGIN IMMEDIATE`` transactions)."""
+
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS bucket (origin TEXT PRIMARY KEY, level REAL, stamp REAL, rate REAL, burst INTEGER)",
+        "CREATE TABLE IF NOT EXISTS operating (origin TEXT, method TEXT, operating REAL, reset_at REAL,"
+        " PRIMARY KEY (origin, method))",
+        "CREATE TABLE IF NOT EXISTS pair (key TEXT PRIMARY KEY, access TEXT, refresh TEXT, expires_at REAL)",
+        "CREATE TABLE IF NOT EXISTS lock (key TEXT PRIMARY KEY, owner TEXT, expires REAL)",
+    )
+
+    def __init__(self, path: str, options: Dict[str, str]) -> None:
+        super().__init__(f"sqlite:{path}", options)
+        self.path = path
+        self._local = threading.local()
+        self._ready = False
+
+    def _connection(self) -> Any:
+        import sqlite3
+
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and getattr(self._local, "pid", None) == os.getpid():
+            return connection
+        if not os.path.exists(self.path):  # the file holds tokens: readable by its owner only
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        if not self._ready:
+            if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                log.debug("state store %s: WAL journal not available", self.name)
+            for statement in self.SCHEMA:
+                connection.execute(statement)
+            self._ready = True
+        connection.execute("PRAGMA synchronous = NORMAL")
+        self._local.connection, self._local.pid = connection, os.getpid()
+        return connection
+
+    def _run(self, work: Callable[[Any], T], write: bool = True) -> T:
+        import sqlite3
+
+        try:
+            connection = self._connection()
+            if not write:
+                return work(connection)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return result
+        except (sqlite3.Error, OSError) as exc:
+            self._local.connection = None
+            raise self._fail(exc) from None
+
+    def take(self, origin: str, rate: float, burst: int) -> float:
+        def work(db: Any) -> float:
+            now = time.time()
+            row = db.execute("SELECT level, stamp, rate, burst FROM bucket WHERE origin = ?", (origin,)).fetchone()
+            level, stamp, old_rate, old_burst = row if row is not None else (0.0, now, rate, burst)
+            wait, level, new_rate, new_burst = take_slot(level, stamp, old_rate, int(old_burst), now, rate, burst)
+            db.execute(
+                "INSERT OR REPLACE INTO bucket (origin, level, stamp, rate, burst) VALUES (?, ?, ?, ?, ?)",
+                (origin, level, now, new_rate, new_burst),
+            )
+            return wait
+
+        return self._run(work)
+
+    def refund(self, origin: str) -> None:
+        self._run(lambda db: db.execute("UPDATE bucket SET level = MAX(0, level - 1) WHERE origin = ?", (origin,)))
+
+    def note_operating(self, origin: str, method: str, operating: float, reset_at: float) -> None:
+        def work(db: Any) -> None:
+            row = db.execute(
+                "SELECT operating, reset_at FROM operating WHERE origin = ? AND method = ?", (origin, method)
+            ).fetchone()
+            merged = merge_operating(tuple(row) if row is not None else None, operating, reset_at)
+            db.execute(
+                "INSERT OR REPLACE INTO operating (origin, method, operating, reset_at) VALUES (?, ?, ?, ?)",
+                (origin, method, merged[0], merged[1]),
+            )
+
+        self._run(work)
+
+    def operating(self, origin: str, method: str) -> Optional[Tuple[float, float]]:
+        def work(db: Any) -> Optional[Tuple[float, float]]:
+            row = db.execute(
+                "SELECT operating, reset_at FROM operating WHERE origin = ? AND method = ?", (origin, method)
+            ).fetchone()
+            return None if row is None else (float(row[0]), float(row[1]))
+
+        return self._run(work, write=False)
+
+    def clear_operating(self, origin: str, method: str, reset_at: float) -> None:
+        self._run(
+            lambda db: db.execute(
+                "DELETE FROM operating WHERE origin = ? AND method = ? AND reset_at <= ?",
+                (origin, method, reset_at + 1),
+            )
+        )
+
+    def load_pair(self, key: str) -> Optional[Tuple[str, str, float]]:
+        def work(db: Any) -> Optional[Tuple[str, str, float]]:
+            row = db.execute("SELECT access, refresh, expires_at FROM pair WHERE key = ?", (key,)).fetchone()
+            return None if row is None else (str(row[0]), str(row[1]), float(row[2] or 0.0))
+
+        return self._run(work, write=False)
+
+    def save_pair(self, key: str, access: str, refresh: str, expires_at: float) -> None:
+        self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO pair (key, access, refresh, expires_at) VALUES (?, ?, ?, ?)",
+                (key, access, refresh, expires_at),
+            )
+        )
+
+    def lock(self, key: str, ttl: float) -> Optional[str]:
+        owner = self._owner()
+
+        def work(db: Any) -> Optional[str]:
+            now = time.time()
+            row = db.execute("SELECT owner, expires FROM lock WHERE key = ?", (key,)).fetchone()
+            if row is not None and float(row[1]) > now:
+                return None
+            db.execute("INSERT OR REPLACE INTO lock (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + ttl))
+            return owner
+
+        return self._run(work)
+
+    def unlock(self, key: str, owner: str) -> None:
+        self._run(lambda db: db.execute("DELETE FROM lock WHERE key = ? AND owner = ?", (key, owner)))
+
+    def reset(self) -> None:
+        def work(db: Any) -> None:
+            for table in ("bucket", "operating", "pair", "lock"):
+                db.execute(f"DELETE FROM {table}")  # fixed table names
+
+        self._run(work)
+
+
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local want_rate = tonumber(ARGV[1])
+local want_burst = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'level', 'stamp', 'rate', 'burst')
+local level = tonumber(v[1]) or 0
+local stamp = tonumber(v[2]) or now
+local rate = tonumber(v[3]) or want_rate
+local burst = tonumber(v[4]) or want_burst
+local elapsed = now - stamp
+if elapsed < 0 then elapsed = 0 end
+level = level - elapsed * rate
+if level < 0 then level = 0 end
+if level <= 0 then
+  rate = want_rate
+  burst = want_burst
+else
+  if want_rate < rate then rate = want_rate end
+  if want_burst < burst then burst = want_burst end
+end
+local room = burst - 1
+if room < 1 then room = 1 end
+local wait = (level + 1 - room) / rate
+if wait < 0 then wait = 0 end
+level = level + 1
+redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level), 'stamp', string.format('%.17g', now),
+  'rate', string.format('%.17g', rate), 'burst', tostring(burst))
+redis.call('PEXPIRE', KEYS[1], math.ceil((level / rate + 60) * 1000))
+return string.format('%.17g', wait)
+"""
+
+_REFUND = """
+local level = tonumber(redis.call('HGET', KEYS[1], 'level'))
+if level then
+  level = level - 1
+  if level < 0 then level = 0 end
+  redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level))
+end
+return 1
+"""
+
+_NOTE = """
+local op = tonumber(ARGV[1])
+local reset = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'operating', 'reset_at')
+local old_op = tonumber(v[1])
+local old_reset = tonumber(v[2])
+if old_op and old_reset then
+  if reset < old_reset - 1 then return 0 end
+  if reset <= old_reset + 1 then
+    if old_op > op then op = old_op end
+    if old_reset > reset then reset = old_reset end
+  end
+end
+redis.call('HSET', KEYS[1], 'operating', string.format('%.17g', op), 'reset_at', string.format('%.17g', reset))
+redis.call('EXPIREAT', KEYS[1], math.ceil(reset) + 60)
+return 1
+"""
+
+_CLEAR = """
+local reset = tonumber(redis.call('HGET', KEYS[1], 'reset_at'))
+if reset and reset <= tonumber(ARGV[1]) + 1 then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisState(_Shared):
+    """A Redis server for processes on many machines (atomic by Lua scripts and ``SET NX PX``; the bucket
+    uses the server's clock, so the machines' clocks need not agree)."""
+
+    def __init__(self, url: str, options: Dict[str, str]) -> None:
+        parts = urlsplit(url)
+        shown = f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+        if parts.scheme == "unix":
+            shown = f"unix://{parts.path}"
+        db = options.get("db") or parts.path.strip("/") if parts.scheme != "unix" else options.get("db", "0")
+        super().__init__(f"{shown}/{db or 0}", options)
+        self.url = url
+        self.prefix = options.get("prefix", "opi-bitrix24:")
+        self._hidden = tuple(s for s in (parts.password, options.get("password")) if s)
+        self._client: Any = None
+        self._scripts: Dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    try:
+                        import redis
+                    except ImportError:
+                        raise StateUnavailable(
+                            f"the state store {self.name} needs the redis client: pip install 'opi-bitrix24[redis]'",
+                            self.name,
+                        ) from None
+                    url = self.url.split("?", 1)[0]
+                    query = [(k, v) for k, v in parse_qsl(urlsplit(self.url).query) if k not in OPTIONS]
+                    if query:
+                        from urllib.parse import urlencode
+
+                        url += "?" + urlencode(query)
+                    client = redis.Redis.from_url(
+                        url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout, decode_responses=True
+                    )
+                    for name, script in (
+                        ("take", _TAKE),
+                        ("refund", _REFUND),
+                        ("note", _NOTE),
+                        ("clear", _CLEAR),
+                        ("unlock", _UNLOCK),
+                    ):
+                        self._scripts[name] = client.register_script(script)
+                    self._client = client
+        return self._client
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        client = self._redis()
+        import redis
+
+        try:
+            return work(client)
+        except (redis.RedisError, OSError) as exc:
+            raise self._fail(exc, self._hidden) from None
+
+    def _key(self, kind: str, *parts: str) -> str:
+        return self.prefix + kind + ":" + "|".join(parts)
+
+    def take(self, origin: str, rate: float, burst: int) -> float:
+        key = self._key("bucket", origin)
+        return self._run(lambda r: float(self._scripts["take"](keys=[key], args=[repr(float(rate)), int(burst)])))
+
+    def refund(self, origin: str) -> None:
+        key = self._key("bucket", origin)
+        self._run(lambda r: self._scripts["refund"](keys=[key]))
+
+    def note_operating(self, origin: str, method: str, operating: float, reset_at: float) -> None:
+        key = self._key("operating", origin, method)
+        self._run(lambda r: self._scripts["note"](keys=[key], args=[repr(float(operating)), repr(float(reset_at))]))
+
+    def operating(self, origin: str, method: str) -> Optional[Tuple[float, float]]:
+        key = self._key("operating", origin, method)
+        values = self._run(lambda r: r.hmget(key, "operating", "reset_at"))
+        if values[0] is None or values[1] is None:
+            return None
+        return float(values[0]), float(values[1])
+
+    def clear_operating(self, origin: str, method: str, reset_at: float) -> None:
+        key = self._key("operating", origin, method)
+        self._run(lambda r: self._scripts["clear"](keys=[key], args=[repr(float(reset_at))]))
+
+    def load_pair(self, key: str) -> Optional[Tuple[str, str, float]]:
+        values = self._run(lambda r: r.hmget(self._key("pair", key), "access", "refresh", "expires_at"))
+        if values[0] is None or values[1] is None:
+            return None
+        return str(values[0]), str(values[1]), float(values[2] or 0.0)
+
+    def save_pair(self, key: str, access: str, refresh: str, expires_at: float) -> None:
+        mapping = {"access": access, "refresh": refresh, "expires_at": repr(float(expires_at))}
+        self._run(lambda r: r.hset(self._key("pair", key), mapping=mapping))
+
+    def lock(self, key: str, ttl: float) -> Optional[str]:
+        owner = self._owner()
+        taken = self._run(lambda r: r.set(self._key("lock", key), owner, nx=True, px=max(1, int(ttl * 1000))))
+        return owner if taken else None
+
+    def unlock(self, key: str, owner: str) -> None:
+        self._run(lambda r: self._scripts["unlock"](keys=[self._key("lock", key)], args=[owner]))
+
+    def reset(self) -> None:
+        def work(r: Any) -> None:
+            keys = list(r.scan_iter(match=self.prefix + "*", count=500))
+            if keys:
+                r.delete(*keys)
+
+        self._run(work)
+
+
+# --- choosing the backend ---------------------------------------------------------------------------
+
 _memory = MemoryState()
+_stores: Dict[str, State] = {}
+_stores_lock = threading.Lock()
+KINDS = "'memory', 'sqlite:///path/to/state.db' or 'redis://host:6379/0'"
+
+
+def build(spec: str, setting: str = "state") -> State:
+    """The backend a ``state`` value names (a new object; :func:`current` keeps one per value)."""
+    text = spec.strip()
+    if text in ("", "memory"):
+        return _memory
+    base, _, query = text.partition("?")
+    options = _options(query, setting)
+    scheme = base.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        path = base[len("sqlite:") :]
+        if path.startswith("///"):  # sqlite:///abs/path (and sqlite:////abs/path): absolute
+            path = "/" + path.lstrip("/")
+        elif path.startswith("//"):
+            raise InvalidArgument(setting, "a SQLite file is 'sqlite:///absolute/path.db' or 'sqlite:relative/path.db'")
+        if not path.strip():
+            raise InvalidArgument(setting, "the SQLite file path is missing ('sqlite:///path/to/state.db')")
+        return SQLiteState(os.path.abspath(path), options)
+    if scheme in ("redis", "rediss", "unix"):
+        parts = urlsplit(base)
+        if scheme != "unix" and not parts.hostname:
+            raise InvalidArgument(setting, "a Redis store is 'redis://host:port/db'")
+        return RedisState(text, options)
+    raise InvalidArgument(setting, f"must be {KINDS}")
+
+
+def check(spec: str, setting: str = "state") -> None:
+    """Validate a ``state`` value without connecting (InvalidArgument names ``setting``)."""
+    if not isinstance(spec, str):
+        raise InvalidArgument(setting, f"must be text: {KINDS}")
+    build(spec, setting)
 
 
 def current() -> State:
     """The backend the current settings choose (the in-process one by default)."""
-    return _memory
+    from ._core import current_settings
+
+    spec = current_settings().state
+    if spec in ("", "memory"):
+        return _memory
+    store = _stores.get(spec)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(spec)
+            if store is None:
+                store = _stores[spec] = build(spec)
+    return store

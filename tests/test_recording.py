@@ -40,6 +40,7 @@ class RealPortal:
 
     def __init__(self) -> None:
         self.requests: List[Dict[str, Any]] = []
+        self.extra: Dict[str, Any] = {}  # more fields of the answer's result
         portal = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -96,6 +97,7 @@ class RealPortal:
                 "SHARED_WITH": [{"ID": "3", "NAME": "Maria", "LAST_NAME": "", "EMAIL": "m.sidorova@realcorp.ru"}],
                 "OAUTH": {"refresh_token": REFRESH, "client_secret": CLIENT_SECRET},
                 "SECRET_AGAIN": f"{CLIENT_SECRET}/{COOKIE}",
+                **self.extra,
             },
             "time": {"start": 1767709253, "finish": 1767709253.49902},
         }
@@ -180,7 +182,7 @@ def test_recording_writes_no_secret_cookie_or_personal_value(
     ]
 
     result = json.loads(exchange["response"]["body"]["string"])["result"]
-    assert result["DOWNLOAD_URL"] == f"http://{CASSETTE_HOST}/rest/download.json?auth=REDACTED&token=disk%7CREDACTED"
+    assert result["DOWNLOAD_URL"] == f"http://{CASSETTE_HOST}/rest/download.json?auth=REDACTED&token=REDACTED"
     assert result["DETAIL_URL"] == f"http://{CASSETTE_HOST}/rest/1/{CASSETTE_SECRET}/disk.file.get?id=8"
     assert result["SHARE_URL"] == f"http://{CASSETTE_HOST}/share/?back=%2Frest%2F1%2F{CASSETTE_SECRET}%2F&t=REDACTED"
     assert result["SEARCH_URL"] == f"http://{CASSETTE_HOST}/company/?q=person-r1%40example.com&auth=REDACTED"
@@ -277,13 +279,14 @@ def test_scrubber_is_idempotent_and_requests_number_their_own_placeholders() -> 
 
 def test_secrets_learnt_late_are_scrubbed_from_earlier_exchanges_when_written(tmp_path: Path) -> None:
     """A refresh token first seen in the second answer is also replaced in the first one."""
+    late = "late.refresh/Value"  # no shape the scanner knows: only learning it catches it
     scrubber = recording.Scrubber()
-    first = {"headers": {}, "body": {"string": json.dumps({"result": {"text": f"echo {REFRESH}"}})}}
-    second = {"headers": {}, "body": {"string": json.dumps({"refresh_token": REFRESH})}}
+    first = {"headers": {}, "body": {"string": json.dumps({"result": {"text": f"echo {late}"}})}}
+    second = {"headers": {}, "body": {"string": json.dumps({"refresh_token": late})}}
     responses = [scrubber.response(first), scrubber.response(second)]
-    assert REFRESH in responses[0]["body"]["string"]
+    assert late in responses[0]["body"]["string"]
     done = scrubber.finish({"requests": [], "responses": responses})
-    assert [REFRESH in r["body"]["string"] for r in done["responses"]] == [False, False]
+    assert [late in r["body"]["string"] for r in done["responses"]] == [False, False]
 
 
 def test_the_portal_host_goes_but_an_address_at_it_is_still_personal() -> None:
@@ -349,3 +352,134 @@ def test_repository_cassettes_and_suite_pass_the_scanner() -> None:
     root = Path(__file__).resolve().parent.parent
     allow = scan.load_allowlist(root / scan.DEFAULT_ALLOWLIST)
     assert [str(f) for f in scan.scan_paths([str(root / "cassettes"), str(root / "conformance")], allow)] == []
+
+
+# --- issue 18 item 8: every spelling of a secret is scrubbed, and the scanner flags each ------------------------
+
+OTHER_KEY = "0therH00kKey9910"  # a webhook key the recording does not know (another portal user's)
+OTHER_TOKEN = "9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+MIXED = "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVbNm12"  # 40 characters, both cases and digits
+
+
+def _b64(data: bytes, urlsafe: bool = False) -> str:
+    import base64
+
+    return (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data).decode("ascii")
+
+
+def _echoes(base: str) -> Dict[str, str]:
+    """The recording's key (KEY) and unknown secrets, in the spellings a portal or an app may echo."""
+    key = KEY.encode()
+    return {
+        "KEY_BASE64": _b64(key),
+        "KEY_BASE64URL_NO_PADDING": _b64(key, urlsafe=True).rstrip("="),
+        "KEY_IN_BASE64_DATA_1": _b64(b"x" + key + b" z"),  # not a key by shape: the key's own base64 goes
+        "KEY_IN_BASE64_DATA_2": _b64(b"ab" + key + b"!"),
+        "KEY_HEX": key.hex(),
+        "KEY_HEX_UPPER": key.hex().upper(),
+        "DOWNLOAD": f"{base}/disk/downloadFile/8/?ncc=1&token=disk%7CaWQ9ODMmXz1Vc3FV%7CImRvd2",
+        "FRAGMENT": f"https://app.example.com/done#access_token={OTHER_TOKEN}&expires_in=3600",
+        "HOOK_NO_SLASH": f"{base}/rest/9/{OTHER_KEY}",
+        "HOOK_WITH_QUERY": f"{base}/rest/9/{OTHER_KEY}?start=50",
+        "HOOK_ENCODED_QUERY": f"{base}/share/?back=%2Frest%2F9%2F{OTHER_KEY}%3Fstart%3D50",
+        "BEARER": f"sent with Bearer {OTHER_TOKEN}",
+        "FIELDS": json.dumps({"password": "hunter2-Secret", "token": "Zx9Qw8Er7Ty6"}),
+        "OTHER_BASE64_KEY": _b64(OTHER_KEY.encode()),
+        "MIXED_TOKEN": f"api key {MIXED}",
+        "OTHER_HEX_KEY": OTHER_KEY.encode().hex(),
+    }
+
+
+def test_recording_scrubs_every_spelling_of_a_secret(webhook_env: RealPortal, tmp_path: Path) -> None:
+    echoes = _echoes(webhook_env.base)
+    webhook_env.extra = dict(echoes, PASSWORD="hunter2-Secret", token=OTHER_TOKEN)
+    text = _record(tmp_path, "spellings")
+    result = json.loads(yaml.safe_load(text)["interactions"][0]["response"]["body"]["string"])["result"]
+    scrubbed = {name: result[name] for name in echoes}
+    assert scrubbed == {
+        "KEY_BASE64": "REDACTED",
+        "KEY_BASE64URL_NO_PADDING": "REDACTED",
+        "KEY_IN_BASE64_DATA_1": "eG" + "REDACTED" + "cgeg==",
+        "KEY_IN_BASE64_DATA_2": "YWJ" + "REDACTED" + "IQ==",
+        "KEY_HEX": "REDACTED",
+        "KEY_HEX_UPPER": "REDACTED",
+        "DOWNLOAD": f"http://{CASSETTE_HOST}/disk/downloadFile/8/?ncc=1&token=REDACTED",
+        "FRAGMENT": "https://app.example.com/done#access_token=REDACTED&expires_in=3600",
+        "HOOK_NO_SLASH": f"http://{CASSETTE_HOST}/rest/9/{CASSETTE_SECRET}",
+        "HOOK_WITH_QUERY": f"http://{CASSETTE_HOST}/rest/9/{CASSETTE_SECRET}?start=50",
+        "HOOK_ENCODED_QUERY": f"http://{CASSETTE_HOST}/share/?back=%2Frest%2F9%2F{CASSETTE_SECRET}%3Fstart%3D50",
+        "BEARER": "sent with Bearer REDACTED",
+        "FIELDS": json.dumps({"password": "REDACTED", "token": "REDACTED"}),
+        "OTHER_BASE64_KEY": "REDACTED",
+        "MIXED_TOKEN": "api key REDACTED",
+        "OTHER_HEX_KEY": "REDACTED",
+    }
+    assert (result["PASSWORD"], result["token"]) == ("REDACTED", "REDACTED")
+    for value in [*echoes.values(), OTHER_KEY, OTHER_TOKEN, MIXED, "hunter2-Secret", "aWQ9ODMmXz1Vc3FV"]:
+        assert value not in text, value
+    assert scan.scan_text(text) == []
+
+
+def test_scrubber_replaces_each_spelling_in_requests_and_free_text() -> None:
+    """The same spellings through the scrubber's text pass (requests, headers, form bodies use it)."""
+    scrubber = recording.Scrubber(secrets=[KEY])
+    for name, value in _echoes("https://acme.bitrix24.ru").items():
+        out = scrubber.text(f"x {value} y", "request")
+        assert KEY not in out and OTHER_KEY not in out and OTHER_TOKEN not in out and MIXED not in out, name
+        assert scan.scan_text(out) == [], (name, out)
+    assert scrubber.body("client_id=app.1&client_secret=Qw8Er7Ty6Ui5Op&n=1", "request") == (
+        "client_id=REDACTED&client_secret=REDACTED&n=1"
+    )
+
+
+PLANTED_SET = [  # (kind, line): one secret or personal value per line, every form the scanner must flag
+    ("webhook key", 'uri: "https://acme.bitrix24.ru/rest/1/h0m3k3y1234abcd/user.get"'),
+    ("webhook key", "hook: https://acme.bitrix24.ru/rest/1/h0m3k3y1234abcd"),
+    ("webhook key", "link: https://acme.bitrix24.ru/rest/7/h0m3k3y1234abcd?start=50"),
+    ("webhook key", '"DETAIL_URL": "https:\\/\\/acme.bitrix24.ru\\/rest\\/1\\/h0m3k3y1234abcd\\/disk.file.get"'),
+    ("webhook key", "SHARE: https://b24.test/share/?back=%2Frest%2F1%2Fh0m3k3y1234abcd%3Fx%3D1"),
+    ("token in a URL", "DOWNLOAD_URL: https://b24.test/download.json?auth=bafe5c69006e9f0600"),
+    ("token in a URL", "https://acme.bitrix24.ru/disk/downloadFile/8/?ncc=1&token=disk%7CaWQ9ODMmXz1Vc3FV%7CImRvd2"),
+    ("token in a URL", "redirect: https://app.example.com/done#access_token=7d6f5e4d3c2b1a00&expires_in=3600"),
+    ("token in a URL", "body: client_id=app.123&client_secret=Qw8Er7Ty6Ui5Op"),
+    ("authorization", "Authorization: Bearer 7d6f5e4d3c2b1a00ffee"),
+    ("authorization", "note: sent with Bearer abcDEF123456ghi as usual"),
+    ("secret field", '{"password": "hunter2-Secret"}'),
+    ("secret field", '{"token": "Zx9Qw8Er7Ty6"}'),
+    ("secret field", "refresh_token: ab12cd34ef56ab12cd34"),
+    ("secret field", '{"access_token": "bafe5c69006e9f06006b"}'),
+    ("base64 secret", '"key_b64": "azN5VzNiaDAwa0xpdmU3Nw=="'),  # base64 of a 16-character key
+    ("token", "note: 0123456789abcdef0123456789abcdef0123456789abcdef0123"),
+    ("token", "key_hex: 6b33795733626830306b4c6976653737"),  # a 16-character key as hex
+    ("token", f"api: {MIXED}"),
+    ("cookie", "Set-Cookie: a=b"),
+    ("cookie", "seen: PHPSESSID"),
+    ("e-mail", '"EMAIL": "ivan.petrov@realcorp.ru"'),
+    ("e-mail", "uri: https://b24.test/rest/user.get?EMAIL=ivan%40realcorp.ru"),
+    ("phone", "call +7 912 345-67-89 today"),
+    # a webhook URL written as base64url: both a base64 secret and a long mixed-case token
+    ("base64 secret", "saved: aHR0cHM6Ly9hY21lLmJpdHJpeDI0LnJ1L3Jlc3QvMS9oMG0zazN5MTIzNGFiY2Qv"),
+]
+
+
+def test_scanner_flags_every_planted_form_with_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "cassettes"
+    folder.mkdir()
+    (folder / "clean.yaml").write_text(
+        "uri: https://b24.test/rest/1/WEBHOOK_KEY_PLACEHOLDER\nauth: REDACTED\nquery: {token: '${TOKEN}'}\n"
+        "url: https://b24.test/rest/user.get?auth=REDACTED&token=disk%7CREDACTED#access_token=REDACTED\n"
+        "Authorization: Bearer REDACTED\n",
+        encoding="utf-8",
+    )
+    planted = folder / "planted.yaml"
+    planted.write_text("a: 1\n" + "".join(line + "\n" for _, line in PLANTED_SET), encoding="utf-8")
+    assert scan.main([str(folder)]) == 1
+    report = capsys.readouterr().out.splitlines()
+    found = {(int(line.split(":")[1]), line.split(": ")[1]) for line in report}
+    expected = {(number, kind) for number, (kind, _) in enumerate(PLANTED_SET, start=2)}
+    assert found == expected | {(len(PLANTED_SET) + 1, "token")}
+    assert len(PLANTED_SET) >= 15 and all(line.startswith(f"{planted}:") for line in report)
+    for secret in ("h0m3k3y1234abcd", "hunter2-Secret", MIXED, "7d6f5e4d3c2b1a00ffee", "azN5VzNiaDAwa0xpdmU3Nw=="):
+        assert secret not in "\n".join(report)  # masked

@@ -14,12 +14,17 @@ Recording against your own portal (nothing is written before it is scrubbed)::
 
 What is scrubbed, in requests and responses (URI, headers, bodies), before vcrpy writes anything:
 
-* by key: the webhook key in ``/rest/<n>/<key>/`` becomes ``WEBHOOK_KEY_PLACEHOLDER``; ``auth`` and the OAuth
+* by key: the webhook key in ``/rest/<n>/<key>`` (with or without the trailing slash, raw, JSON-escaped or
+  percent-encoded) becomes ``WEBHOOK_KEY_PLACEHOLDER``; ``auth``, ``token``, ``password`` and the OAuth
   fields (``client_id``, ``client_secret``, ``code``, ``refresh_token``, ``access_token``, ``member_id``...) in
-  a query, a JSON body or a form become ``REDACTED`` — and each value found there is learnt as a secret;
+  a query, a ``#fragment``, a JSON body (any case but ``CODE``) or a form become ``REDACTED`` — and each value
+  found there is learnt as a secret; so does a ``Bearer``/``Basic`` credential in any text;
 * by value: every secret used for the recording (the webhook key, the token, ``OPI_B24_CLIENT_SECRET``,
   ``OPI_B24_REFRESH_TOKEN``, ``OPI_B24_CODE``... from the environment) and every learnt one, raw,
-  percent-encoded and JSON-escaped, wherever it appears; ``auth=...`` in any URL of an answer;
+  percent-encoded, JSON-escaped, as hex and as base64 (also inside longer base64 data), wherever it appears;
+* by shape: whatever the scanner (``python -m conformance.runner.scan``) still takes for a secret — a long hex
+  or mixed-case token, base64 text of a key — so a recording passes the scanner it is checked with (a file's
+  base64 content may lose such a piece: secrets come first);
 * headers: only an allowlist (``HEADERS_KEPT``) is written; cookies and session headers never are;
 * the portal's host becomes ``b24-conformance.bitrix24.test``;
 * personal data (unless ``--keep-personal``): names, e-mails, phones, logins, ``PERSONAL_*``, ``WORK_*`` and
@@ -33,6 +38,7 @@ checks files for anything that still looks like a secret or personal data.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import io
 import json
@@ -61,8 +67,17 @@ SECRET_FIELDS = (
     "application_token",
     "password",
     "sessid",
+    "token",
 )
-_ANSWER_SECRETS = ("access_token", "refresh_token", "client_secret", "application_token", "member_id")
+_ANSWER_SECRETS = (
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "application_token",
+    "member_id",
+    "token",
+    "password",
+)
 REDACTED = "REDACTED"
 #: Request and response headers that are written; everything else (cookies, session ids, servers...) is not.
 HEADERS_KEPT = (
@@ -82,14 +97,21 @@ SECRET_ENV = (
     "OPI_B24_CODE",
 )
 _SESSION_HEADER = re.compile(r"(?i)cookie|session|token|auth|csrf|sessid")
-_WEBHOOK = re.compile(r"(/rest/\d+/)([^/?#\s\"'\\]+)(/)")
-_WEBHOOK_ESCAPED = re.compile(r"(\\/rest\\/\d+\\/)([^/?#\s\"'\\]+)(\\/)")
-_WEBHOOK_ENCODED = re.compile(r"(%2Frest%2F\d+%2F)(.+?)(%2F)", re.IGNORECASE)
-_AUTH_PARAM = re.compile(
-    r"((?:[?&]|%3F|%26|\\u0026)(?:auth|access_token|refresh_token|client_secret|code|sessid)(?:=|%3D))"
-    r"([^&\s\"'<>\\]+?)(?=&|%26|\\u0026|[\s\"'<>\\#]|$)",
-    re.IGNORECASE,
+# A webhook key ends at a slash, or (a webhook URL without its trailing slash) at a query, a fragment, a quote,
+# a space or the end of the text.
+_WEBHOOK = re.compile(r"(/rest/\d+/)([^/?#\s\"'\\<>]+)(/|(?=[?#\s\"'\\<>]|$))", re.MULTILINE)
+_WEBHOOK_ESCAPED = re.compile(r"(\\/rest\\/\d+\\/)([^/?#\s\"'\\<>]+)(\\/|(?=[?#\s\"'<>]|$))", re.MULTILINE)
+_WEBHOOK_ENCODED = re.compile(
+    r"(%2Frest%2F\d+%2F)((?:(?!%2F|%3F|%23|%26)[^/?#&\s\"'\\<>])+)(%2F|(?=%3F|%23|%26|[/?#&\s\"'\\<>]|$))",
+    re.IGNORECASE | re.MULTILINE,
 )
+_AUTH_PARAM = re.compile(
+    r"((?:[?&#]|%3F|%26|%23|\\u0026)"
+    r"(?:auth|access_token|refresh_token|client_secret|application_token|code|sessid|token|password)(?:=|%3D))"
+    r"([^&\s\"'<>\\]+?)(?=&|%26|\\u0026|[\s\"'<>\\#]|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/=-]{8,})")
 EMAIL_ENCODED = re.compile(r"[A-Za-z0-9._+-]+%40(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w.+])(?:\+\d|8(?=[\s(-]))[\d\s().-]{7,}\d(?![\w.])")
@@ -126,6 +148,12 @@ _PERSON_KEYS = {
 _PERSON_PREFIXES = ("PERSONAL_", "WORK_", "UF_", "ADDRESS_")
 
 
+def _secret_field(name: str) -> bool:
+    """A secret field's name in any case (``PASSWORD``, ``Token``); ``code`` only as written (Bitrix's ``CODE``
+    fields are data)."""
+    return name in SECRET_FIELDS or (name.lower() in SECRET_FIELDS and name.lower() != "code")
+
+
 def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)
 
@@ -134,9 +162,28 @@ def looks_like_phone(text: str) -> bool:
     return 10 <= _digits(text) <= 15
 
 
+def _encoded(secret: str) -> Set[str]:
+    """The secret written as hex and as base64 (standard and URL-safe, padded or not), also inside longer base64
+    data: for each of the three byte alignments, the characters that depend on the secret's bytes alone."""
+    raw = secret.encode("utf-8")
+    found = {raw.hex(), raw.hex().upper()}
+    for shift in range(3):
+        whole = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+        first, last = -(-8 * shift // 6), 8 * (shift + len(raw)) // 6
+        forms = [whole[first:last]] + ([whole, whole.rstrip("=")] if shift == 0 else [])
+        for form in forms:
+            found |= {form, form.translate(_URLSAFE)}
+    return found
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
 def _variants(secret: str) -> List[str]:
     escaped = json.dumps(secret)[1:-1]
     found = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), escaped, escaped.replace("/", "\\/")}
+    if len(secret) >= 8:  # shorter ones would match by chance in encoded data
+        found |= _encoded(secret)
     return sorted(found, key=len, reverse=True)
 
 
@@ -186,6 +233,7 @@ class Scrubber:
 
     # --- text ----------------------------------------------------------------------------------------
     def text(self, value: str, side: str = "response") -> str:
+        value = _by_shape(value, _WHOLE_SHAPES)  # first: a known secret inside a token would hide the token's shape
         for secret in sorted(self.secrets, key=len, reverse=True):
             for variant in _variants(secret):
                 value = value.replace(variant, REDACTED)
@@ -199,7 +247,8 @@ class Scrubber:
         value = _AUTH_PARAM.sub(
             lambda m: m.group(1) + (m.group(2) if _PLACEHOLDER_TEXT.match(m.group(2)) else REDACTED), value
         )
-        return value
+        value = _BEARER.sub(lambda m: m.group(1) + REDACTED, value)
+        return _by_shape(value)
 
     def _personal_text(self, value: str, side: str) -> str:
         if "%40" in value:
@@ -230,7 +279,7 @@ class Scrubber:
         elif isinstance(value, list):
             for item in value:
                 self._learn_secrets(item, side, key)
-        elif key in SECRET_FIELDS and (side == "request" or key in _ANSWER_SECRETS):
+        elif _secret_field(key) and (side == "request" or key.lower() in _ANSWER_SECRETS):
             self.learn(value, shortest=8)
 
     def _personal_kind(self, key: str, siblings: Iterable[str]) -> Optional[str]:
@@ -251,7 +300,7 @@ class Scrubber:
             out = {}
             for k, v in value.items():
                 name = str(k)
-                if name in SECRET_FIELDS and isinstance(v, str):
+                if _secret_field(name) and isinstance(v, str):
                     out[k] = REDACTED if v else v
                 elif kind and name.upper() in ("VALUE_TYPE", "TYPE_ID", "ID"):
                     out[k] = self.json(v, side)
@@ -341,6 +390,26 @@ class Scrubber:
         cassette_dict["requests"] = [self.request(r) for r in cassette_dict["requests"]]
         cassette_dict["responses"] = [self.response(r) for r in cassette_dict["responses"]]
         return cassette_dict
+
+
+#: The scanner's kinds of secret that are replaced by shape when nothing else caught them (e-mails and phones are
+#: personal data, handled above; cookies are headers, never written).
+_SHAPE_KINDS = ("webhook key", "token in a URL", "secret field", "authorization", "token", "base64 secret")
+
+
+#: Kinds replaced before anything else: a token as a whole (a webhook key waits for its placeholder).
+_WHOLE_SHAPES = ("token", "base64 secret", "authorization")
+
+
+def _by_shape(value: str, kinds: Tuple[str, ...] = _SHAPE_KINDS) -> str:
+    """Whatever ``scan`` would still flag as a secret (a long mixed-case or hex token, a base64 key...) is
+    replaced, so that a recording passes the scanner it is checked with."""
+    from . import scan
+
+    for finding in sorted(scan.scan_text(value, kinds=kinds), key=lambda f: len(f.value), reverse=True):
+        if finding.kind in kinds:
+            value = value.replace(finding.value, REDACTED)
+    return value
 
 
 def _set_length(headers: Dict[str, Any], body: Any) -> None:

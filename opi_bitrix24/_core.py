@@ -448,13 +448,14 @@ def _guard_transport_logs() -> None:
 
 def _session(config: Settings) -> requests.Session:
     global _default_session
+    from . import _http
+
     if config.session is not None:
+        _http.instrument(config.session)
         return config.session
     with _session_lock:
         if _default_session is None:
-            import requests
-
-            _default_session = requests.Session()
+            _default_session = _http.PortalSession()
             _default_session.headers["User-Agent"] = f"opi-bitrix24/{_version()}"
         return _default_session
 
@@ -552,18 +553,8 @@ def _socket_of(response: Any) -> Any:
     return sock
 
 
-def _abandon(response: Any) -> None:
-    """Stop a response another thread may still be reading (shutdown wakes a blocked recv)."""
-    import socket
-
-    sock = _socket_of(response)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 class _Attempt:
-    """One request and its whole answer, run in a worker thread so the call's deadline covers every phase."""
+    """One request and its whole answer, read in the calling thread (the watchdog bounds it by the deadline)."""
 
     __slots__ = ("content", "cut", "error", "response")
 
@@ -590,6 +581,7 @@ def _attempt(
     config: Settings,
     remaining: Optional[float],
     state: _Attempt,
+    watch: Optional[_deadline.Watch],
 ) -> None:
     try:
         response = session.request(
@@ -604,6 +596,15 @@ def _attempt(
             allow_redirects=False,
         )
         state.response = response
+        if watch is not None:
+            watch.response = response
+        if response.status_code in _REDIRECTS and response.headers.get("Location"):
+            state.content = b""  # followed or refused: its body is never needed, so never read
+            response._content = b""
+            response._content_consumed = True  # type: ignore[attr-defined]
+            response.raw.close()  # the connection is dropped, not reused with an unread body
+            response.close()
+            return
         cap = config.max_answer_bytes
         chunks = []
         size = 0
@@ -626,7 +627,7 @@ def _attempt(
         response._content = state.content
         response._content_consumed = True  # type: ignore[attr-defined]
         response.close()
-    except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+    except Exception as exc:  # noqa: BLE001 - judged by the attempt loop
         state.error = exc
 
 
@@ -684,21 +685,16 @@ def _send_within(
             break
         log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
         state = _Attempt()
-        if remaining is None:  # no deadline: no watchdog needed, the per-read timeouts bound each read
-            _attempt(session, verb, url, body, headers, config, remaining, state)
-            alive = False
-        else:
-            worker = threading.Thread(
-                target=_attempt,
-                args=(session, verb, url, body, headers, config, remaining, state),
-                name="opi-bitrix24-request",
-                daemon=True,
-            )
-            worker.start()
-            worker.join(remaining)
-            alive = worker.is_alive()
-        if alive:
-            _abandon(state.response)
+        if deadline is None:  # no deadline: the per-read timeouts bound each read
+            _attempt(session, verb, url, body, headers, config, remaining, state, None)
+            late = False
+        else:  # socket timeouts capped by what is left; the watchdog stops a read that outlives the deadline
+            with _deadline.watching(deadline) as watch:
+                _attempt(session, verb, url, body, headers, config, remaining, state, watch)
+            late = watch.fired or (state.error is not None and time.monotonic() >= deadline)
+        if late:
+            if state.response is not None:
+                state.response.close()
             failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {limit:g} s")
             break
         error = state.error

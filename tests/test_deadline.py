@@ -169,3 +169,143 @@ def test_the_refresh_and_its_repeat_share_the_call_deadline(servers: Any, slept:
     assert len(portal.requests) == 1 and len(token_endpoint.requests) == 1
     assert app.access_token == TOKEN and app.refresh_token == "REFRESHTOKEN1"
     assert TOKEN not in str(raised.value) and "REFRESHTOKEN1" not in str(raised.value)
+
+
+# --- the transport: no thread per call, one watchdog ----------------------------------------------
+
+
+def trickle_headers(conn: socket.socket, request: bytes, server: Server) -> None:
+    """Headers one byte every 50 ms (each read is well under the socket timeout), for ever."""
+    head = b"HTTP/1.1 200 OK\r\nX-Filler: " + b"x" * 100000
+    with server.lock:
+        server.open += 1
+    try:
+        for byte in head:
+            if server.stop.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+    except OSError:  # the client shut its socket down
+        pass
+    finally:
+        with server.lock:
+            server.open -= 1
+
+
+def _request_threads() -> List[Any]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("opi-bitrix24") and t.name != "opi-bitrix24-deadline"]
+
+
+def test_200_calls_past_their_deadline_leave_no_thread_and_no_socket(servers: Any) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = servers(trickle_headers)
+    server.lock, server.open = threading.Lock(), 0  # type: ignore[attr-defined]
+    server.sock.listen(256)  # room for every connection at once
+    hook = f"{server.base}/rest/1/{KEY}/"
+    before = threading.active_count()
+
+    def call(_: int) -> Any:
+        with opi_bitrix24.settings(deadline=1, timeout=5, retries=0, rate_limit=None):
+            try:
+                _core.get("server.time", hook, "")
+            except DeadlineExceeded as exc:
+                return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        outcomes = list(pool.map(call, range(200)))
+        ended = time.monotonic()
+    assert all(isinstance(outcome, DeadlineExceeded) for outcome in outcomes)
+    assert 0 < len(server.requests) <= 200  # how many were sent before the deadline depends on the machine
+    while time.monotonic() < ended + 1.0 and server.open:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert server.open == 0  # type: ignore[attr-defined] # every socket closed within a second
+    assert _request_threads() == [] and _deadline.in_flight() == 0
+    assert threading.active_count() <= before + 1  # at most the one watchdog thread
+
+
+def test_a_call_runs_in_the_calling_thread(servers: Any) -> None:
+    import threading
+
+    seen: List[str] = []
+
+    def handler(conn: socket.socket, request: bytes, server: Server) -> None:
+        seen.append(",".join(sorted(t.name for t in _request_threads())))
+        conn.sendall(OK)
+
+    server = servers(handler)
+    with opi_bitrix24.settings(deadline=5):
+        assert _core.get("server.time", f"{server.base}/rest/1/{KEY}/", "") == {"result": "ok"}
+    assert seen == [""] and threading.current_thread().name == "MainThread"
+
+
+def test_the_watchdog_stops_a_body_trickling_on_a_reused_connection(servers: Any) -> None:
+    from test_faults import sequence, trickle
+
+    slow = trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", b'{"result": "' + b"x" * 27 + b'"}', 0.1)
+    server = servers(sequence(send(OK), slow, send(OK)))
+    hook = f"{server.base}/rest/1/{KEY}/"
+    with opi_bitrix24.settings(deadline=1, timeout=5, retries=0):
+        assert _core.post("tasks.task.add", hook, "") == {"result": "ok"}
+        with pytest.raises(DeadlineExceeded):
+            _core.post("tasks.task.add", hook, "")  # the same keep-alive connection
+        assert _core.post("tasks.task.add", hook, "") == {"result": "ok"}  # a fresh one: the pool is sound
+    assert len(server.requests) == 3 and _deadline.in_flight() == 0
+
+
+def test_a_redirect_body_is_never_read(servers: Any) -> None:
+    from test_faults import sequence
+
+    def endless_redirect(conn: socket.socket, request: bytes, server: Server) -> None:
+        conn.sendall(answer("302 Found", b"", f"Location: /rest/1/{KEY}/moved", "Transfer-Encoding: chunked"))
+        while not server.stop.wait(0.05):  # chunks for ever: a client reading the body never gets past it
+            conn.sendall(b"1\r\nx\r\n")
+
+    server = servers(sequence(endless_redirect, send(OK)))
+    with opi_bitrix24.settings(deadline=2, retries=0):
+        assert _core.get("server.time", f"{server.base}/rest/1/{KEY}/", "") == {"result": "ok"}
+    assert [path for _, path, _ in server.requests] == [f"/rest/1/{KEY}/server.time", f"/rest/1/{KEY}/moved"]
+
+
+# --- cookies --------------------------------------------------------------------------------------
+
+
+def cookie_setter(name: str) -> Any:
+    def handler(conn: socket.socket, request: bytes, server: Server) -> None:
+        conn.sendall(answer("200 OK", b'{"result": "ok"}', f"Set-Cookie: sid={name}; Path=/"))
+
+    return handler
+
+
+def _cookie(request: bytes) -> str:
+    for line in request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"cookie":
+            return value.strip().decode()
+    return ""
+
+
+def test_cookies_never_cross_origins_another_port_included(servers: Any) -> None:
+    seen: List[str] = []
+
+    def recording(name: str) -> Any:
+        inner = cookie_setter(name)
+
+        def handler(conn: socket.socket, request: bytes, server: Server) -> None:
+            seen.append(f"{name}:{_cookie(request)}")
+            inner(conn, request, server)
+
+        return handler
+
+    first, second = servers(recording("A")), servers(recording("B"))
+    with opi_bitrix24.settings(retries=0):
+        _core.get("server.time", f"{first.base}/rest/1/{KEY}/", "")
+        _core.get("server.time", f"{second.base}/rest/1/{KEY}/", "")  # same host, another port
+        _core.get("server.time", f"{first.base}/rest/1/{KEY}/", "")
+        _core.get("server.time", f"{second.base}/rest/1/{KEY}/", "")
+        _core.get("server.time", f"http://localhost:{first.port}/rest/1/{KEY}/", "")  # another host name
+    # each origin gets back only the cookie it set itself
+    assert seen == ["A:", "B:", "A:sid=A", "B:sid=B", "A:"]

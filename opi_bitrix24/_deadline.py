@@ -184,12 +184,14 @@ class _Watchdog:
                 if watch.fired:  # handed a connection after the deadline: stop it at once
                     _shutdown(conn, None)
 
-    def detach(self, conn: Any) -> None:
+    def detach(self, conn: Any) -> bool:
         watch = _watching.get()
         if watch is not None and watch.conn is conn:
             with self.cond:
                 if watch.conn is conn:
                     watch.conn = None
+                    return watch.fired
+        return False
 
     def _run(self) -> None:
         with self.cond:
@@ -256,9 +258,12 @@ def attach(conn: Any) -> None:
     _dog.attach(conn)
 
 
-def detach(conn: Any) -> None:
-    """``conn`` goes back to its pool: the watch of the request here lets go of it."""
-    _dog.detach(conn)
+def detach(conn: Any) -> bool:
+    """``conn`` goes back to its pool: the watch of the request here lets go of it.
+
+    True when the watchdog has shut its socket down: the pool must close it, not keep it.
+    """
+    return _dog.detach(conn)
 
 
 def in_flight() -> int:

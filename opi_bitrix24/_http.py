@@ -38,8 +38,8 @@ class _WatchedPool:
         return conn
 
     def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            _deadline.detach(conn)
+        if conn is not None and _deadline.detach(conn):
+            conn.close()  # shut down past its deadline: never handed to another request
         super()._put_conn(conn)  # type: ignore[misc]
 
 

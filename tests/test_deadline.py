@@ -309,3 +309,23 @@ def test_cookies_never_cross_origins_another_port_included(servers: Any) -> None
         _core.get("server.time", f"http://localhost:{first.port}/rest/1/{KEY}/", "")  # another host name
     # each origin gets back only the cookie it set itself
     assert seen == ["A:", "B:", "A:sid=A", "B:sid=B", "A:"]
+
+
+def test_a_connection_stopped_at_the_deadline_is_closed_not_pooled(servers: Any) -> None:
+    from test_faults import trickle
+
+    server = servers(
+        trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", b'{"result": "' + b"x" * 27 + b'"}', 0.1)
+    )
+    with opi_bitrix24.settings(deadline=0.5, timeout=5, retries=0), pytest.raises(DeadlineExceeded):
+        _core.get("server.time", f"{server.base}/rest/1/{KEY}/", "")  # stopped while the body trickles
+    session = _core._session(_core.current_settings())
+    pools = session.get_adapter(server.base).poolmanager.pools  # type: ignore[attr-defined]
+    kept = [
+        conn
+        for pool in (pools[key] for key in pools.keys())
+        if pool.port == server.port
+        for conn in list(pool.pool.queue)
+        if conn is not None
+    ]
+    assert kept and all(conn.sock is None for conn in kept)  # the pool holds no shut-down socket

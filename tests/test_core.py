@@ -477,3 +477,60 @@ def test_upload_sends_one_multipart_file_part_without_auth(portal: Any) -> None:
         ("file", "Отчёт %221%22.png", content, "")
     ]
     assert b"auth" not in seen["body"]
+
+
+# --- the default session keeps requests' trust_env behaviour (proxies, no_proxy, .netrc) ----------------
+
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def test_the_environment_is_looked_up_again_when_it_changes(monkeypatch: Any) -> None:
+    from test_faults import OK, Server, send
+
+    portal, proxy = Server(send(OK)), Server(send(OK))
+    for name in (*_PROXY_VARIABLES, "no_proxy", "NO_PROXY", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+    hook = f"{portal.base}/rest/1/key1/"
+    try:
+        with opi_bitrix24.settings(retries=0):
+            opi_bitrix24.server_time(hook)
+            monkeypatch.setenv("http_proxy", proxy.base)
+            opi_bitrix24.server_time(hook)  # through the proxy now
+            monkeypatch.setenv("no_proxy", "127.0.0.1")
+            opi_bitrix24.server_time(hook)  # not for this host
+            monkeypatch.delenv("no_proxy")
+            opi_bitrix24.server_time(hook)  # through the proxy again
+            monkeypatch.delenv("http_proxy")
+            opi_bitrix24.server_time(hook)
+    finally:
+        portal.close()
+        proxy.close()
+    assert [path for _, path, _ in portal.requests] == ["/rest/1/key1/server.time"] * 3
+    assert [path for _, path, _ in proxy.requests] == [f"{hook}server.time"] * 2  # the absolute form: a proxy
+
+
+def test_netrc_credentials_are_sent_as_requests_sends_them(monkeypatch: Any, tmp_path: Any) -> None:
+    import base64
+
+    from test_faults import Server, answer
+
+    seen: list[bytes] = []
+
+    def handler(conn: socket.socket, request: bytes, server: Any) -> None:
+        seen.append(request)
+        conn.sendall(answer("200 OK", b'{"result": "ok"}'))
+
+    portal = Server(handler)
+    for name in (*_PROXY_VARIABLES, "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user1 password pass1\n", encoding="utf-8")
+    try:
+        monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
+        opi_bitrix24.server_time(f"{portal.base}/rest/1/key1/")
+        monkeypatch.setenv("NETRC", str(netrc))
+        opi_bitrix24.server_time(f"{portal.base}/rest/1/key1/")
+    finally:
+        portal.close()
+    expected = b"Authorization: Basic " + base64.b64encode(b"user1:pass1")
+    assert [expected in request for request in seen] == [False, True]

@@ -1,14 +1,19 @@
 """Benchmarks: opi_bitrix24 against a baseline doing the same work by hand, run side by side.
 
-    python benchmarks/bench.py [--calls 2000] [--repeat 5]
+    python benchmarks/bench.py [--calls 1000] [--repeat 7]
 
-Each row runs the measured code and its baseline alternately (best of --repeat) and prints the ratio:
-- call: get_users(webhook, [1, 10]) vs requests.Session.post(json=...) + .json() on the same loopback server
-- convert: the argument conversions of a call vs json.dumps of the final body
-- memory: tracemalloc peak of --calls calls vs the baseline's
-- import: `import opi_bitrix24` vs `import json` in a fresh interpreter (requests is not imported)
-- cli: `python -m opi_bitrix24 GetUsers ...` vs `python -c "import requests; ..."` doing the same request
-Numbers are for comparison on one machine, not absolute claims.
+Each row runs the measured code and its baseline alternately, --repeat times, and prints the median of
+each and the ratio of the medians (the machine may be shared: medians of alternating runs in one
+process, never absolute claims):
+- call: get_users(webhook, [1, 10]) with the default settings (deadline on; the rate limiter on but set
+  so that it never binds) vs a bare keep-alive requests.Session().post(json=...) + .json() with its
+  default settings, on the same loopback server (a separate process, so the CPU is the client's);
+- call CPU: the process CPU time per call of the same runs (every thread of the client process);
+- call, no deadline: the same with deadline=None;
+- convert: the argument conversions of a call vs json.dumps of the final body;
+- memory: tracemalloc peak of --calls calls vs the baseline's;
+- import: `import opi_bitrix24` vs `import json` in a fresh interpreter (requests is not imported);
+- cli: `python -m opi_bitrix24 GetUsers ...` vs `python -c "import requests; ..."` doing the same request.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import statistics
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -33,6 +38,8 @@ import opi_bitrix24  # noqa: E402
 from opi_bitrix24 import _convert as cv  # noqa: E402
 
 BODY = (ROOT / "conformance/responses/bitrix24/GetUsers/documented-2026.json").read_bytes()
+#: The limiter is on (its code runs on every call) but never makes a call wait.
+UNBOUND = (1e9, 10**9)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -51,13 +58,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def best(func: Callable[[], None], repeat: int) -> float:
-    times = []
+def serve() -> None:
+    """The loopback server, in its own process: prints its port, serves until stdin closes."""
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    print(server.server_address[1], flush=True)
+    sys.stdin.read()
+
+
+def timed(func: Callable[[], None]) -> Tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one run."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    func()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def alternate(ours: Callable[[], None], theirs: Callable[[], None], repeat: int) -> List[List[Tuple[float, float]]]:
+    runs: List[List[Tuple[float, float]]] = [[], []]
     for _ in range(repeat):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        runs[0].append(timed(ours))
+        runs[1].append(timed(theirs))
+    return runs
+
+
+def median(runs: List[Tuple[float, float]], index: int) -> float:
+    return statistics.median(run[index] for run in runs)
 
 
 def peak(func: Callable[[], None]) -> int:
@@ -69,24 +96,37 @@ def peak(func: Callable[[], None]) -> int:
 
 
 def subprocess_time(argv: List[str], repeat: int) -> float:
-    return best(lambda: subprocess.run(argv, check=True, capture_output=True, cwd=ROOT), repeat)
+    return statistics.median(
+        timed(lambda: subprocess.run(argv, check=True, capture_output=True, cwd=ROOT))[0] for _ in range(repeat)
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve()
+        return 0
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None and server.stdin is not None
+    base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
     hook = f"{base}/rest/1/benchkey/"
     session = requests.Session()
     n = args.calls
 
     def ours() -> None:
-        with opi_bitrix24.settings(session=session):
+        with opi_bitrix24.settings(rate_limit=UNBOUND):
+            for _ in range(n):
+                opi_bitrix24.get_users(hook, [1, 10])
+
+    def ours_no_deadline() -> None:
+        with opi_bitrix24.settings(rate_limit=UNBOUND, deadline=None):
             for _ in range(n):
                 opi_bitrix24.get_users(hook, [1, 10])
 
@@ -103,38 +143,39 @@ def main() -> int:
             json.dumps({"ID": [1, 10], "TITLE": "10"}, ensure_ascii=False)
 
     rows: List[Tuple[str, float, float, str]] = []
-    ours(), baseline()  # warm up connections
-    rows.append(("call (s per call)", best(ours, args.repeat) / n, best(baseline, args.repeat) / n, "s"))
-    rows.append(
-        (
-            "convert (s per call)",
-            best(convert_ours, args.repeat) / (n * 10),
-            best(convert_baseline, args.repeat) / (n * 10),
-            "s",
+    try:
+        ours(), baseline()  # warm up connections
+        calls = alternate(ours, baseline, args.repeat)
+        rows.append(("call (per call)", median(calls[0], 0) / n, median(calls[1], 0) / n, "s"))
+        rows.append(("call CPU (per call)", median(calls[0], 1) / n, median(calls[1], 1) / n, "s"))
+        plain = alternate(ours_no_deadline, baseline, args.repeat)
+        rows.append(("call, no deadline", median(plain[0], 0) / n, median(plain[1], 0) / n, "s"))
+        converts = alternate(convert_ours, convert_baseline, args.repeat)
+        rows.append(("convert (per call)", median(converts[0], 0) / (n * 10), median(converts[1], 0) / (n * 10), "s"))
+        rows.append(("memory peak (bytes)", float(peak(ours)), float(peak(baseline)), "B"))
+        py = sys.executable
+        rows.append(
+            (
+                "import (s)",
+                subprocess_time([py, "-c", "import opi_bitrix24"], args.repeat),
+                subprocess_time([py, "-c", "import json"], args.repeat),
+                "s",
+            )
         )
-    )
-    rows.append(("memory peak (bytes)", float(peak(ours)), float(peak(baseline)), "B"))
-    py = sys.executable
-    rows.append(
-        (
-            "import (s)",
-            subprocess_time([py, "-c", "import opi_bitrix24"], args.repeat),
-            subprocess_time([py, "-c", "import json"], args.repeat),
-            "s",
+        by_hand = f"import requests; requests.post('{hook}im.user.list.get', json={{'ID': ['10']}}).json()"
+        rows.append(
+            (
+                "cli call (s)",
+                subprocess_time([py, "-m", "opi_bitrix24", "GetUsers", "--url", hook, "--users", "10"], args.repeat),
+                subprocess_time([py, "-c", by_hand], args.repeat),
+                "s",
+            )
         )
-    )
-    by_hand = f"import requests; requests.post('{hook}im.user.list.get', json={{'ID': ['10']}}).json()"
-    rows.append(
-        (
-            "cli call (s)",
-            subprocess_time([py, "-m", "opi_bitrix24", "GetUsers", "--url", hook, "--users", "10"], args.repeat),
-            subprocess_time([py, "-c", by_hand], args.repeat),
-            "s",
-        )
-    )
-    server.shutdown()
+    finally:
+        server.stdin.close()
+        server.wait()
 
-    print(f"{'measure':<22} {'opi_bitrix24':>14} {'baseline':>14} {'ratio':>7}")
+    print(f"{'measure (median)':<22} {'opi_bitrix24':>14} {'baseline':>14} {'ratio':>7}")
     for name, mine, theirs, unit in rows:
         fmt = (
             (lambda v: f"{v * 1e6:11.1f} µs")

@@ -38,6 +38,7 @@ from ._errors import (
     TransportError,
     UnexpectedResponse,
 )
+from ._progress import Progress
 from ._sections.calendar_events import (
     create_calendar_event,
     delete_calendar_event,
@@ -450,6 +451,7 @@ __all__ = [
     "OPIError",
     "OperationTimeLimit",
     "Portal",
+    "Progress",
     "QueryLimitExceeded",
     "RedirectRefused",
     "RefreshFailed",

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-import sys
-import time
 from typing import (
     Any,
     Callable,
@@ -31,7 +29,7 @@ from typing import (
 )
 from urllib.parse import quote_plus
 
-from . import _core
+from . import _core, _progress
 from ._convert import SKIP
 from ._errors import APIError, InvalidArgument, api_error
 
@@ -272,43 +270,8 @@ def _wire(cmd: Command) -> str:
     return cmd.method + ("?" + query if query else "")
 
 
-class _Progress:
-    """A one-line progress report on stderr, only when it is a terminal."""
-
-    def __init__(self, what: str, total: Optional[int] = None, quiet: Optional[bool] = None) -> None:
-        self.what = what
-        self.total = total
-        self.done = 0
-        self.start = time.monotonic()
-        shown = not quiet if quiet is not None else not _quiet.get()
-        self.on = shown and bool(getattr(sys.stderr, "isatty", lambda: False)())
-        self.last = 0.0
-
-    def add(self, count: int) -> None:
-        self.done += count
-        if not self.on:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.2:
-            return
-        self.last = now
-        rate = self.done / max(now - self.start, 1e-9)
-        line = f"\r{self.what}: {self.done}"
-        if self.total:
-            left = max(self.total - self.done, 0) / rate if rate else 0
-            line += f"/{self.total} ({rate:.0f}/s, ETA {left:.0f}s)"
-        else:
-            line += f" ({rate:.0f}/s)"
-        sys.stderr.write(line)
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.on and self.done:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-_quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("opi_bitrix24_quiet", default=False)
+_Progress = _progress.Task
+_quiet = _progress.quiet  # the CLI's --quiet
 
 
 def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> Dict[str, Any]:
@@ -459,7 +422,8 @@ def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: S
         for i in range(0, len(offsets), BATCH_SIZE):
             group = offsets[i : i + BATCH_SIZE]
             cmds = [Command(method, dict(fields, start=offset)) for offset in group]
-            answer = batch(url, cmds, token)
+            with _progress.inner():
+                answer = batch(url, cmds, token)
             if answer["result_error"]:
                 key = next(iter(answer["result_error"]))
                 raise api_error(200, method, dict(answer["result_error"][key]))
@@ -500,7 +464,8 @@ def _fast(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shap
             for i in range(1, BATCH_SIZE):
                 ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
                 cmds[f"p{i}"] = Command(method, page_params(ref))
-            answer = batch(url, cmds, token)
+            with _progress.inner():
+                answer = batch(url, cmds, token)
             for i in range(BATCH_SIZE):
                 wire = f"p{i}"
                 if wire in answer["result_error"]:

@@ -37,6 +37,8 @@ from ._errors import (
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
+    from ._progress import ProgressSetting
+
 __all__ = [
     "Settings",
     "configure",
@@ -101,6 +103,9 @@ class Settings:
       answer then triggers one refresh and one repeat of the call.
     - ``oauth_url``: the OAuth token endpoint of :func:`get_token` / :func:`refresh_token` and of the
       refresh (empty: ``$OPI_BITRIX24_OAUTH_URL``, else ``https://oauth.bitrix.info/oauth/token/``).
+    - ``progress``: where bulk work (``batch``, ``iterate``, ``all_pages``) reports its progress:
+      ``True`` one self-updating line on stderr when it is a terminal (the default), ``False`` nowhere,
+      or a callable given a :class:`opi_bitrix24.Progress` after every page or chunk and at the end.
 
     Instances are immutable; :meth:`replace` returns a changed copy.
     """
@@ -113,6 +118,7 @@ class Settings:
         "oauth_app",
         "oauth_url",
         "operating_wait",
+        "progress",
         "proxies",
         "raise_api_errors",
         "rate_limit",
@@ -140,6 +146,7 @@ class Settings:
     oauth_app: Optional[OAuthApp]
     oauth_url: str
     state: str
+    progress: ProgressSetting
 
     def __init__(
         self,
@@ -159,6 +166,7 @@ class Settings:
         raise_api_errors: bool = False,
         oauth_app: Optional[OAuthApp] = None,
         state: str = "memory",
+        progress: ProgressSetting = True,
     ) -> None:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
@@ -186,6 +194,8 @@ class Settings:
             raise InvalidArgument("rate_limit", "must be (requests per second, burst), e.g. (2.0, 50), or None")
         if not isinstance(raise_api_errors, bool):
             raise InvalidArgument("raise_api_errors", "must be True or False")
+        if not isinstance(progress, bool) and not callable(progress):
+            raise InvalidArgument("progress", "must be True, False or a callable taking a Progress")
         if not isinstance(oauth_url, str):
             raise InvalidArgument("oauth_url", "must be a URL (text)")
         if state != "memory":
@@ -205,6 +215,7 @@ class Settings:
             "oauth_app": oauth_app,
             "oauth_url": oauth_url,
             "operating_wait": operating_wait,
+            "progress": progress,
             "proxies": proxies,
             "raise_api_errors": raise_api_errors,
             "rate_limit": rate_limit,
@@ -273,6 +284,7 @@ if TYPE_CHECKING:  # pragma: no cover
         raise_api_errors: bool
         oauth_app: Optional[OAuthApp]
         state: str
+        progress: ProgressSetting
 
 
 _global = Settings()

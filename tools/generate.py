@@ -51,6 +51,7 @@ SUPPORT = [
     "InvalidArgument",
     "OPIError",
     "Portal",
+    "Progress",
     "Settings",
     "TransportError",
     "UnexpectedResponse",
@@ -316,6 +317,7 @@ SUPPORT_IMPORTS = {
     ],
     "._auth": ["OAuthApp"],
     "._bulk": ["Command", "all_pages", "batch", "call", "command", "deferred", "iterate"],
+    "._progress": ["Progress"],
 }
 
 

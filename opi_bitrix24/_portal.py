@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Mapping, 
 
 from . import _bulk
 from ._core import current_settings, settings
+from ._errors import InvalidArgument
+from ._russian import translated
 from ._sections.calendar_events import (
     create_calendar_event as _create_calendar_event,
     delete_calendar_event as _delete_calendar_event,
@@ -311,22 +313,87 @@ class Portal:
             yield row
 
     def get_app_auth_link(self, domain: str, client_id: Text) -> str:
-        """Build the browser link that asks a user to authorise your app on a portal (no request is made). (OPI: GetAppAuthLink)"""
+        """Build the browser link that asks a user to authorise your app on a portal (no request is made).
+
+        OPI: GetAppAuthLink / ПолучитьСсылкуАвторизацииПриложения; CLI: opi-bitrix24 GetAppAuthLink
+
+        Calls: nothing
+
+        Deliberate deviation: OPI breaks the link when ``domain`` already has a scheme; here a domain with
+        ``https://`` (or ``http://``) is used as given, one without gets ``https://``.
+
+        Args:
+            domain: the portal address, e.g. ``b24-ar17wx.bitrix24.by`` or ``https://b24-ar17wx.bitrix24.by``.
+            client_id: the app's client id (``local.…``), appended as given.
+
+        Returns:
+            ``https://<domain>/oauth/authorize/?client_id=<client_id>``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_app_auth_link(domain=domain, client_id=client_id)
 
     def get_token(self, client_id: Text, client_secret: str, code: str) -> Result:
-        """Exchange an authorisation code (valid 30 s) for an access/refresh token pair. (OPI: GetToken)"""
+        """Exchange an authorisation code (valid 30 s) for an access/refresh token pair.
+
+        OPI: GetToken / ПолучитьТокен; CLI: opi-bitrix24 GetToken
+
+        Calls: the OAuth server, GET https://oauth.bitrix.info/oauth/token/ (``Settings.oauth_url``)
+
+        Args:
+            client_id: the app's client id.
+            client_secret: the app's client secret (never logged).
+            code: the code the portal passed to your app's redirect (never logged).
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_token(client_id=client_id, client_secret=client_secret, code=code)
 
     def refresh_token(self, client_id: Text, client_secret: str, refresh: str) -> Result:
-        """Get a fresh access/refresh token pair with a refresh token (valid 180 days). (OPI: RefreshToken)"""
+        """Get a fresh access/refresh token pair with a refresh token (valid 180 days).
+
+        OPI: RefreshToken / ОбновитьТокен; CLI: opi-bitrix24 RefreshToken
+
+        Calls: the OAuth server, GET https://oauth.bitrix.info/oauth/token/ (``Settings.oauth_url``)
+
+        Args:
+            client_id: the app's client id.
+            client_secret: the app's client secret (never logged).
+            refresh: the refresh token (never logged).
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _refresh_token(client_id=client_id, client_secret=client_secret, refresh=refresh)
 
     def server_time(self) -> Result:
-        """Return the portal's current server time. (OPI: ServerTime)"""
+        """Return the portal's current server time.
+
+        OPI: ServerTime / СерверноеВремя; CLI: opi-bitrix24 ServerTime
+
+        Calls: server.time (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _server_time(url=self.url, token=self.token)
 
@@ -338,7 +405,31 @@ class Portal:
         title: Text = "",
         important: Flag = False,
     ) -> Result:
-        """Publish a new post in the news feed, optionally with files and marked as important. (OPI: CreatePost)"""
+        """Publish a new post in the news feed, optionally with files and marked as important.
+
+        OPI: CreatePost / СоздатьНовость; CLI: opi-bitrix24 CreatePost
+
+        Calls: log.blogpost.add
+
+        Args:
+            text: the post text (``POST_MESSAGE``).
+            visibility: the recipients (``DEST``): one code or a list — ``UA`` all users, ``SGn`` a workgroup,
+                ``Un`` a user, ``DRn`` a department, ``Gn`` a group; a single code is sent as a one-item list.
+            files: a map of file name → file (bytes, a path, an ``http(s)://`` URL or base64 text) as a dict,
+                JSON object text or a path to a .json file; sent as ``FILES``, a list of ``[name, base64]``
+                pairs, and left out when empty.
+            title: the post title (``POST_TITLE``); left out when empty.
+            important: mark the post as important; always sent, as ``"Y"`` or ``"N"`` (``IMPORTANT``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_post(url=self.url, text=text, visibility=visibility, files=files, title=title, important=important, token=self.token)
 
@@ -350,172 +441,773 @@ class Portal:
         files: Structure = "",
         title: Text = "",
     ) -> Result:
-        """Change the text, title, recipients or files of a feed post. (OPI: UpdatePost)"""
+        """Change the text, title, recipients or files of a feed post.
+
+        OPI: UpdatePost / ИзменитьНовость; CLI: opi-bitrix24 UpdatePost
+
+        Calls: log.blogpost.update
+
+        Args:
+            post_id: the post id (sent as text under ``POST_ID``, after ``DEST``).
+            text: the new post text (``POST_MESSAGE``).
+            visibility: the recipients (``DEST``): one code or a list, as in :func:`create_post`; a single code
+                is sent as a one-item list.
+            files: a map of file name → file (bytes, a path, an ``http(s)://`` URL or base64 text); sent as
+                ``FILES``, a list of ``[name, base64]`` pairs, and left out when empty.
+            title: the new post title (``POST_TITLE``); left out when empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_post(url=self.url, post_id=post_id, text=text, visibility=visibility, files=files, title=title, token=self.token)
 
     def delete_post(self, post_id: Id) -> Result:
-        """Delete a feed post. (OPI: DeletePost)"""
+        """Delete a feed post.
+
+        OPI: DeletePost / УдалитьНовость; CLI: opi-bitrix24 DeletePost
+
+        Calls: log.blogpost.delete
+
+        Args:
+            post_id: the post id (sent as text under ``POST_ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_post(url=self.url, post_id=post_id, token=self.token)
 
     def get_important_post_viewers(self, post_id: Id) -> Result:
-        """List the ids of the users who have read an important post. (OPI: GetImportantPostViewers)"""
+        """List the ids of the users who have read an important post.
+
+        OPI: GetImportantPostViewers / ПолучитьСписокПросмотревшихВажное; CLI: opi-bitrix24 GetImportantPostViewers
+
+        Calls: log.blogpost.getusers.important
+
+        Args:
+            post_id: the id of the important post (sent as text under ``POST_ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_important_post_viewers(url=self.url, post_id=post_id, token=self.token)
 
     def get_posts(self, post_id: Id = "", filter: str = "UA") -> Result:
-        """Get one post by id, or the posts visible under a rights selector. (OPI: GetPosts)"""
+        """Get one post by id, or the posts visible under a rights selector.
+
+        OPI: GetPosts / ПолучитьНовости; CLI: opi-bitrix24 GetPosts
+
+        Calls: log.blogpost.get
+
+        One call, one answer: there is no automatic paging (the portal's ``next`` is not followed).
+
+        Args:
+            post_id: the post id (sent as text under ``POST_ID``); empty to list posts.
+            filter: the rights selector (``LOG_RIGHTS``): ``UA`` all users (the default), ``SGn`` a workgroup,
+                ``Un`` a user, ``DRn`` a department, ``Gn`` a group.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_posts(url=self.url, post_id=post_id, filter=filter, token=self.token)
 
     def add_post_comment(self, post_id: Id, text: Text) -> Result:
-        """Add a comment to a feed post. (OPI: AddPostComment)"""
+        """Add a comment to a feed post.
+
+        OPI: AddPostComment / ДобавитьКомментарийНовости; CLI: opi-bitrix24 AddPostComment
+
+        Calls: log.blogcomment.add
+
+        Args:
+            post_id: the post id (sent as text under ``POST_ID``).
+            text: the comment text (``TEXT``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_post_comment(url=self.url, post_id=post_id, text=text, token=self.token)
 
     def add_post_recipients(self, post_id: Id, visibility: IdList) -> Result:
-        """Share a feed post with more users, departments or groups. (OPI: AddPostRecipients)"""
+        """Share a feed post with more users, departments or groups.
+
+        OPI: AddPostRecipients / ДобавитьПолучателейКНовости; CLI: opi-bitrix24 AddPostRecipients
+
+        Calls: log.blogpost.share
+
+        Args:
+            post_id: the post id (sent as text under ``POST_ID``).
+            visibility: the new recipients (``DEST``): one code (``UA``, ``SGn``, ``Un``, ``DRn``, ``Gn``) is
+                sent as text, as OPI sends it; a list or JSON array text (``['U1','DR2']``) is sent as a list
+                (OPI would send that as one string).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_post_recipients(url=self.url, post_id=post_id, visibility=visibility, token=self.token)
 
     def get_task(self, task_id: Id) -> Result:
-        """Get a task by id. (OPI: GetTask)"""
+        """Get a task by id.
+
+        OPI: GetTask / ПолучитьЗадачу; CLI: opi-bitrix24 GetTask
+
+        Calls: tasks.task.get
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task(url=self.url, task_id=task_id, token=self.token)
 
     def get_tasks_list(self, filter: Structure = "", indent: Id = 0, fields: IdList = "") -> Result:
-        """List tasks, one page of up to 50, with an optional filter and field selection. (OPI: GetTasksList)"""
+        """List tasks, one page of up to 50, with an optional filter and field selection.
+
+        OPI: GetTasksList / ПолучитьСписокЗадач; CLI: opi-bitrix24 GetTasksList
+
+        Calls: tasks.task.list
+
+        Note the parameter order, OPI's: the token is the 4th parameter and the field selection the 5th.
+        There is no automatic paging: pass the ``indent`` of the next page (``next`` in the answer).
+
+        Args:
+            filter: the filter as a dict (keys may carry operators: ``"!RESPONSIBLE_ID"``, ``">=CREATED_DATE"``),
+                JSON text or a path to a .json file; see :func:`get_tasks_filter_structure`.
+            indent: the offset of the page (``start``); 0, the default, is not sent.
+            fields: the fields to select (``select``): one name, a list, or JSON array text.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_tasks_list(url=self.url, filter=filter, indent=indent, fields=fields, token=self.token)
 
     def create_task(self, fields_structure: Structure) -> Result:
-        """Create a task from a structure of task fields. (OPI: CreateTask)"""
+        """Create a task from a structure of task fields.
+
+        OPI: CreateTask / СоздатьЗадачу; CLI: opi-bitrix24 CreateTask
+
+        Calls: tasks.task.add
+
+        Args:
+            fields_structure: the task fields (``TITLE``, ``RESPONSIBLE_ID``, ...) as a dict, JSON text or a path
+                to a .json file; sent as ``fields``. See :func:`get_task_fields_structure`.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_task(url=self.url, fields_structure=fields_structure, token=self.token)
 
     def update_task(self, task_id: Id, fields_structure: Structure) -> Result:
-        """Change fields of an existing task. (OPI: UpdateTask)"""
+        """Change fields of an existing task.
+
+        OPI: UpdateTask / ИзменитьЗадачу; CLI: opi-bitrix24 UpdateTask
+
+        Calls: tasks.task.update
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+            fields_structure: the fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_task(url=self.url, task_id=task_id, fields_structure=fields_structure, token=self.token)
 
     def delete_task(self, task_id: Id) -> Result:
-        """Delete a task by id. (OPI: DeleteTask)"""
+        """Delete a task by id.
+
+        OPI: DeleteTask / УдалитьЗадачу; CLI: opi-bitrix24 DeleteTask
+
+        Calls: tasks.task.delete
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_task(url=self.url, task_id=task_id, token=self.token)
 
     def attach_file_to_topic(self, task_id: Id, file_id: Id) -> Result:
-        """Attach a file already stored on the portal's Disk to a task. (OPI: AttachFileToTopic)"""
+        """Attach a file already stored on the portal's Disk to a task.
+
+        OPI: AttachFileToTopic / ДобавитьФайлВЗадачу; CLI: opi-bitrix24 AttachFileToTopic
+
+        Calls: tasks.task.files.attach
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+            file_id: the Disk file id (sent as text under ``fileId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _attach_file_to_topic(url=self.url, task_id=task_id, file_id=file_id, token=self.token)
 
     def approve_task(self, task_id: Id) -> Result:
-        """Accept (approve) a task that awaits the creator's control. (OPI: ApproveTask)"""
+        """Accept (approve) a task that awaits the creator's control.
+
+        OPI: ApproveTask / ПринятьЗадачу; CLI: opi-bitrix24 ApproveTask
+
+        Calls: tasks.task.approve
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _approve_task(url=self.url, task_id=task_id, token=self.token)
 
     def disapprove_task(self, task_id: Id) -> Result:
-        """Reject (disapprove) a task that awaits the creator's control. (OPI: DisapproveTask)"""
+        """Reject (disapprove) a task that awaits the creator's control.
+
+        OPI: DisapproveTask / ОтклонитьЗадачу; CLI: opi-bitrix24 DisapproveTask
+
+        Calls: tasks.task.disapprove
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _disapprove_task(url=self.url, task_id=task_id, token=self.token)
 
     def complete_task(self, task_id: Id) -> Result:
-        """Mark a task as completed. (OPI: CompleteTask)"""
+        """Mark a task as completed.
+
+        OPI: CompleteTask / ЗавершитьЗадачу; CLI: opi-bitrix24 CompleteTask
+
+        Calls: tasks.task.complete
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _complete_task(url=self.url, task_id=task_id, token=self.token)
 
     def renew_task(self, task_id: Id) -> Result:
-        """Reopen (renew) a completed or deferred task. (OPI: RenewTask)"""
+        """Reopen (renew) a completed or deferred task.
+
+        OPI: RenewTask / ВозобновитьЗадачу; CLI: opi-bitrix24 RenewTask
+
+        Calls: tasks.task.renew
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _renew_task(url=self.url, task_id=task_id, token=self.token)
 
     def defer_task(self, task_id: Id) -> Result:
-        """Put a task into the deferred state. (OPI: DeferTask)"""
+        """Put a task into the deferred state.
+
+        OPI: DeferTask / ОтложитьЗадачу; CLI: opi-bitrix24 DeferTask
+
+        Calls: tasks.task.defer
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _defer_task(url=self.url, task_id=task_id, token=self.token)
 
     def pause_task(self, task_id: Id) -> Result:
-        """Pause a task in progress. (OPI: PauseTask)"""
+        """Pause a task in progress.
+
+        OPI: PauseTask / ПриостановитьЗадачу; CLI: opi-bitrix24 PauseTask
+
+        Calls: tasks.task.pause
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _pause_task(url=self.url, task_id=task_id, token=self.token)
 
     def start_task(self, task_id: Id) -> Result:
-        """Put a task into the 'in progress' state. (OPI: StartTask)"""
+        """Put a task into the 'in progress' state.
+
+        OPI: StartTask / НачатьВыполнениеЗадачи; CLI: opi-bitrix24 StartTask
+
+        Calls: tasks.task.start
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _start_task(url=self.url, task_id=task_id, token=self.token)
 
     def start_watching_task(self, task_id: Id) -> Result:
-        """Add the current user to a task's observers. (OPI: StartWatchingTask)"""
+        """Add the current user to a task's observers.
+
+        OPI: StartWatchingTask / НачатьНаблюдатьЗаЗадачей; CLI: opi-bitrix24 StartWatchingTask
+
+        Calls: tasks.task.startwatch
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _start_watching_task(url=self.url, task_id=task_id, token=self.token)
 
     def stop_watching_task(self, task_id: Id) -> Result:
-        """Remove the current user from a task's observers. (OPI: StopWatchingTask)"""
+        """Remove the current user from a task's observers.
+
+        OPI: StopWatchingTask / ПрекратитьНаблюдатьЗаЗадачей; CLI: opi-bitrix24 StopWatchingTask
+
+        Calls: tasks.task.stopwatch
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _stop_watching_task(url=self.url, task_id=task_id, token=self.token)
 
     def delegate_task(self, task_id: Id, user_id: Id) -> Result:
-        """Hand a task over to another responsible user. (OPI: DelegateTask)"""
+        """Hand a task over to another responsible user.
+
+        OPI: DelegateTask / ДелегироватьЗадачу; CLI: opi-bitrix24 DelegateTask
+
+        Calls: tasks.task.delegate
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+            user_id: the new responsible user's id (sent as text under ``userId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delegate_task(url=self.url, task_id=task_id, user_id=user_id, token=self.token)
 
     def add_task_to_favorites(self, task_id: Id) -> Result:
-        """Add a task to the current user's favorites. (OPI: AddTaskToFavorites)"""
+        """Add a task to the current user's favorites.
+
+        OPI: AddTaskToFavorites / ДобавитьЗадачуВИзбранное; CLI: opi-bitrix24 AddTaskToFavorites
+
+        Calls: tasks.task.favorite.add
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_task_to_favorites(url=self.url, task_id=task_id, token=self.token)
 
     def remove_task_from_favorites(self, task_id: Id) -> Result:
-        """Remove a task from the current user's favorites. (OPI: RemoveTaskFromFavorites)"""
+        """Remove a task from the current user's favorites.
+
+        OPI: RemoveTaskFromFavorites / УбратьЗадачуИзИзбранного; CLI: opi-bitrix24 RemoveTaskFromFavorites
+
+        Calls: tasks.task.favorite.remove
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _remove_task_from_favorites(url=self.url, task_id=task_id, token=self.token)
 
     def get_task_history(self, task_id: Id) -> Result:
-        """Get the change history of a task. (OPI: GetTaskHistory)"""
+        """Get the change history of a task.
+
+        OPI: GetTaskHistory / ПолучитьИсториюЗадачи; CLI: opi-bitrix24 GetTaskHistory
+
+        Calls: tasks.task.history.list
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_history(url=self.url, task_id=task_id, token=self.token)
 
     def check_task_accesses(self, task_id: Id, users: IdList = "") -> Result:
-        """Check which actions on a task are allowed for the given users. (OPI: CheckTaskAccesses)"""
+        """Check which actions on a task are allowed for the given users.
+
+        OPI: CheckTaskAccesses / ПроверитьДоступКЗадаче; CLI: opi-bitrix24 CheckTaskAccesses
+
+        Calls: tasks.task.getaccess
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+            users: one user id, a list, or JSON array text; a single id is sent as a one-item list, and
+                nothing is sent when empty (the portal then checks the current user).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _check_task_accesses(url=self.url, task_id=task_id, users=users, token=self.token)
 
     def mute_task(self, task_id: Id) -> Result:
-        """Turn off the notifications (mute) of a task. (OPI: MuteTask)"""
+        """Turn off the notifications (mute) of a task.
+
+        OPI: MuteTask / ОтключитьЗвукЗадачи; CLI: opi-bitrix24 MuteTask
+
+        Calls: tasks.task.mute
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _mute_task(url=self.url, task_id=task_id, token=self.token)
 
     def unmute_task(self, task_id: Id) -> Result:
-        """Turn the notifications of a task back on. (OPI: UnmuteTask)"""
+        """Turn the notifications of a task back on.
+
+        OPI: UnmuteTask / ВключитьЗвукЗадачи; CLI: opi-bitrix24 UnmuteTask
+
+        Calls: tasks.task.unmute
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _unmute_task(url=self.url, task_id=task_id, token=self.token)
 
     def create_tasks_dependencies(self, from_id: Id, destination_id: Id, link_type: Id) -> Result:
-        """Link two tasks with a Gantt dependency of the given type. (OPI: CreateTasksDependencies)"""
+        """Link two tasks with a Gantt dependency of the given type.
+
+        OPI: CreateTasksDependencies / СоздатьЗависимостьЗадач; CLI: opi-bitrix24 CreateTasksDependencies
+
+        Calls: task.dependence.add
+
+        Args:
+            from_id: the id of the task the link starts from (``taskIdFrom``).
+            destination_id: the id of the dependent task (``taskIdTo``).
+            link_type: 0 start>start, 1 start>finish, 2 finish>start, 3 finish>finish; sent as text, 0 included.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_tasks_dependencies(url=self.url, from_id=from_id, destination_id=destination_id, link_type=link_type, token=self.token)
 
     def delete_tasks_dependencies(self, from_id: Id, destination_id: Id, link_type: Id) -> Result:
-        """Remove a Gantt dependency between two tasks. (OPI: DeleteTasksDependencies)"""
+        """Remove a Gantt dependency between two tasks.
+
+        OPI: DeleteTasksDependencies / УдалитьЗависимостьЗадач; CLI: opi-bitrix24 DeleteTasksDependencies
+
+        Calls: task.dependence.delete
+
+        Args:
+            from_id: the id of the task the link starts from (``taskIdFrom``).
+            destination_id: the id of the dependent task (``taskIdTo``).
+            link_type: 0 start>start, 1 start>finish, 2 finish>start, 3 finish>finish; sent as text, 0 included.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_tasks_dependencies(url=self.url, from_id=from_id, destination_id=destination_id, link_type=link_type, token=self.token)
 
     def get_daily_plan(self) -> Result:
-        """Get the current user's daily plan of tasks. (OPI: GetDailyPlan)"""
+        """Get the current user's daily plan of tasks.
+
+        OPI: GetDailyPlan / ПолучитьПланЗадачНаДень; CLI: opi-bitrix24 GetDailyPlan
+
+        Calls: task.planner.getlist (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_daily_plan(url=self.url, token=self.token)
 
     def get_task_fields_structure(self) -> Result:
-        """Get the portal's description of the task fields. (OPI: GetTaskFieldsStructure)"""
+        """Get the portal's description of the task fields.
+
+        OPI: GetTaskFieldsStructure / ПолучитьСтруктуруЗадачи; CLI: opi-bitrix24 GetTaskFieldsStructure
+
+        Calls: tasks.task.getFields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_fields_structure(url=self.url, token=self.token)
 
     def get_tasks_filter_structure(self, clear: Flag = False, as_map: Flag = False) -> Result:
-        """Return a template of the task-list filter keys (for :func:`get_tasks_list`); sends nothing. (OPI: GetTasksFilterStructure)"""
+        """Return a template of the task-list filter keys (for :func:`get_tasks_list`); sends nothing.
+
+        OPI: GetTasksFilterStructure / ПолучитьСтруктуруФильтраЗадач; CLI: opi-bitrix24 GetTasksFilterStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values; false for a description of each key as its value.
+            as_map: accepted for OPI compatibility (OPI then returns a Map, whose keys may take filter
+                operators such as ``"!ID"``); a Python dict is both, so the result is the same.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_tasks_filter_structure(clear=clear, as_map=as_map)
 
     def get_custom_task_fields_list(self) -> Result:
-        """List the custom (user-defined) task fields. (OPI: GetCustomTaskFieldsList)"""
+        """List the custom (user-defined) task fields.
+
+        OPI: GetCustomTaskFieldsList / ПолучитьСписокПользовательскихПолейЗадачи; CLI: opi-bitrix24 GetCustomTaskFieldsList
+
+        Calls: task.item.userfield.getlist (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_custom_task_fields_list(url=self.url, token=self.token)
 
@@ -527,7 +1219,31 @@ class Portal:
         title: Text = "",
         signature: Structure = "",
     ) -> Result:
-        """Create a custom task field. (OPI: AddCustomTaskField)"""
+        """Create a custom task field.
+
+        OPI: AddCustomTaskField / ДобавитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 AddCustomTaskField
+
+        Calls: task.item.userfield.add
+
+        Every value goes under ``PARAMS``; empty optional values are left out.
+
+        Args:
+            type: the field type: ``string``, ``double``, ``date`` or ``boolean`` (``USER_TYPE_ID``).
+            name: the field's text identifier (``FIELD_NAME``; the portal prefixes it with ``UF_``).
+            external_id: an identifier for external integrations (``XML_ID``).
+            title: the field title (``LABEL``).
+            signature: the form label per language, e.g. ``{"en": "Label", "ru": "Подпись"}``, as a dict, JSON
+                text or a path to a .json file (``EDIT_FORM_LABEL``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_custom_task_field(url=self.url, type=type, name=name, external_id=external_id, title=title, signature=signature, token=self.token)
 
@@ -538,97 +1254,445 @@ class Portal:
         title: Text = "",
         signature: Structure = "",
     ) -> Result:
-        """Change the external id, the title or the form label of a custom task field. (OPI: UpdateCustomTaskField)"""
+        """Change the external id, the title or the form label of a custom task field.
+
+        OPI: UpdateCustomTaskField / ИзменитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 UpdateCustomTaskField
+
+        Calls: task.item.userfield.update
+
+        The changes go under ``DATA``; when none is given, ``DATA`` is not sent at all.
+
+        Args:
+            field_id: the custom field's id (sent as text under ``ID``).
+            external_id: a new identifier for external integrations (``XML_ID``).
+            title: a new field title (``LABEL``).
+            signature: a new form label per language, as a dict, JSON text or a path to a .json file
+                (``EDIT_FORM_LABEL``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_custom_task_field(url=self.url, field_id=field_id, external_id=external_id, title=title, signature=signature, token=self.token)
 
     def get_custom_task_field(self, field_id: Id) -> Result:
-        """Get one custom task field by id. (OPI: GetCustomTaskField)"""
+        """Get one custom task field by id.
+
+        OPI: GetCustomTaskField / ПолучитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 GetCustomTaskField
+
+        Calls: task.item.userfield.get
+
+        Args:
+            field_id: the custom field's id (sent as text under ``ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_custom_task_field(url=self.url, field_id=field_id, token=self.token)
 
     def delete_custom_task_field(self, field_id: Id) -> Result:
-        """Delete a custom task field by id. (OPI: DeleteCustomTaskField)"""
+        """Delete a custom task field by id.
+
+        OPI: DeleteCustomTaskField / УдалитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 DeleteCustomTaskField
+
+        Calls: task.item.userfield.delete
+
+        Args:
+            field_id: the custom field's id (sent as text under ``ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_custom_task_field(url=self.url, field_id=field_id, token=self.token)
 
     def add_tasks_checklist_element(self, task_id: Id, text: Text, completed: Flag = False) -> Result:
-        """Add an item to a task's checklist. (OPI: AddTasksChecklistElement)"""
+        """Add an item to a task's checklist.
+
+        OPI: AddTasksChecklistElement / ДобавитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 AddTasksChecklistElement
+
+        Calls: task.checklistitem.add
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            text: the item text (``FIELDS.TITLE``).
+            completed: add the item already marked as done; always sent, as ``"Y"`` or ``"N"``
+                (``FIELDS.IS_COMPLETE``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_tasks_checklist_element(url=self.url, task_id=task_id, text=text, completed=completed, token=self.token)
 
     def update_tasks_checklist_element(self, task_id: Id, element_id: Id, text: Text) -> Result:
-        """Change the text of a checklist item. (OPI: UpdateTasksChecklistElement)"""
+        """Change the text of a checklist item.
+
+        OPI: UpdateTasksChecklistElement / ИзменитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 UpdateTasksChecklistElement
+
+        Calls: task.checklistitem.update
+
+        The portal answers ``result: null`` on success; the answer comes back unchanged.
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            element_id: the checklist item id (sent as text under ``ITEMID``).
+            text: the new item text (``FIELDS.TITLE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_tasks_checklist_element(url=self.url, task_id=task_id, element_id=element_id, text=text, token=self.token)
 
     def delete_tasks_checklist_element(self, task_id: Id, element_id: Id) -> Result:
-        """Remove an item from a task's checklist. (OPI: DeleteTasksChecklistElement)"""
+        """Remove an item from a task's checklist.
+
+        OPI: DeleteTasksChecklistElement / УдалитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 DeleteTasksChecklistElement
+
+        Calls: task.checklistitem.delete
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            element_id: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_tasks_checklist_element(url=self.url, task_id=task_id, element_id=element_id, token=self.token)
 
     def get_tasks_checklist(self, task_id: Id) -> Result:
-        """List all checklist items of a task. (OPI: GetTasksChecklist)"""
+        """List all checklist items of a task.
+
+        OPI: GetTasksChecklist / ПолучитьЧеклистЗадачи; CLI: opi-bitrix24 GetTasksChecklist
+
+        Calls: task.checklistitem.getlist
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_tasks_checklist(url=self.url, task_id=task_id, token=self.token)
 
     def get_tasks_checklist_element(self, task_id: Id, element_id: Id) -> Result:
-        """Get one checklist item of a task. (OPI: GetTasksChecklistElement)"""
+        """Get one checklist item of a task.
+
+        OPI: GetTasksChecklistElement / ПолучитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 GetTasksChecklistElement
+
+        Calls: task.checklistitem.get
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            element_id: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_tasks_checklist_element(url=self.url, task_id=task_id, element_id=element_id, token=self.token)
 
     def complete_tasks_checklist_element(self, task_id: Id, element_id: Id) -> Result:
-        """Mark a checklist item as done. (OPI: CompleteTasksChecklistElement)"""
+        """Mark a checklist item as done.
+
+        OPI: CompleteTasksChecklistElement / ВыполнитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 CompleteTasksChecklistElement
+
+        Calls: task.checklistitem.complete
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            element_id: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _complete_tasks_checklist_element(url=self.url, task_id=task_id, element_id=element_id, token=self.token)
 
     def renew_tasks_checklist_element(self, task_id: Id, element_id: Id) -> Result:
-        """Mark a checklist item as not done again. (OPI: RenewTasksChecklistElement)"""
+        """Mark a checklist item as not done again.
+
+        OPI: RenewTasksChecklistElement / ВозобновитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 RenewTasksChecklistElement
+
+        Calls: task.checklistitem.renew
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            element_id: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _renew_tasks_checklist_element(url=self.url, task_id=task_id, element_id=element_id, token=self.token)
 
     def get_task_comments_list(self, task_id: Id) -> Result:
-        """List the comments of a task. (OPI: GetTaskCommentsList)"""
+        """List the comments of a task.
+
+        OPI: GetTaskCommentsList / ПолучитьСписокКомментариевЗадачи; CLI: opi-bitrix24 GetTaskCommentsList
+
+        Calls: task.commentitem.getlist
+
+        Args:
+            task_id: the task id (sent as text under the camel-case ``taskId``, as OPI sends it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_comments_list(url=self.url, task_id=task_id, token=self.token)
 
     def get_task_comment(self, task_id: Id, comment_id: Id) -> Result:
-        """Get one comment of a task. (OPI: GetTaskComment)"""
+        """Get one comment of a task.
+
+        OPI: GetTaskComment / ПолучитьКомменатрийЗадачи; CLI: opi-bitrix24 GetTaskComment
+
+        Calls: task.commentitem.get
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            comment_id: the comment id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_comment(url=self.url, task_id=task_id, comment_id=comment_id, token=self.token)
 
     def add_task_comment(self, task_id: Id, text: Text) -> Result:
-        """Post a new comment on a task. (OPI: AddTaskComment)"""
+        """Post a new comment on a task.
+
+        OPI: AddTaskComment / ДобавитьКомментарийЗадачи; CLI: opi-bitrix24 AddTaskComment
+
+        Calls: task.commentitem.add
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            text: the comment text (``FIELDS.POST_MESSAGE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_task_comment(url=self.url, task_id=task_id, text=text, token=self.token)
 
     def update_task_comment(self, task_id: Id, comment_id: Id, text: Text) -> Result:
-        """Change the text of a task comment. (OPI: UpdateTaskComment)"""
+        """Change the text of a task comment.
+
+        OPI: UpdateTaskComment / ИзменитьКомментарийЗадачи; CLI: opi-bitrix24 UpdateTaskComment
+
+        Calls: task.commentitem.update
+
+        An API error body (e.g. the portal refusing the change as not allowed) comes back as the result.
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            comment_id: the comment id (sent as text under ``ITEMID``).
+            text: the new comment text (``FIELDS.POST_MESSAGE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_task_comment(url=self.url, task_id=task_id, comment_id=comment_id, text=text, token=self.token)
 
     def delete_task_comment(self, task_id: Id, comment_id: Id) -> Result:
-        """Delete a task comment. (OPI: DeleteTaskComment)"""
+        """Delete a task comment.
+
+        OPI: DeleteTaskComment / УдалитьКомментарийЗадачи; CLI: opi-bitrix24 DeleteTaskComment
+
+        Calls: task.commentitem.delete
+
+        Args:
+            task_id: the task id (sent as text under ``TASKID``).
+            comment_id: the comment id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_task_comment(url=self.url, task_id=task_id, comment_id=comment_id, token=self.token)
 
     def get_results_list(self, task_id: Id) -> Result:
-        """List the results recorded for a task. (OPI: GetResultsList)"""
+        """List the results recorded for a task.
+
+        OPI: GetResultsList / ПолучитьСписокРезультатов; CLI: opi-bitrix24 GetResultsList
+
+        Calls: tasks.task.result.list
+
+        Args:
+            task_id: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_results_list(url=self.url, task_id=task_id, token=self.token)
 
     def create_result_from_comment(self, comment_id: Id) -> Result:
-        """Turn a task comment into a task result. (OPI: CreateResultFromComment)"""
+        """Turn a task comment into a task result.
+
+        OPI: CreateResultFromComment / СоздатьРезультатИзКомментария; CLI: opi-bitrix24 CreateResultFromComment
+
+        Calls: tasks.task.result.addFromComment
+
+        Args:
+            comment_id: the comment id (sent as text under ``commentId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_result_from_comment(url=self.url, comment_id=comment_id, token=self.token)
 
     def delete_result_from_comment(self, comment_id: Id) -> Result:
-        """Remove the task result that was created from a comment. (OPI: DeleteResultFromComment)"""
+        """Remove the task result that was created from a comment.
+
+        OPI: DeleteResultFromComment / УдалитьРезультатИзКомментария; CLI: opi-bitrix24 DeleteResultFromComment
+
+        Calls: tasks.task.result.deleteFromComment
+
+        The portal answers ``result: null`` on success; the answer comes back unchanged.
+
+        Args:
+            comment_id: the comment id (sent as text under ``commentId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_result_from_comment(url=self.url, comment_id=comment_id, token=self.token)
 
     def get_comment_structure(self, clear: Flag = False) -> Result:
-        """Get a template of the task comment fields, with descriptions or empty. (OPI: GetCommentStructure)"""
+        """Get a template of the task comment fields, with descriptions or empty.
+
+        OPI: GetCommentStructure / ПолучитьСтруктуруКомментария; CLI: opi-bitrix24 GetCommentStructure
+
+        Calls: nothing
+
+        Args:
+            clear: ``True`` for empty values; ``False`` (the default) for descriptions of each field. OPI's
+                flat loop empties every value.
+
+        Returns:
+            AUTHOR_ID, AUTHOR_NAME, AUTHOR_EMAIL, USE_SMILES, POST_MESSAGE and UF_FORUM_MESSAGE_DOC, in that
+            order.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_comment_structure(clear=clear)
 
@@ -640,7 +1704,32 @@ class Portal:
         entity_id: Id = 0,
         as_admin: Flag = False,
     ) -> Result:
-        """Add a stage to a group's kanban or to a user's My Plan. (OPI: AddKanbanStage)"""
+        """Add a stage to a group's kanban or to a user's My Plan.
+
+        OPI: AddKanbanStage / ДобавитьСтадиюКанбана; CLI: opi-bitrix24 AddKanbanStage
+
+        Calls: task.stages.add
+
+        Everything goes under ``fields``, the admin flag included (``isAdmin``, always sent as ``"Y"``/``"N"``).
+        A previous stage or entity id of 0 (the defaults) is left out: the stage then goes first, on the
+        current user's My Plan.
+
+        Args:
+            name: the stage title (``TITLE``).
+            color: the stage color as HEX without ``#`` (``COLOR``).
+            prev_stage_id: the stage after which the new one goes (``AFTER_ID``, as text).
+            entity_id: the kanban owner: a group id, or a user id for My Plan (``ENTITY_ID``, as text).
+            as_admin: add without checking the current user's permissions (for administrators).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_kanban_stage(url=self.url, name=name, color=color, prev_stage_id=prev_stage_id, entity_id=entity_id, as_admin=as_admin, token=self.token)
 
@@ -652,22 +1741,109 @@ class Portal:
         prev_stage_id: Id = 0,
         as_admin: Flag = False,
     ) -> Result:
-        """Change the title, color or position of a kanban stage. (OPI: UpdateKanbansStage)"""
+        """Change the title, color or position of a kanban stage.
+
+        OPI: UpdateKanbansStage / ИзменитьСтадиюКанбана; CLI: opi-bitrix24 UpdateKanbansStage
+
+        Calls: task.stages.update
+
+        Note OPI's order: the title comes before the stage id. Unlike the other kanban calls the admin flag
+        is a real JSON boolean (``isAdmin: true``/``false`` inside ``fields``), as OPI adds it with its Boolean
+        type rather than as ``"Y"``/``"N"``.
+
+        Args:
+            name: the new stage title (``TITLE``).
+            stage_id: the stage to change (``id``, as text).
+            color: a new color as HEX without ``#`` (``COLOR``); empty keeps it.
+            prev_stage_id: the stage after which this one goes (``AFTER_ID``, as text); 0 keeps the position.
+            as_admin: change without checking the current user's permissions (for administrators).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_kanbans_stage(url=self.url, name=name, stage_id=stage_id, color=color, prev_stage_id=prev_stage_id, as_admin=as_admin, token=self.token)
 
     def delete_kanban_stage(self, stage_id: Id, as_admin: Flag = False) -> Result:
-        """Delete a kanban stage (the portal refuses while it holds tasks). (OPI: DeleteKanbanStage)"""
+        """Delete a kanban stage (the portal refuses while it holds tasks).
+
+        OPI: DeleteKanbanStage / УдалитьСтадиюКанбана; CLI: opi-bitrix24 DeleteKanbanStage
+
+        Calls: task.stages.delete
+
+        Args:
+            stage_id: the stage to delete (``id``, as text).
+            as_admin: delete without checking the current user's permissions; always sent as ``isAdmin``
+                ``"Y"``/``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_kanban_stage(url=self.url, stage_id=stage_id, as_admin=as_admin, token=self.token)
 
     def get_kanban_stages(self, entity_id: Id = 0, as_admin: Flag = False) -> Result:
-        """List the stages of a group's kanban or of a user's My Plan. (OPI: GetKanbanStages)"""
+        """List the stages of a group's kanban or of a user's My Plan.
+
+        OPI: GetKanbanStages / ПолучитьСтадииКанбана; CLI: opi-bitrix24 GetKanbanStages
+
+        Calls: task.stages.get
+
+        Args:
+            entity_id: a group id, or a user id for My Plan; OPI turns it into text first, so the default 0
+                (the current user's My Plan) is sent as ``entityId: "0"``.
+            as_admin: read without checking the current user's permissions; always sent as ``isAdmin``
+                ``"Y"``/``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_kanban_stages(url=self.url, entity_id=entity_id, as_admin=as_admin, token=self.token)
 
     def move_task_to_kanban_stage(self, task_id: Id, stage_id: Id, prev: Id = 0, after: Id = 0) -> Result:
-        """Move a task to a kanban stage, before or after another task of that stage. (OPI: MoveTaskToKanbanStage)"""
+        """Move a task to a kanban stage, before or after another task of that stage.
+
+        OPI: MoveTaskToKanbanStage / ПеренестиЗадачуВСтадиюКанбана; CLI: opi-bitrix24 MoveTaskToKanbanStage
+
+        Calls: task.stages.movetask
+
+        Either ``before`` or ``after`` is sent, never both: ``before`` when ``prev`` is filled, otherwise
+        ``after``, which OPI turns into text first, so the default 0 is sent as ``after: "0"``.
+
+        Args:
+            task_id: the task to move (``id``, as text).
+            stage_id: the target stage (``stageId``, as text).
+            prev: the task to put this one in front of (``before``).
+            after: the task to put this one after (``after``), used when ``prev`` is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _move_task_to_kanban_stage(url=self.url, task_id=task_id, stage_id=stage_id, prev=prev, after=after, token=self.token)
 
@@ -679,22 +1855,102 @@ class Portal:
         text: Text = "",
         setup_date: Moment = "",
     ) -> Result:
-        """Record time spent on a task. (OPI: AddTaskTimeAccounting)"""
+        """Record time spent on a task.
+
+        OPI: AddTaskTimeAccounting / ДобавитьТрудозатратыЗадачи; CLI: opi-bitrix24 AddTaskTimeAccounting
+
+        Calls: task.elapseditem.add
+
+        The record goes under ``ARFIELDS`` (``SECONDS``, ``COMMENT_TEXT``, ``USER_ID``, ``CREATED_DATE``);
+        empty values are left out.
+
+        Args:
+            task_id: the task id (``TASKID``, as text).
+            time: the time spent, in seconds (``SECONDS``, as text).
+            user_id: whose time it is (``USER_ID``); empty for the current user.
+            text: a comment (``COMMENT_TEXT``).
+            setup_date: when the time was spent: a ``datetime``/``date`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SS`` with no zone (the wall-clock time as given).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_task_time_accounting(url=self.url, task_id=task_id, time=time, user_id=user_id, text=text, setup_date=setup_date, token=self.token)
 
     def delete_task_time_accounting(self, task_id: Id, record_id: Id) -> Result:
-        """Delete a time-spent record of a task. (OPI: DeleteTaskTimeAccounting)"""
+        """Delete a time-spent record of a task.
+
+        OPI: DeleteTaskTimeAccounting / УдалитьТрудозатратыЗадачи; CLI: opi-bitrix24 DeleteTaskTimeAccounting
+
+        Calls: task.elapseditem.delete
+
+        The portal answers ``result: null`` on success; the answer is returned unchanged.
+
+        Args:
+            task_id: the task id (``TASKID``, as text).
+            record_id: the record id (``ITEMID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_task_time_accounting(url=self.url, task_id=task_id, record_id=record_id, token=self.token)
 
     def get_task_time_accounting_list(self, task_id: Id) -> Result:
-        """List the time-spent records of a task. (OPI: GetTaskTimeAccountingList)"""
+        """List the time-spent records of a task.
+
+        OPI: GetTaskTimeAccountingList / ПолучитьСписокТрудозатратЗадачи; CLI: opi-bitrix24 GetTaskTimeAccountingList
+
+        Calls: task.elapseditem.getlist
+
+        Args:
+            task_id: the task id (``TASKID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_time_accounting_list(url=self.url, task_id=task_id, token=self.token)
 
     def get_task_time_accounting(self, task_id: Id, record_id: Id) -> Result:
-        """Get one time-spent record of a task. (OPI: GetTaskTimeAccounting)"""
+        """Get one time-spent record of a task.
+
+        OPI: GetTaskTimeAccounting / ПолучитьТрудозатратыЗадачи; CLI: opi-bitrix24 GetTaskTimeAccounting
+
+        Calls: task.elapseditem.get
+
+        Args:
+            task_id: the task id (``TASKID``, as text).
+            record_id: the record id (``ITEMID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_task_time_accounting(url=self.url, task_id=task_id, record_id=record_id, token=self.token)
 
@@ -706,317 +1962,1454 @@ class Portal:
         text: Text = "",
         setup_date: Moment = "",
     ) -> Result:
-        """Change a time-spent record of a task. (OPI: UpdateTaskTimeAccounting)"""
+        """Change a time-spent record of a task.
+
+        OPI: UpdateTaskTimeAccounting / ИзменитьТрудозатратыЗадачи; CLI: opi-bitrix24 UpdateTaskTimeAccounting
+
+        Calls: task.elapseditem.update
+
+        The changes go under ``ARFIELDS`` (``SECONDS``, ``COMMENT_TEXT``, ``CREATED_DATE``; no user here), which
+        is left out when nothing is filled. The portal answers ``result: null`` on success; the answer is
+        returned unchanged.
+
+        Args:
+            task_id: the task id (``TASKID``, as text).
+            record_id: the record id (``ITEMID``, as text).
+            time: the time spent, in seconds (``SECONDS``, as text).
+            text: a new comment (``COMMENT_TEXT``).
+            setup_date: a new date: a ``datetime``/``date`` or ISO 8601 text, sent as ``YYYY-MM-DDTHH:MM:SS``
+                with no zone.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_task_time_accounting(url=self.url, task_id=task_id, record_id=record_id, time=time, text=text, setup_date=setup_date, token=self.token)
 
     def start_timekeeping(self, user_id: Id = "", time: Moment = "", report: Text = "") -> Result:
-        """Open (start) a user's work day. (OPI: StartTimekeeping)"""
+        """Open (start) a user's work day.
+
+        OPI: StartTimekeeping / НачатьУчетВремени; CLI: opi-bitrix24 StartTimekeeping
+
+        Calls: timeman.open
+
+        Args:
+            user_id: the user (``USER_ID``, as text); empty for the current user.
+            time: the start time (today's date): a ``datetime`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SSZ`` — the wall-clock time as given with a literal ``Z`` appended, not
+                converted to UTC (as OPI does). Empty for now.
+            report: the reason for a changed time (``REPORT``); the portal wants it with a time unless the
+                schedule is free.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _start_timekeeping(url=self.url, user_id=user_id, time=time, report=report, token=self.token)
 
     def stop_timekeeping(self, user_id: Id = "", time: Moment = "", report: Text = "") -> Result:
-        """Close (end) a user's work day. (OPI: StopTimekeeping)"""
+        """Close (end) a user's work day.
+
+        OPI: StopTimekeeping / ЗавершитьУчетВремени; CLI: opi-bitrix24 StopTimekeeping
+
+        Calls: timeman.close
+
+        Args:
+            user_id: the user (``USER_ID``, as text); empty for the current user.
+            time: the end time (today's date): a ``datetime`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SSZ`` — the wall-clock time as given with a literal ``Z`` appended, not
+                converted to UTC (as OPI does). Empty for now.
+            report: the reason for a changed time (``REPORT``); the portal wants it with a time unless the
+                schedule is free.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _stop_timekeeping(url=self.url, user_id=user_id, time=time, report=report, token=self.token)
 
     def pause_timekeeping(self, user_id: Id = "") -> Result:
-        """Pause a user's work day. (OPI: PauseTimekeeping)"""
+        """Pause a user's work day.
+
+        OPI: PauseTimekeeping / ПриостановитьУчетВремени; CLI: opi-bitrix24 PauseTimekeeping
+
+        Calls: timeman.pause
+
+        Args:
+            user_id: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _pause_timekeeping(url=self.url, user_id=user_id, token=self.token)
 
     def get_timekeeping_status(self, user_id: Id = "") -> Result:
-        """Get the state of a user's work day (opened, paused, closed). (OPI: GetTimekeepingStatus)"""
+        """Get the state of a user's work day (opened, paused, closed).
+
+        OPI: GetTimekeepingStatus / ПолучитьСтатусУчетаВремени; CLI: opi-bitrix24 GetTimekeepingStatus
+
+        Calls: timeman.status
+
+        Args:
+            user_id: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_timekeeping_status(url=self.url, user_id=user_id, token=self.token)
 
     def get_timekeeping_settings(self, user_id: Id = "") -> Result:
-        """Get a user's time-tracking settings (schedule limits, free schedule, admin rights). (OPI: GetTimekeepingSettings)"""
+        """Get a user's time-tracking settings (schedule limits, free schedule, admin rights).
+
+        OPI: GetTimekeepingSettings / ПолучитьНастройкиУчетаВремени; CLI: opi-bitrix24 GetTimekeepingSettings
+
+        Calls: timeman.settings
+
+        Args:
+            user_id: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_timekeeping_settings(url=self.url, user_id=user_id, token=self.token)
 
     def get_storages_list(self) -> Result:
-        """List the Disk storages available to the caller. (OPI: GetStoragesList)"""
+        """List the Disk storages available to the caller.
+
+        OPI: GetStoragesList / ПолучитьСписокХранилищ; CLI: opi-bitrix24 GetStoragesList
+
+        Calls: disk.storage.getlist
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_storages_list(url=self.url, token=self.token)
 
     def get_app_storage(self) -> Result:
-        """Get the Disk storage reserved for the application's data (app mode). (OPI: GetAppStorage)"""
+        """Get the Disk storage reserved for the application's data (app mode).
+
+        OPI: GetAppStorage / ПолучитьХранилищеПриложения; CLI: opi-bitrix24 GetAppStorage
+
+        Calls: disk.storage.getforapp
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_app_storage(url=self.url, token=self.token)
 
     def get_storage(self, storage_id: Id) -> Result:
-        """Get information about one Disk storage. (OPI: GetStorage)"""
+        """Get information about one Disk storage.
+
+        OPI: GetStorage / ПолучитьХранилище; CLI: opi-bitrix24 GetStorage
+
+        Calls: disk.storage.get
+
+        Args:
+            storage_id: the storage id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_storage(url=self.url, storage_id=storage_id, token=self.token)
 
     def rename_storage(self, storage_id: Id, name: Text) -> Result:
-        """Rename a storage (the application's storage only, see :func:`get_app_storage`). (OPI: RenameStorage)"""
+        """Rename a storage (the application's storage only, see :func:`get_app_storage`).
+
+        OPI: RenameStorage / ПереименоватьХранилище; CLI: opi-bitrix24 RenameStorage
+
+        Calls: disk.storage.rename
+
+        Args:
+            storage_id: the storage id (``id``).
+            name: the new storage name (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _rename_storage(url=self.url, storage_id=storage_id, name=name, token=self.token)
 
     def get_storage_objects(self, storage_id: Id) -> Result:
-        """List the files and folders at the root of a storage. (OPI: GetStorageObjects)"""
+        """List the files and folders at the root of a storage.
+
+        OPI: GetStorageObjects / ПолучитьСодержимоеХранилища; CLI: opi-bitrix24 GetStorageObjects
+
+        Calls: disk.storage.getchildren
+
+        Args:
+            storage_id: the storage id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_storage_objects(url=self.url, storage_id=storage_id, token=self.token)
 
     def create_storage_folder(self, storage_id: Id, name: Text) -> Result:
-        """Create a folder at the root of a storage. (OPI: CreateStorageFolder)"""
+        """Create a folder at the root of a storage.
+
+        OPI: CreateStorageFolder / СоздатьКаталогВХранилище; CLI: opi-bitrix24 CreateStorageFolder
+
+        Calls: disk.storage.addfolder
+
+        Args:
+            storage_id: the storage id (``id``).
+            name: the folder name, sent as ``data.NAME`` (as text; present even when empty, as in OPI).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_storage_folder(url=self.url, storage_id=storage_id, name=name, token=self.token)
 
     def get_folder_information(self, folder_id: Id) -> Result:
-        """Get information about a Disk folder. (OPI: GetFolderInformation)"""
+        """Get information about a Disk folder.
+
+        OPI: GetFolderInformation / ПолучитьИнформациюОКаталоге; CLI: opi-bitrix24 GetFolderInformation
+
+        Calls: disk.folder.get
+
+        Args:
+            folder_id: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_folder_information(url=self.url, folder_id=folder_id, token=self.token)
 
     def create_subfolder(self, folder_id: Id, name: Text) -> Result:
-        """Create a folder inside another folder. (OPI: CreateSubfolder)"""
+        """Create a folder inside another folder.
+
+        OPI: CreateSubfolder / СоздатьПодкаталог; CLI: opi-bitrix24 CreateSubfolder
+
+        Calls: disk.folder.addsubfolder
+
+        Args:
+            folder_id: the parent folder id (``id``).
+            name: the new folder's name, sent as ``data.NAME`` (as text; present even when empty, as in OPI).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_subfolder(url=self.url, folder_id=folder_id, name=name, token=self.token)
 
     def make_folder_copy(self, folder_id: Id, destination_id: Id) -> Result:
-        """Copy a folder into another folder. (OPI: MakeFolderCopy)"""
+        """Copy a folder into another folder.
+
+        OPI: MakeFolderCopy / СкопироватьКаталог; CLI: opi-bitrix24 MakeFolderCopy
+
+        Calls: disk.folder.copyto
+
+        Args:
+            folder_id: the folder to copy (``id``).
+            destination_id: the target folder (``targetFolderId``); the CLI option is ``--tagetid`` (sic, OPI's).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _make_folder_copy(url=self.url, folder_id=folder_id, destination_id=destination_id, token=self.token)
 
     def move_folder(self, folder_id: Id, destination_id: Id) -> Result:
-        """Move a folder into another folder. (OPI: MoveFolder)"""
+        """Move a folder into another folder.
+
+        OPI: MoveFolder / ПереместитьКаталог; CLI: opi-bitrix24 MoveFolder
+
+        Calls: disk.folder.moveto
+
+        Args:
+            folder_id: the folder to move (``id``).
+            destination_id: the target folder (``targetFolderId``); the CLI option is ``--tagetid`` (sic, OPI's).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _move_folder(url=self.url, folder_id=folder_id, destination_id=destination_id, token=self.token)
 
     def delete_folder(self, folder_id: Id) -> Result:
-        """Delete a folder with all its contents for good (not to the recycle bin). (OPI: DeleteFolder)"""
+        """Delete a folder with all its contents for good (not to the recycle bin).
+
+        OPI: DeleteFolder / УдалитьКаталог; CLI: opi-bitrix24 DeleteFolder
+
+        Calls: disk.folder.deletetree
+
+        Args:
+            folder_id: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_folder(url=self.url, folder_id=folder_id, token=self.token)
 
     def get_folder_external_link(self, folder_id: Id) -> Result:
-        """Get a public external link to a folder. (OPI: GetFolderExternalLink)"""
+        """Get a public external link to a folder.
+
+        OPI: GetFolderExternalLink / ПолучитьВнешнююСсылкуКаталога; CLI: opi-bitrix24 GetFolderExternalLink
+
+        Calls: disk.folder.getExternalLink
+
+        Args:
+            folder_id: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_folder_external_link(url=self.url, folder_id=folder_id, token=self.token)
 
     def get_folder_items(self, folder_id: Id, filter: Structure = "") -> Result:
-        """List the files and folders inside a folder, optionally filtered. (OPI: GetFolderItems)"""
+        """List the files and folders inside a folder, optionally filtered.
+
+        OPI: GetFolderItems / ПолучитьДочерниеЭлементыКаталога; CLI: opi-bitrix24 GetFolderItems
+
+        Calls: disk.folder.getchildren
+
+        Args:
+            folder_id: the folder id (``id``).
+            filter: the filter (``filter``) as a dict (keys may carry operators: ``">=CREATE_TIME"``), JSON
+                text or a path to a .json file; see :func:`get_folder_filter_structure`. Empty: not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_folder_items(url=self.url, folder_id=folder_id, filter=filter, token=self.token)
 
     def mark_folder_as_deleted(self, folder_id: Id) -> Result:
-        """Move a folder to the recycle bin. (OPI: MarkFolderAsDeleted)"""
+        """Move a folder to the recycle bin.
+
+        OPI: MarkFolderAsDeleted / ПоместитьКаталогВКорзину; CLI: opi-bitrix24 MarkFolderAsDeleted
+
+        Calls: disk.folder.markdeleted
+
+        Args:
+            folder_id: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _mark_folder_as_deleted(url=self.url, folder_id=folder_id, token=self.token)
 
     def restore_folder(self, folder_id: Id) -> Result:
-        """Restore a folder from the recycle bin. (OPI: RestoreFolder)"""
+        """Restore a folder from the recycle bin.
+
+        OPI: RestoreFolder / ВосстановитьКаталог; CLI: opi-bitrix24 RestoreFolder
+
+        Calls: disk.folder.restore
+
+        Args:
+            folder_id: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _restore_folder(url=self.url, folder_id=folder_id, token=self.token)
 
     def rename_folder(self, folder_id: Id, name: Text) -> Result:
-        """Rename a folder. (OPI: RenameFolder)"""
+        """Rename a folder.
+
+        OPI: RenameFolder / ПереименоватьКаталог; CLI: opi-bitrix24 RenameFolder
+
+        Calls: disk.folder.rename
+
+        Args:
+            folder_id: the folder id (``id``).
+            name: the new folder name (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _rename_folder(url=self.url, folder_id=folder_id, name=name, token=self.token)
 
     def get_folder_filter_structure(self, clear: Flag = False) -> Result:
-        """Build a filter template for :func:`get_folder_items` from the portal's folder field list. (OPI: GetFolderFilterStructure)"""
+        """Build a filter template for :func:`get_folder_items` from the portal's folder field list.
+
+        OPI: GetFolderFilterStructure / ПолучитьСтруктуруФильтраКаталога; CLI: opi-bitrix24 GetFolderFilterStructure
+
+        Calls: disk.folder.getfields
+
+        Unlike the other calls this does not return the portal's answer: it keeps the fields whose
+        description has ``USE_IN_FILTER`` true, in the portal's order, each mapped to its ``TYPE`` (or to
+        ``""`` with ``clear``). An answer whose ``result`` is an empty list gives an empty structure, as in
+        OPI; an answer without a ``result`` object (an API error) is returned unchanged, where OPI fails.
+
+        Args:
+            clear: ``True`` for empty values instead of the field types.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_folder_filter_structure(url=self.url, clear=clear, token=self.token)
 
     def upload_file_to_storage(self, name: Text, file: FileData, storage_id: Id, rights: StructureList = "") -> Result:
-        """Upload a file into the root of a storage in one request (the file base64-encoded in the JSON body). (OPI: UploadFileToStorage)"""
+        """Upload a file into the root of a storage in one request (the file base64-encoded in the JSON body).
+
+        OPI: UploadFileToStorage / ЗагрузитьФайлВХранилище; CLI: opi-bitrix24 UploadFileToStorage
+
+        Calls: disk.storage.uploadfile
+
+        Args:
+            name: the file name with its extension (``data.NAME`` and the first item of ``fileContent``).
+            file: the content: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; sent as ``fileContent`` = ``[name, base64]``.
+            storage_id: the storage id (``id``, as text; ``0`` is sent as ``"0"``).
+            rights: access rights (``rights``), e.g. ``[{"TASK_ID": 42, "ACCESS_CODE": "U35"}]``: a list,
+                one dict, or JSON text; empty: not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _upload_file_to_storage(url=self.url, name=name, file=file, storage_id=storage_id, rights=rights, token=self.token)
 
     def upload_file_to_folder(self, name: Text, file: FileData, folder_id: Id) -> Result:
-        """Upload a file into a folder in two steps: ask the portal for an upload URL, then send the file there. (OPI: UploadFileToFolder)"""
+        """Upload a file into a folder in two steps: ask the portal for an upload URL, then send the file there.
+
+        OPI: UploadFileToFolder / ЗагрузитьФайлВКаталог; CLI: opi-bitrix24 UploadFileToFolder
+
+        Calls: disk.folder.uploadFile
+
+        Step 1 is a GET of ``disk.folder.uploadFile`` with ``id``; its answer names a form field
+        (``result.field``) and an upload URL (``result.uploadUrl``). Step 2 posts the file to that URL as
+        ``multipart/form-data`` (one file part, no auth added: the URL carries its own) and returns that
+        answer. When the first answer has no field or URL (an API error, say), it is returned as is.
+
+        Args:
+            name: the file name with its extension (the multipart file name).
+            file: the content: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; checked before anything is sent (a file is then read in chunks while it is sent).
+            folder_id: the folder id (``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _upload_file_to_folder(url=self.url, name=name, file=file, folder_id=folder_id, token=self.token)
 
     def get_file_information(self, file_id: Id) -> Result:
-        """Get information about a Disk file. (OPI: GetFileInformation)"""
+        """Get information about a Disk file.
+
+        OPI: GetFileInformation / ПолучитьИнформациюОФайле; CLI: opi-bitrix24 GetFileInformation
+
+        Calls: disk.file.get
+
+        Args:
+            file_id: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_file_information(url=self.url, file_id=file_id, token=self.token)
 
     def delete_file(self, file_id: Id) -> Result:
-        """Delete a Disk file for good (not to the recycle bin). (OPI: DeleteFile)"""
+        """Delete a Disk file for good (not to the recycle bin).
+
+        OPI: DeleteFile / УдалитьФайл; CLI: opi-bitrix24 DeleteFile
+
+        Calls: disk.file.delete
+
+        Args:
+            file_id: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_file(url=self.url, file_id=file_id, token=self.token)
 
     def get_file_external_link(self, file_id: Id) -> Result:
-        """Get a public external link to a file. (OPI: GetFileExternalLink)"""
+        """Get a public external link to a file.
+
+        OPI: GetFileExternalLink / ПолучитьВнешнююСсылкуФайла; CLI: opi-bitrix24 GetFileExternalLink
+
+        Calls: disk.file.getExternalLink
+
+        The cloud Bitrix24 OPI tests against answers ``ERROR_METHOD_NOT_FOUND`` for this method (since 09/2024);
+        that answer is returned as the result.
+
+        Args:
+            file_id: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_file_external_link(url=self.url, file_id=file_id, token=self.token)
 
     def mark_file_as_deleted(self, file_id: Id) -> Result:
-        """Move a file to the recycle bin. (OPI: MarkFileAsDeleted)"""
+        """Move a file to the recycle bin.
+
+        OPI: MarkFileAsDeleted / ПоместитьФайлВКорзину; CLI: opi-bitrix24 MarkFileAsDeleted
+
+        Calls: disk.file.markdeleted
+
+        Args:
+            file_id: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _mark_file_as_deleted(url=self.url, file_id=file_id, token=self.token)
 
     def restore_file(self, file_id: Id) -> Result:
-        """Restore a file from the recycle bin. (OPI: RestoreFile)"""
+        """Restore a file from the recycle bin.
+
+        OPI: RestoreFile / ВосстановитьФайл; CLI: opi-bitrix24 RestoreFile
+
+        Calls: disk.file.restore
+
+        Args:
+            file_id: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _restore_file(url=self.url, file_id=file_id, token=self.token)
 
     def make_file_copy(self, file_id: Id, folder_id: Id) -> Result:
-        """Copy a file into a folder. (OPI: MakeFileCopy)"""
+        """Copy a file into a folder.
+
+        OPI: MakeFileCopy / СкопироватьФайл; CLI: opi-bitrix24 MakeFileCopy
+
+        Calls: disk.file.copyto
+
+        Args:
+            file_id: the file to copy (``id``).
+            folder_id: the target folder (``targetFolderId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _make_file_copy(url=self.url, file_id=file_id, folder_id=folder_id, token=self.token)
 
     def move_file_to_folder(self, file_id: Id, folder_id: Id) -> Result:
-        """Move a file into another folder. (OPI: MoveFileToFolder)"""
+        """Move a file into another folder.
+
+        OPI: MoveFileToFolder / ПереместитьФайлВКаталог; CLI: opi-bitrix24 MoveFileToFolder
+
+        Calls: disk.file.moveto
+
+        Args:
+            file_id: the file to move (``id``).
+            folder_id: the target folder (``targetFolderId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _move_file_to_folder(url=self.url, file_id=file_id, folder_id=folder_id, token=self.token)
 
     def rename_file(self, file_id: Id, name: Text) -> Result:
-        """Rename a file. (OPI: RenameFile)"""
+        """Rename a file.
+
+        OPI: RenameFile / ПереименоватьФайл; CLI: opi-bitrix24 RenameFile
+
+        Calls: disk.file.rename
+
+        Args:
+            file_id: the file id (``id``).
+            name: the new file name with its extension (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _rename_file(url=self.url, file_id=file_id, name=name, token=self.token)
 
     def create_chat(self, chat_structure: Structure) -> Result:
-        """Create a chat from a chat fields structure (see :func:`get_chat_structure`). (OPI: CreateChat)"""
+        """Create a chat from a chat fields structure (see :func:`get_chat_structure`).
+
+        OPI: CreateChat / СоздатьЧат; CLI: opi-bitrix24 CreateChat
+
+        Calls: im.chat.add
+
+        Every key of the structure is sent at the top level of the request exactly as given, empty values
+        included (OPI copies them without its usual conversions).
+
+        Args:
+            chat_structure: the chat fields (TYPE, TITLE, DESCRIPTION, COLOR, MESSAGE, USERS, AVATAR,
+                OWNER_ID): a dict, JSON object text (single quotes accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_chat(url=self.url, chat_structure=chat_structure, token=self.token)
 
     def get_chat_users(self, chat_id: Id) -> Result:
-        """List the member ids of a chat. (OPI: GetChatUsers)"""
+        """List the member ids of a chat.
+
+        OPI: GetChatUsers / ПолучитьСписокПользователейЧата; CLI: opi-bitrix24 GetChatUsers
+
+        Calls: im.chat.user.list
+
+        Args:
+            chat_id: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_chat_users(url=self.url, chat_id=chat_id, token=self.token)
 
     def leave_chat(self, chat_id: Id) -> Result:
-        """Remove the current user from a chat. (OPI: LeaveChat)"""
+        """Remove the current user from a chat.
+
+        OPI: LeaveChat / ПокинутьЧат; CLI: opi-bitrix24 LeaveChat
+
+        Calls: im.chat.leave
+
+        Args:
+            chat_id: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _leave_chat(url=self.url, chat_id=chat_id, token=self.token)
 
     def get_users(self, user_ids: IdList) -> Result:
-        """Get messenger information about one or several users. (OPI: GetUsers)"""
+        """Get messenger information about one or several users.
+
+        OPI: GetUsers / ПолучитьПользователей; CLI: opi-bitrix24 GetUsers
+
+        Calls: im.user.list.get
+
+        Args:
+            user_ids: one id, a list of ids, or JSON array text (``"[1,10]"``); a single id is sent as a
+                one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_users(url=self.url, user_ids=user_ids, token=self.token)
 
     def add_users_to_chat(self, chat_id: Id, user_ids: IdList, hide_history: Flag = False) -> Result:
-        """Add users to a chat, optionally hiding the earlier history from them. (OPI: AddUsersToChat)"""
+        """Add users to a chat, optionally hiding the earlier history from them.
+
+        OPI: AddUsersToChat / ДобавитьПользователейВЧат; CLI: opi-bitrix24 AddUsersToChat
+
+        Calls: im.chat.user.add
+
+        Args:
+            chat_id: the chat id.
+            user_ids: a list of user ids or JSON array text (``"[10,12]"``); a single id (``10`` or ``"10"``)
+                is sent as a one-item list.
+            hide_history: hide the messages sent before they joined; always sent, as ``"Y"`` or ``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _add_users_to_chat(url=self.url, chat_id=chat_id, user_ids=user_ids, hide_history=hide_history, token=self.token)
 
     def delete_user_from_chat(self, chat_id: Id, user_id: Id) -> Result:
-        """Remove a user from a chat. (OPI: DeleteUserFromChat)"""
+        """Remove a user from a chat.
+
+        OPI: DeleteUserFromChat / ИсключитьПользователяИзЧата; CLI: opi-bitrix24 DeleteUserFromChat
+
+        Calls: im.chat.user.delete
+
+        Args:
+            chat_id: the chat id.
+            user_id: the id of the user to remove.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_user_from_chat(url=self.url, chat_id=chat_id, user_id=user_id, token=self.token)
 
     def change_chat_title(self, chat_id: Id, title: Text) -> Result:
-        """Set a new chat title. (OPI: ChangeChatTitle)"""
+        """Set a new chat title.
+
+        OPI: ChangeChatTitle / ИзменитьЗаголовокЧата; CLI: opi-bitrix24 ChangeChatTitle
+
+        Calls: im.chat.updateTitle
+
+        Args:
+            chat_id: the chat id.
+            title: the new title.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _change_chat_title(url=self.url, chat_id=chat_id, title=title, token=self.token)
 
     def change_chat_color(self, chat_id: Id, color: str) -> Result:
-        """Set the chat color (shown by the mobile app). (OPI: ChangeChatColor)"""
+        """Set the chat color (shown by the mobile app).
+
+        OPI: ChangeChatColor / ИзменитьЦветЧата; CLI: opi-bitrix24 ChangeChatColor
+
+        Calls: im.chat.updateColor
+
+        Args:
+            chat_id: the chat id.
+            color: RED, GREEN, MINT, LIGHT_BLUE, DARK_BLUE, PURPLE, AQUA, PINK, LIME, BROWN, AZURE, KHAKI,
+                SAND, MARENGO, GRAY or GRAPHITE (sent as given; the portal checks it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _change_chat_color(url=self.url, chat_id=chat_id, color=color, token=self.token)
 
     def change_chat_picture(self, chat_id: Id, image: FileData) -> Result:
-        """Set a new chat picture (avatar). (OPI: ChangeChatPicture)"""
+        """Set a new chat picture (avatar).
+
+        OPI: ChangeChatPicture / ИзменитьКартинкуЧата; CLI: opi-bitrix24 ChangeChatPicture
+
+        Calls: im.chat.updateAvatar
+
+        Args:
+            chat_id: the chat id.
+            image: the picture: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; it is sent base64-encoded as AVATAR.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _change_chat_picture(url=self.url, chat_id=chat_id, image=image, token=self.token)
 
     def change_chat_owner(self, chat_id: Id, user_id: Id) -> Result:
-        """Hand the ownership of a chat to another user. (OPI: ChangeChatOwner)"""
+        """Hand the ownership of a chat to another user.
+
+        OPI: ChangeChatOwner / СменитьВладельцаЧата; CLI: opi-bitrix24 ChangeChatOwner
+
+        Calls: im.chat.setOwner
+
+        Args:
+            chat_id: the chat id.
+            user_id: the id of the new owner.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _change_chat_owner(url=self.url, chat_id=chat_id, user_id=user_id, token=self.token)
 
     def disable_chat_notifications(self, chat_id: Id) -> Result:
-        """Mute the notifications of a chat. (OPI: DisableChatNotifications)"""
+        """Mute the notifications of a chat.
+
+        OPI: DisableChatNotifications / ОтключитьУведомленияЧата; CLI: opi-bitrix24 DisableChatNotifications
+
+        Calls: im.chat.mute (MUTE ``"Y"``)
+
+        Args:
+            chat_id: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _disable_chat_notifications(url=self.url, chat_id=chat_id, token=self.token)
 
     def enable_chat_notifications(self, chat_id: Id) -> Result:
-        """Unmute the notifications of a chat. (OPI: EnableChatNotifications)"""
+        """Unmute the notifications of a chat.
+
+        OPI: EnableChatNotifications / ВключитьУведомленияЧата; CLI: opi-bitrix24 EnableChatNotifications
+
+        Calls: im.chat.mute (MUTE ``"N"``)
+
+        Args:
+            chat_id: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _enable_chat_notifications(url=self.url, chat_id=chat_id, token=self.token)
 
     def get_chat_messages_list(self, chat_id: Id, last_id: Id = "", first_id: Id = "") -> Result:
-        """Get up to 20 messages of a chat or private dialog, before ``last_id`` or after ``first_id``. (OPI: GetChatMessagesList)"""
+        """Get up to 20 messages of a chat or private dialog, before ``last_id`` or after ``first_id``.
+
+        OPI: GetChatMessagesList / ПолучитьСписокСообщенийЧата; CLI: opi-bitrix24 GetChatMessagesList
+
+        Calls: im.dialog.messages.get
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            last_id: return messages older than this id; empty to leave it out (``0`` is sent as ``"0"``).
+            first_id: return messages newer than this id; empty to leave it out (``0`` is sent as ``"0"``,
+                which asks for the oldest messages).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_chat_messages_list(url=self.url, chat_id=chat_id, last_id=last_id, first_id=first_id, token=self.token)
 
     def get_dialog(self, chat_id: Id) -> Result:
-        """Get the data of a chat or private dialog. (OPI: GetDialog)"""
+        """Get the data of a chat or private dialog.
+
+        OPI: GetDialog / ПолучитьДиалог; CLI: opi-bitrix24 GetDialog
+
+        Calls: im.dialog.get
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_dialog(url=self.url, chat_id=chat_id, token=self.token)
 
     def get_chat_members_list(self, chat_id: Id) -> Result:
-        """List the participants of a chat or private dialog. (OPI: GetChatMembersList)"""
+        """List the participants of a chat or private dialog.
+
+        OPI: GetChatMembersList / ПолучитьСписокПользователейДиалога; CLI: opi-bitrix24 GetChatMembersList
+
+        Calls: im.dialog.users.list
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_chat_members_list(url=self.url, chat_id=chat_id, token=self.token)
 
     def send_writing_notification(self, chat_id: Id) -> Result:
-        """Show the "typing..." indicator in a chat or private dialog. (OPI: SendWritingNotification)"""
+        """Show the "typing..." indicator in a chat or private dialog.
+
+        OPI: SendWritingNotification / ОтправитьУведомлениеОВводе; CLI: opi-bitrix24 SendWritingNotification
+
+        Calls: im.dialog.writing
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _send_writing_notification(url=self.url, chat_id=chat_id, token=self.token)
 
     def get_user_status(self) -> Result:
-        """Get the current user's status (online, dnd or away). (OPI: GetUserStatus)"""
+        """Get the current user's status (online, dnd or away).
+
+        OPI: GetUserStatus / ПолучитьСтатусПользователя; CLI: opi-bitrix24 GetUserStatus
+
+        Calls: im.user.status.get
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_user_status(url=self.url, token=self.token)
 
     def set_user_status(self, status: Text) -> Result:
-        """Set the current user's status. (OPI: SetUserStatus)"""
+        """Set the current user's status.
+
+        OPI: SetUserStatus / УстановитьСтатусПользователя; CLI: opi-bitrix24 SetUserStatus
+
+        Calls: im.user.status.set
+
+        Args:
+            status: ``online``, ``dnd`` or ``away`` (sent as given; the portal checks it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _set_user_status(url=self.url, status=status, token=self.token)
 
     def read_all(self) -> Result:
-        """Mark every message of the current user as read. (OPI: ReadAll)"""
+        """Mark every message of the current user as read.
+
+        OPI: ReadAll / ПрочитатьВсе; CLI: opi-bitrix24 ReadAll
+
+        Calls: im.dialog.read.all
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _read_all(url=self.url, token=self.token)
 
     def get_chat_files_folder(self, chat_id: Id) -> Result:
-        """Get the Disk folder that stores a chat's files. (OPI: GetChatFilesFolder)"""
+        """Get the Disk folder that stores a chat's files.
+
+        OPI: GetChatFilesFolder / ПолучитьКаталогФайловЧата; CLI: opi-bitrix24 GetChatFilesFolder
+
+        Calls: im.disk.folder.get
+
+        Args:
+            chat_id: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_chat_files_folder(url=self.url, chat_id=chat_id, token=self.token)
 
     def get_chat_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the chat fields for :func:`create_chat`. (OPI: GetChatStructure)"""
+        """Return a template of the chat fields for :func:`create_chat`.
+
+        OPI: GetChatStructure / ПолучитьСтруктуруЧата; CLI: opi-bitrix24 GetChatStructure
+
+        Calls: nothing
+
+        Args:
+            clear: ``True`` for empty values instead of the descriptions of the fields.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_chat_structure(clear=clear)
 
     def send_message(self, chat_id: Id, text: Text, attachments: StructureList = "") -> Result:
-        """Send a message, with optional attachment blocks, to a chat or a user. (OPI: SendMessage)"""
+        """Send a message, with optional attachment blocks, to a chat or a user.
+
+        OPI: SendMessage / ОтправитьСообщение; CLI: opi-bitrix24 SendMessage
+
+        Calls: im.message.add
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            text: the message text.
+            attachments: attachment blocks (see :func:`get_picture_block`, :func:`get_file_block`): a list of
+                dicts, JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _send_message(url=self.url, chat_id=chat_id, text=text, attachments=attachments, token=self.token)
 
     def edit_message(self, message_id: Id, text: Text = "", attachments: StructureList = "") -> Result:
-        """Change the text and/or the attachment blocks of a message. (OPI: EditMessage)"""
+        """Change the text and/or the attachment blocks of a message.
+
+        OPI: EditMessage / ИзменитьСообщение; CLI: opi-bitrix24 EditMessage
+
+        Calls: im.message.update
+
+        Args:
+            message_id: the message id.
+            text: the new text; empty to leave it out.
+            attachments: the new attachment blocks, as for :func:`send_message`; empty to leave them out.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _edit_message(url=self.url, message_id=message_id, text=text, attachments=attachments, token=self.token)
 
     def set_message_reaction(self, message_id: Id) -> Result:
-        """Toggle the "like" reaction on a message (set it, or remove it when it is there). (OPI: SetMessageReaction)"""
+        """Toggle the "like" reaction on a message (set it, or remove it when it is there).
+
+        OPI: SetMessageReaction / УстановитьРеакциюНаСообщение; CLI: opi-bitrix24 SetMessageReaction
+
+        Calls: im.message.like
+
+        Only MESSAGE_ID is sent, as in OPI, so the portal's default action (toggle) applies.
+
+        Args:
+            message_id: the message id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _set_message_reaction(url=self.url, message_id=message_id, token=self.token)
 
     def delete_message(self, message_id: Id) -> Result:
-        """Delete a message. (OPI: DeleteMessage)"""
+        """Delete a message.
+
+        OPI: DeleteMessage / УдалитьСообщение; CLI: opi-bitrix24 DeleteMessage
+
+        Calls: im.message.delete
+
+        Args:
+            message_id: the message id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_message(url=self.url, message_id=message_id, token=self.token)
 
     def send_file(self, chat_id: Id, file_id: Id, description: Text = "") -> Result:
-        """Post a file already uploaded to Disk into a chat. (OPI: SendFile)"""
+        """Post a file already uploaded to Disk into a chat.
+
+        OPI: SendFile / ОтправитьФайл; CLI: opi-bitrix24 SendFile
+
+        Calls: im.disk.file.commit
+
+        Args:
+            chat_id: the chat id.
+            file_id: the Disk file id (e.g. of a file uploaded into the chat's files folder, see
+                ``get_chat_files_folder``); sent as UPLOAD_ID.
+            description: the text of the message that carries the file; empty to leave it out.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _send_file(url=self.url, chat_id=chat_id, file_id=file_id, description=description, token=self.token)
 
     def mark_message_as_readed(self, chat_id: Id, message_id: Id) -> Result:
-        """Mark a message and all earlier ones as read. (OPI: MarkMessageAsReaded)"""
+        """Mark a message and all earlier ones as read.
+
+        OPI: MarkMessageAsReaded / ОтметитьСообщениеКакПрочитанное; CLI: opi-bitrix24 MarkMessageAsReaded
+
+        Calls: im.dialog.read
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            message_id: the id of the last message read.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _mark_message_as_readed(url=self.url, chat_id=chat_id, message_id=message_id, token=self.token)
 
     def mark_message_as_unreaded(self, chat_id: Id, message_id: Id) -> Result:
-        """Mark a message and all later ones as unread. (OPI: MarkMessageAsUnreaded)"""
+        """Mark a message and all later ones as unread.
+
+        OPI: MarkMessageAsUnreaded / ОтметитьСообщениеКакНепрочитанное; CLI: opi-bitrix24 MarkMessageAsUnreaded
+
+        Calls: im.dialog.unread
+
+        Args:
+            chat_id: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            message_id: the id of the first unread message.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _mark_message_as_unreaded(url=self.url, chat_id=chat_id, message_id=message_id, token=self.token)
 
     def get_picture_block(self, name: Text, url: str) -> Result:
-        """Build an image attachment block for :func:`send_message` and the notifications. (OPI: GetPictureBlock)"""
+        """Build an image attachment block for :func:`send_message` and the notifications.
+
+        OPI: GetPictureBlock / ПолучитьБлокКартинки; CLI: opi-bitrix24 GetPictureBlock
+
+        Calls: nothing
+
+        Args:
+            name: the picture's name; left out when empty.
+            url: the picture's address (a link, not a webhook); left out when empty.
+
+        Returns:
+            ``{"IMAGE": {"NAME": name, "LINK": url}}``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_picture_block(name=name, url=url)
 
     def get_file_block(self, name: Text, url: str) -> Result:
-        """Build a file attachment block for :func:`send_message` and the notifications. (OPI: GetFileBlock)"""
+        """Build a file attachment block for :func:`send_message` and the notifications.
+
+        OPI: GetFileBlock / ПолучитьБлокФайла; CLI: opi-bitrix24 GetFileBlock
+
+        Calls: nothing
+
+        Args:
+            name: the file's name; left out when empty.
+            url: the file's address (a link, not a webhook); left out when empty.
+
+        Returns:
+            ``{"FILE": {"NAME": name, "LINK": url}}``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_file_block(name=name, url=url)
 
@@ -1027,7 +3420,28 @@ class Portal:
         tag: Text = "",
         attachments: StructureList = "",
     ) -> Result:
-        """Send a personal notification to a user. (OPI: CreatePersonalNotification)"""
+        """Send a personal notification to a user.
+
+        OPI: CreatePersonalNotification / СоздатьПерсональноеУведомление; CLI: opi-bitrix24 CreatePersonalNotification
+
+        Calls: im.notify.personal.add
+
+        Args:
+            user_id: the id of the user to notify.
+            text: the notification text.
+            tag: a uniqueness tag: a notification with the same tag replaces the earlier ones; empty for none.
+            attachments: attachment blocks (see ``get_picture_block``, ``get_file_block``): a list of dicts,
+                JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_personal_notification(url=self.url, user_id=user_id, text=text, tag=tag, attachments=attachments, token=self.token)
 
@@ -1038,255 +3452,1182 @@ class Portal:
         tag: Text = "",
         attachments: StructureList = "",
     ) -> Result:
-        """Send a system notification to a user. (OPI: CreateSystemNotification)"""
+        """Send a system notification to a user.
+
+        OPI: CreateSystemNotification / СоздатьСистемноеУведомление; CLI: opi-bitrix24 CreateSystemNotification
+
+        Calls: im.notify.system.add
+
+        Args:
+            user_id: the id of the user to notify.
+            text: the notification text.
+            tag: a uniqueness tag: a notification with the same tag replaces the earlier ones; empty for none.
+            attachments: attachment blocks (see ``get_picture_block``, ``get_file_block``): a list of dicts,
+                JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_system_notification(url=self.url, user_id=user_id, text=text, tag=tag, attachments=attachments, token=self.token)
 
     def delete_notification(self, notification_id: Id) -> Result:
-        """Delete a notification. (OPI: DeleteNotification)"""
+        """Delete a notification.
+
+        OPI: DeleteNotification / УдалитьУведомление; CLI: opi-bitrix24 DeleteNotification
+
+        Calls: im.notify.delete
+
+        Args:
+            notification_id: the notification id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_notification(url=self.url, notification_id=notification_id, token=self.token)
 
     def create_department(self, name: Text, parent_id: Id = "", head_id: Id = "") -> Result:
-        """Create a company department. (OPI: CreateDepartment)"""
+        """Create a company department.
+
+        OPI: CreateDepartment / СоздатьПодразделение; CLI: opi-bitrix24 CreateDepartment
+
+        Calls: department.add
+
+        Args:
+            name: the department name (``NAME``).
+            parent_id: the parent department (``PARENT``, as text).
+            head_id: the user who heads the department (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_department(url=self.url, name=name, parent_id=parent_id, head_id=head_id, token=self.token)
 
     def update_department(self, department_id: Id, name: Text = "", parent_id: Id = "", head_id: Id = "") -> Result:
-        """Change the name, the parent or the head of a department; empty values are left unchanged. (OPI: UpdateDepartment)"""
+        """Change the name, the parent or the head of a department; empty values are left unchanged.
+
+        OPI: UpdateDepartment / ИзменитьПодразделение; CLI: opi-bitrix24 UpdateDepartment
+
+        Calls: department.update
+
+        Args:
+            department_id: the department to change (``ID``, as text).
+            name: a new name (``NAME``).
+            parent_id: a new parent department (``PARENT``, as text).
+            head_id: a new head (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_department(url=self.url, department_id=department_id, name=name, parent_id=parent_id, head_id=head_id, token=self.token)
 
     def get_departments(self, department_id: Id = "", name: Text = "", parent_id: Id = "", head_id: Id = "") -> Result:
-        """List departments, optionally filtered by id, name, parent or head. (OPI: GetDepartments)"""
+        """List departments, optionally filtered by id, name, parent or head.
+
+        OPI: GetDepartments / ПолучитьПодразделения; CLI: opi-bitrix24 GetDepartments
+
+        Calls: department.get
+
+        The filters are plain top-level keys; empty ones are left out (none lists every department).
+
+        Args:
+            department_id: only this department (``ID``, as text).
+            name: only departments with this name (``NAME``).
+            parent_id: only children of this department (``PARENT``, as text).
+            head_id: only departments headed by this user (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_departments(url=self.url, department_id=department_id, name=name, parent_id=parent_id, head_id=head_id, token=self.token)
 
     def delete_department(self, department_id: Id) -> Result:
-        """Delete a department by id. (OPI: DeleteDepartment)"""
+        """Delete a department by id.
+
+        OPI: DeleteDepartment / УдалитьПодразделение; CLI: opi-bitrix24 DeleteDepartment
+
+        Calls: department.delete
+
+        Args:
+            department_id: the department to delete (``ID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_department(url=self.url, department_id=department_id, token=self.token)
 
     def get_current_user(self) -> Result:
-        """Get the user the webhook or the token belongs to. (OPI: GetCurrentUser)"""
+        """Get the user the webhook or the token belongs to.
+
+        OPI: GetCurrentUser / ПолучитьТекущегоПользователя; CLI: opi-bitrix24 GetCurrentUser
+
+        Calls: user.current (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_current_user(url=self.url, token=self.token)
 
     def get_user(self, user_id: Id) -> Result:
-        """Get a user by id. (OPI: GetUser)"""
+        """Get a user by id.
+
+        OPI: GetUser / ПолучитьПользователя; CLI: opi-bitrix24 GetUser
+
+        Calls: user.get
+
+        Args:
+            user_id: the user id (``ID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_user(url=self.url, user_id=user_id, token=self.token)
 
     def create_user(self, fields_structure: Structure) -> Result:
-        """Invite (create) a user from a structure of user fields (see :func:`get_user_fields_structure`). (OPI: CreateUser)"""
+        """Invite (create) a user from a structure of user fields (see :func:`get_user_fields_structure`).
+
+        OPI: CreateUser / СоздатьПользователя; CLI: opi-bitrix24 CreateUser
+
+        Calls: user.add
+
+        Every key of the structure is sent at the top level of the request exactly as given, empty values
+        included (OPI copies them without its usual conversions). An intranet user needs ``UF_DEPARTMENT``;
+        an extranet user needs ``EXTRANET: "Y"`` and ``SONET_GROUP_ID``.
+
+        Args:
+            fields_structure: the user fields (``EMAIL``, ``NAME``, ``LAST_NAME``, ``UF_DEPARTMENT``, ...): a
+                dict, JSON object text (single quotes accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_user(url=self.url, fields_structure=fields_structure, token=self.token)
 
     def update_user(self, user_id: Id, fields_structure: Structure) -> Result:
-        """Change a user's data from a structure of user fields. (OPI: UpdateUser)"""
+        """Change a user's data from a structure of user fields.
+
+        OPI: UpdateUser / ИзменитьПользователя; CLI: opi-bitrix24 UpdateUser
+
+        Calls: user.update
+
+        Every key of the structure is sent at the top level as given, then ``ID`` (the user id as text): an
+        ``ID`` key inside the structure keeps its place but takes the user id as its value.
+
+        Args:
+            user_id: the user to change (``ID``, as text).
+            fields_structure: the fields to change: a dict, JSON object text (single quotes accepted) or a
+                path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_user(url=self.url, user_id=user_id, fields_structure=fields_structure, token=self.token)
 
     def change_user_status(self, user_id: Id, fire: Flag = True) -> Result:
-        """Deactivate (fire) a user, or activate them again. (OPI: ChangeUserStatus)"""
+        """Deactivate (fire) a user, or activate them again.
+
+        OPI: ChangeUserStatus / ИзменитьСтатусПользователя; CLI: opi-bitrix24 ChangeUserStatus
+
+        Calls: user.update
+
+        Sent through :func:`update_user` as ``ACTIVE`` — the opposite of ``fire`` as ``"Y"``/``"N"`` — and ``ID``.
+
+        Args:
+            user_id: the user (``ID``, as text).
+            fire: true (the default) deactivates the user (``ACTIVE: "N"``); false activates them
+                (``ACTIVE: "Y"``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _change_user_status(url=self.url, user_id=user_id, fire=fire, token=self.token)
 
     def find_users(self, filter_structure: Structure) -> Result:
-        """Search users with a filter (see :func:`get_user_filter_structure`). (OPI: FindUsers)"""
+        """Search users with a filter (see :func:`get_user_filter_structure`).
+
+        OPI: FindUsers / НайтиПользователей; CLI: opi-bitrix24 FindUsers
+
+        Calls: user.search
+
+        Args:
+            filter_structure: the filter (``NAME``, ``LAST_NAME``, ``WORK_POSITION``, ``UF_DEPARTMENT_NAME``,
+                ``USER_TYPE``, ...) as a dict, JSON text or a path to a .json file; sent as ``FILTER``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _find_users(url=self.url, filter_structure=filter_structure, token=self.token)
 
     def get_user_fields_structure(self) -> Result:
-        """Get the portal's description of the user fields (for :func:`create_user` / :func:`update_user`). (OPI: GetUserFieldsStructure)"""
+        """Get the portal's description of the user fields (for :func:`create_user` / :func:`update_user`).
+
+        OPI: GetUserFieldsStructure / ПолучитьСтурктуруПользователя; CLI: opi-bitrix24 GetUserFieldsStructure
+
+        Calls: user.fields (a webhook call sends no body at all)
+
+        The Russian alias keeps OPI's own spelling, ``ПолучитьСтурктуруПользователя``.
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_user_fields_structure(url=self.url, token=self.token)
 
     def get_user_filter_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the user search filter keys (for :func:`find_users`); sends nothing. (OPI: GetUserFilterStructure)"""
+        """Return a template of the user search filter keys (for :func:`find_users`); sends nothing.
+
+        OPI: GetUserFilterStructure / ПолучитьСтруктуруФильтраПользователей; CLI: opi-bitrix24 GetUserFilterStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values; false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_user_filter_structure(clear=clear)
 
     def create_lead(self, fields_structure: Structure) -> Result:
-        """Create a CRM lead from a structure of lead fields. (OPI: CreateLead)"""
+        """Create a CRM lead from a structure of lead fields.
+
+        OPI: CreateLead / СоздатьЛид; CLI: opi-bitrix24 CreateLead
+
+        Calls: crm.lead.add
+
+        Args:
+            fields_structure: the lead fields (``TITLE``, ``NAME``, ``EMAIL``, ``PHONE``, ...) as a dict, JSON
+                text (single quotes accepted) or a path to a .json file; sent unchanged under ``fields``.
+                :func:`get_lead_structure` asks the portal which fields exist.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_lead(url=self.url, fields_structure=fields_structure, token=self.token)
 
     def delete_lead(self, lead_id: Id) -> Result:
-        """Delete a CRM lead by id. (OPI: DeleteLead)"""
+        """Delete a CRM lead by id.
+
+        OPI: DeleteLead / УдалитьЛид; CLI: opi-bitrix24 DeleteLead
+
+        Calls: crm.lead.delete
+
+        Args:
+            lead_id: the lead id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_lead(url=self.url, lead_id=lead_id, token=self.token)
 
     def get_lead(self, lead_id: Id) -> Result:
-        """Get a CRM lead by id. (OPI: GetLead)"""
+        """Get a CRM lead by id.
+
+        OPI: GetLead / ПолучитьЛид; CLI: opi-bitrix24 GetLead
+
+        Calls: crm.lead.get
+
+        Args:
+            lead_id: the lead id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_lead(url=self.url, lead_id=lead_id, token=self.token)
 
     def get_leads_list(self, filter: Structure = "", indent: Id = 0) -> Result:
-        """List CRM leads, one page of up to 50, with an optional filter. (OPI: GetLeadsList)"""
+        """List CRM leads, one page of up to 50, with an optional filter.
+
+        OPI: GetLeadsList / ПолучитьСписокЛидов; CLI: opi-bitrix24 GetLeadsList
+
+        Calls: crm.lead.list
+
+        There is no automatic paging: pass the ``indent`` of the next page (``next`` in the answer).
+
+        Args:
+            filter: the filter as a dict (keys may carry operators such as ``">DATE_CREATE"``), JSON text or a
+                path to a .json file; see :func:`get_lead_filter_structure`.
+            indent: the offset of the page (``start``); 0, the default, is not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_leads_list(url=self.url, filter=filter, indent=indent, token=self.token)
 
     def update_lead(self, lead_id: Id, fields_structure: Structure) -> Result:
-        """Change fields of an existing CRM lead. (OPI: UpdateLead)"""
+        """Change fields of an existing CRM lead.
+
+        OPI: UpdateLead / ИзменитьЛид; CLI: opi-bitrix24 UpdateLead
+
+        Calls: crm.lead.update
+
+        Args:
+            lead_id: the lead id (sent as text under ``id``, after ``fields``).
+            fields_structure: the fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_lead(url=self.url, lead_id=lead_id, fields_structure=fields_structure, token=self.token)
 
     def get_lead_structure(self) -> Result:
-        """Get the portal's description of the lead fields (types, titles, flags). (OPI: GetLeadStructure)"""
+        """Get the portal's description of the lead fields (types, titles, flags).
+
+        OPI: GetLeadStructure / ПолучитьСтруктуруЛида; CLI: opi-bitrix24 GetLeadStructure
+
+        Calls: crm.lead.fields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_lead_structure(url=self.url, token=self.token)
 
     def get_lead_filter_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the lead-list filter keys (for :func:`get_leads_list`); sends nothing. (OPI: GetLeadFilterStructure)"""
+        """Return a template of the lead-list filter keys (for :func:`get_leads_list`); sends nothing.
+
+        OPI: GetLeadFilterStructure / ПолучитьСтруктуруФильтраЛидов; CLI: opi-bitrix24 GetLeadFilterStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values (OPI's flat clear); false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_lead_filter_structure(clear=clear)
 
     def create_deal(self, fields_structure: Structure) -> Result:
-        """Create a CRM deal from a structure of deal fields. (OPI: CreateDeal)"""
+        """Create a CRM deal from a structure of deal fields.
+
+        OPI: CreateDeal / СоздатьСделку; CLI: opi-bitrix24 CreateDeal
+
+        Calls: crm.deal.add
+
+        Args:
+            fields_structure: the deal fields (``TITLE``, ``STAGE_ID``, ``OPPORTUNITY``, ``CATEGORY_ID``, ...) as a
+                dict, JSON text (single quotes accepted) or a path to a .json file; sent unchanged under
+                ``fields``. :func:`get_deal_structure` asks the portal which fields exist.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_deal(url=self.url, fields_structure=fields_structure, token=self.token)
 
     def delete_deal(self, deal_id: Id) -> Result:
-        """Delete a CRM deal by id. (OPI: DeleteDeal)"""
+        """Delete a CRM deal by id.
+
+        OPI: DeleteDeal / УдалитьСделку; CLI: opi-bitrix24 DeleteDeal
+
+        Calls: crm.deal.delete
+
+        Args:
+            deal_id: the deal id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_deal(url=self.url, deal_id=deal_id, token=self.token)
 
     def get_deal(self, deal_id: Id) -> Result:
-        """Get a CRM deal by id. (OPI: GetDeal)"""
+        """Get a CRM deal by id.
+
+        OPI: GetDeal / ПолучитьСделку; CLI: opi-bitrix24 GetDeal
+
+        Calls: crm.deal.get
+
+        Args:
+            deal_id: the deal id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_deal(url=self.url, deal_id=deal_id, token=self.token)
 
     def get_deals_list(self, filter: Structure = "", indent: Id = 0) -> Result:
-        """List CRM deals, one page of up to 50, with an optional filter. (OPI: GetDealsList)"""
+        """List CRM deals, one page of up to 50, with an optional filter.
+
+        OPI: GetDealsList / ПолучитьСписокСделок; CLI: opi-bitrix24 GetDealsList
+
+        Calls: crm.deal.list
+
+        No automatic paging either: the ``next`` of an answer is the ``indent`` of the following page.
+
+        Args:
+            filter: the filter as a dict (keys may carry operators such as ``">=OPPORTUNITY"``), JSON text or a
+                path to a .json file; see :func:`get_deals_filter_structure`.
+            indent: the offset of the page (``start``); 0, the default, is not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_deals_list(url=self.url, filter=filter, indent=indent, token=self.token)
 
     def update_deal(self, deal_id: Id, fields_structure: Structure) -> Result:
-        """Change fields of an existing CRM deal. (OPI: UpdateDeal)"""
+        """Change fields of an existing CRM deal.
+
+        OPI: UpdateDeal / ИзменитьСделку; CLI: opi-bitrix24 UpdateDeal
+
+        Calls: crm.deal.update
+
+        Args:
+            deal_id: the deal id (sent as text under ``id``, after ``fields``).
+            fields_structure: the deal fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_deal(url=self.url, deal_id=deal_id, fields_structure=fields_structure, token=self.token)
 
     def get_deal_structure(self) -> Result:
-        """Get the portal's description of the deal fields (types, titles, flags). (OPI: GetDealStructure)"""
+        """Get the portal's description of the deal fields (types, titles, flags).
+
+        OPI: GetDealStructure / ПолучитьСтруктуруСделки; CLI: opi-bitrix24 GetDealStructure
+
+        Calls: crm.deal.fields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_deal_structure(url=self.url, token=self.token)
 
     def get_deals_filter_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the deal-list filter keys (for :func:`get_deals_list`); sends nothing. (OPI: GetDealsFilterStructure)"""
+        """Return a template of the deal-list filter keys (for :func:`get_deals_list`); sends nothing.
+
+        OPI: GetDealsFilterStructure / ПолучитьСтруктуруФильтраСделок; CLI: opi-bitrix24 GetDealsFilterStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values (OPI's flat clear); false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_deals_filter_structure(clear=clear)
 
     def get_calendar_list(self, owner_id: Id, type: str) -> Result:
-        """List the calendars (sections) of an owner. (OPI: GetCalendarList)"""
+        """List the calendars (sections) of an owner.
+
+        OPI: GetCalendarList / ПолучитьСписокКалендарей; CLI: opi-bitrix24 GetCalendarList
+
+        Calls: calendar.section.get
+
+        Args:
+            owner_id: the owner's id (a user or a workgroup), sent as text under ``ownerId``.
+            type: the owner type: ``user``, ``group``, ``company_calendar``, ``location``...
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_calendar_list(url=self.url, owner_id=owner_id, type=type, token=self.token)
 
     def create_calendar(self, fields_structure: Structure) -> Result:
-        """Create a calendar (section) from a structure of calendar fields. (OPI: CreateCalendar)"""
+        """Create a calendar (section) from a structure of calendar fields.
+
+        OPI: CreateCalendar / СоздатьКалендарь; CLI: opi-bitrix24 CreateCalendar
+
+        Calls: calendar.section.add
+
+        Every key of the structure is sent at the top level of the request exactly as given (OPI copies
+        them without its usual conversions, empty values included).
+
+        Args:
+            fields_structure: ``type``, ``ownerId``, ``name``, ``description``, ``color``, ``text_color``,
+                ``export`` (see :func:`get_calendar_structure`) as a dict, JSON object text (single quotes
+                accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_calendar(url=self.url, fields_structure=fields_structure, token=self.token)
 
     def update_calendar(self, calendar_id: Id, fields_structure: Structure) -> Result:
-        """Change the settings of a calendar (section). (OPI: UpdateCalendar)"""
+        """Change the settings of a calendar (section).
+
+        OPI: UpdateCalendar / ИзменитьКалендарь; CLI: opi-bitrix24 UpdateCalendar
+
+        Calls: calendar.section.update
+
+        The id goes first, as text under ``id``; then every key of the structure follows at the top level,
+        unchanged (an ``id`` key in the structure replaces the id).
+
+        Args:
+            calendar_id: the calendar (section) id.
+            fields_structure: the calendar fields to change (see :func:`get_calendar_structure`): a dict, JSON
+                object text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_calendar(url=self.url, calendar_id=calendar_id, fields_structure=fields_structure, token=self.token)
 
     def delete_calendar(self, calendar_id: Id, owner_id: Id, type: str) -> Result:
-        """Delete a calendar (section). (OPI: DeleteCalendar)"""
+        """Delete a calendar (section).
+
+        OPI: DeleteCalendar / УдалитьКалендарь; CLI: opi-bitrix24 DeleteCalendar
+
+        Calls: calendar.section.delete
+
+        Args:
+            calendar_id: the calendar (section) id, sent as text under ``id``.
+            owner_id: the owner's id, sent as text under ``ownerId``.
+            type: the owner type: ``user`` or ``group``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_calendar(url=self.url, calendar_id=calendar_id, owner_id=owner_id, type=type, token=self.token)
 
     def get_user_busy(self, users: IdList, start_date: Moment, end_date: Moment) -> Result:
-        """Get the users' busy intervals (their events) between two dates. (OPI: GetUserBusy)"""
+        """Get the users' busy intervals (their events) between two dates.
+
+        OPI: GetUserBusy / ПолучитьЗанятостьПользователей; CLI: opi-bitrix24 GetUserBusy
+
+        Calls: calendar.accessibility.get
+
+        Args:
+            users: one user id or a list (a single id is sent as a one-item list).
+            start_date: the first day: a ``date``/``datetime`` or ISO 8601 text; sent as ``YYYY-MM-DD``.
+            end_date: the last day, the same way.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_user_busy(url=self.url, users=users, start_date=start_date, end_date=end_date, token=self.token)
 
     def get_custom_calendar_settings(self) -> Result:
-        """Get the current user's own calendar settings. (OPI: GetCustomCalendarSettings)"""
+        """Get the current user's own calendar settings.
+
+        OPI: GetCustomCalendarSettings / ПолучитьПользовательскиеНастройкиКалендаря; CLI: opi-bitrix24 GetCustomCalendarSettings
+
+        Calls: calendar.user.settings.get (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_custom_calendar_settings(url=self.url, token=self.token)
 
     def set_custom_calendar_settings(self, settings_structure: Structure) -> Result:
-        """Save new calendar settings for the current user. (OPI: SetCustomCalendarSettings)"""
+        """Save new calendar settings for the current user.
+
+        OPI: SetCustomCalendarSettings / УстановитьПользовательскиеНастройкиКалендаря; CLI: opi-bitrix24 SetCustomCalendarSettings
+
+        Calls: calendar.user.settings.set
+
+        Args:
+            settings_structure: the settings (see :func:`get_calednar_custom_settings_structure`) as a dict, JSON
+                text or a path to a .json file; sent unchanged under ``settings``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _set_custom_calendar_settings(url=self.url, settings_structure=settings_structure, token=self.token)
 
     def get_calendar_settings_structure(self) -> Result:
-        """Get the portal's general calendar settings (work time, holidays, paths...). (OPI: GetCalendarSettingsStructure)"""
+        """Get the portal's general calendar settings (work time, holidays, paths...).
+
+        OPI: GetCalendarSettingsStructure / ПолучитьСтруктуруНастроекКалендаря; CLI: opi-bitrix24 GetCalendarSettingsStructure
+
+        Calls: calendar.settings.get (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_calendar_settings_structure(url=self.url, token=self.token)
 
     def get_calednar_custom_settings_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the user calendar settings (for :func:`set_custom_calendar_settings`). (OPI: GetCalednarCustomSettingsStructure)"""
+        """Return a template of the user calendar settings (for :func:`set_custom_calendar_settings`).
+
+        OPI: GetCalednarCustomSettingsStructure / ПолучитьСтруктуруПользовательскихНастроекКаледнаря; CLI: opi-bitrix24 GetCalednarCustomSettingsStructure
+
+        Calls: nothing
+
+        The name keeps OPI's typo ("Calednar"), which is part of its public API.
+
+        Args:
+            clear: true for empty values (nested reminders are kept, their leaves emptied); false for a
+                description of each setting as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_calednar_custom_settings_structure(clear=clear)
 
     def get_calendar_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the calendar fields (for :func:`create_calendar` / :func:`update_calendar`). (OPI: GetCalendarStructure)"""
+        """Return a template of the calendar fields (for :func:`create_calendar` / :func:`update_calendar`).
+
+        OPI: GetCalendarStructure / ПолучитьСтруктуруКалендаря; CLI: opi-bitrix24 GetCalendarStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values (``export`` is kept, its leaves emptied); false for a description of
+                each field as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_calendar_structure(clear=clear)
 
     def create_calendar_event(self, event_description: Structure) -> Result:
-        """Create a calendar event from an event description. (OPI: CreateCalendarEvent)"""
+        """Create a calendar event from an event description.
+
+        OPI: CreateCalendarEvent / СоздатьСобытиеКалендаря; CLI: opi-bitrix24 CreateCalendarEvent
+
+        Calls: calendar.event.add
+
+        Every key of the description is sent at the top level of the request exactly as given; nested
+        ``rrule``, ``remind`` and ``meeting`` stay nested (OPI copies them without conversion).
+
+        Args:
+            event_description: ``type``, ``ownerId``, ``from``, ``to``, ``section``, ``name``... (see
+                :func:`get_calendar_events_structure`) as a dict, JSON object text (single quotes accepted) or
+                a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _create_calendar_event(url=self.url, event_description=event_description, token=self.token)
 
     def update_calendar_event(self, event_id: Id, event_description: Structure) -> Result:
-        """Change a calendar event. (OPI: UpdateCalendarEvent)"""
+        """Change a calendar event.
+
+        OPI: UpdateCalendarEvent / ИзменитьСобытиеКалендаря; CLI: opi-bitrix24 UpdateCalendarEvent
+
+        Calls: calendar.event.update
+
+        The id goes first, as text under ``id``; then every key of the description follows at the top
+        level, unchanged.
+
+        Args:
+            event_id: the event id.
+            event_description: the fields to change (see :func:`get_calendar_events_structure`): a dict, JSON
+                object text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _update_calendar_event(url=self.url, event_id=event_id, event_description=event_description, token=self.token)
 
     def get_calendar_event(self, event_id: Id) -> Result:
-        """Get one calendar event by id. (OPI: GetCalendarEvent)"""
+        """Get one calendar event by id.
+
+        OPI: GetCalendarEvent / ПолучитьСобытиеКалендаря; CLI: opi-bitrix24 GetCalendarEvent
+
+        Calls: calendar.event.getbyid
+
+        Args:
+            event_id: the event id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_calendar_event(url=self.url, event_id=event_id, token=self.token)
 
     def get_calendar_events(self, owner_id: Id, type: str, filter: Structure = "") -> Result:
-        """List the events of an owner's calendars, optionally for a period and some calendars only. (OPI: GetCalendarEvents)"""
+        """List the events of an owner's calendars, optionally for a period and some calendars only.
+
+        OPI: GetCalendarEvents / ПолучитьСобытияКалендарей; CLI: opi-bitrix24 GetCalendarEvents
+
+        Calls: calendar.event.get
+
+        As in OPI, only three filter keys are used: ``from`` and ``to`` (a ``date``/``datetime`` or ISO 8601
+        text, sent as ``YYYY-MM-DD``) and ``section`` (one calendar id or a list, sent as a list). Any other
+        key is silently dropped. Without dates the portal takes 3 months back and forward.
+
+        Args:
+            owner_id: the owner's id, sent as text under ``ownerId``.
+            type: the owner type: ``user``, ``group`` or ``company_calendar``.
+            filter: the filter as a dict, JSON object text or a path to a .json file; see
+                :func:`get_calendar_events_filter_structure`.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_calendar_events(url=self.url, owner_id=owner_id, type=type, filter=filter, token=self.token)
 
     def delete_calendar_event(self, event_id: Id) -> Result:
-        """Delete a calendar event. (OPI: DeleteCalendarEvent)"""
+        """Delete a calendar event.
+
+        OPI: DeleteCalendarEvent / УдалитьСобытиеКалендаря; CLI: opi-bitrix24 DeleteCalendarEvent
+
+        Calls: calendar.event.delete
+
+        Args:
+            event_id: the event id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _delete_calendar_event(url=self.url, event_id=event_id, token=self.token)
 
     def get_user_participation_status(self, event_id: Id) -> Result:
-        """Get the current user's participation status in an event (``Y``, ``N``, ``Q`` or ``H`` for the host). (OPI: GetUserParticipationStatus)"""
+        """Get the current user's participation status in an event (``Y``, ``N``, ``Q`` or ``H`` for the host).
+
+        OPI: GetUserParticipationStatus / ПолучитьСтатусУчастияПользователя; CLI: opi-bitrix24 GetUserParticipationStatus
+
+        Calls: calendar.meeting.status.get
+
+        Args:
+            event_id: the event id (sent as text under ``eventId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _get_user_participation_status(url=self.url, event_id=event_id, token=self.token)
 
     def set_user_participation_status(self, event_id: Id, status: str) -> Result:
-        """Set the current user's participation status in an event. (OPI: SetUserParticipationStatus)"""
+        """Set the current user's participation status in an event.
+
+        OPI: SetUserParticipationStatus / УстановитьСтатусУчастияПользователя; CLI: opi-bitrix24 SetUserParticipationStatus
+
+        Calls: calendar.meeting.status.set
+
+        Args:
+            event_id: the event id (sent as text under ``eventId``).
+            status: ``Y`` (accepted), ``N`` (declined) or ``Q`` (no answer yet).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
         with self._scope():
             return _set_user_participation_status(url=self.url, event_id=event_id, status=status, token=self.token)
 
     def get_calendar_events_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the event fields (for :func:`create_calendar_event` / :func:`update_calendar_event`). (OPI: GetCalendarEventsStructure)"""
+        """Return a template of the event fields (for :func:`create_calendar_event` / :func:`update_calendar_event`).
+
+        OPI: GetCalendarEventsStructure / ПолучитьСтруктуруСобытияКалендаря; CLI: opi-bitrix24 GetCalendarEventsStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values (``rrule``, ``remind`` and ``meeting`` are kept, their leaves emptied);
+                false for a description of each field as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_calendar_events_structure(clear=clear)
 
     def get_calendar_events_filter_structure(self, clear: Flag = False) -> Result:
-        """Return a template of the :func:`get_calendar_events` filter; sends nothing. (OPI: GetCalendarEventsFilterStructure)"""
+        """Return a template of the :func:`get_calendar_events` filter; sends nothing.
+
+        OPI: GetCalendarEventsFilterStructure / ПолучитьСтруктуруФильтраСобытийКалендарей; CLI: opi-bitrix24 GetCalendarEventsFilterStructure
+
+        Calls: nothing
+
+        Args:
+            clear: true for empty values; false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
         with self._scope():
             return _get_calendar_events_filter_structure(clear=clear)
 
     def ПолучитьСсылкуАвторизацииПриложения(self, Домен: str, ClientID: Text) -> str:
-        """Build the browser link that asks a user to authorise your app on a portal (no request is made). (OPI: ПолучитьСсылкуАвторизацииПриложения; the same as ``get_app_auth_link``)"""
-        return self.get_app_auth_link(domain=Домен, client_id=ClientID)
+        """Build the browser link that asks a user to authorise your app on a portal (no request is made).
+
+        OPI: GetAppAuthLink / ПолучитьСсылкуАвторизацииПриложения; CLI: opi-bitrix24 GetAppAuthLink; the Russian name of ``get_app_auth_link``
+
+        Calls: nothing
+
+        Deliberate deviation: OPI breaks the link when ``domain`` already has a scheme; here a domain with
+        ``https://`` (or ``http://``) is used as given, one without gets ``https://``.
+
+        Args:
+            Домен: the portal address, e.g. ``b24-ar17wx.bitrix24.by`` or ``https://b24-ar17wx.bitrix24.by``.
+            ClientID: the app's client id (``local.…``), appended as given.
+
+        Returns:
+            ``https://<domain>/oauth/authorize/?client_id=<client_id>``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_app_auth_link(domain=Домен, client_id=ClientID)
+        except InvalidArgument as error:
+            raise translated(error, "GetAppAuthLink") from None
 
     def ПолучитьТокен(self, ClientID: Text, ClientSecret: str, Code: str) -> Result:
-        """Exchange an authorisation code (valid 30 s) for an access/refresh token pair. (OPI: ПолучитьТокен; the same as ``get_token``)"""
-        return self.get_token(client_id=ClientID, client_secret=ClientSecret, code=Code)
+        """Exchange an authorisation code (valid 30 s) for an access/refresh token pair.
+
+        OPI: GetToken / ПолучитьТокен; CLI: opi-bitrix24 GetToken; the Russian name of ``get_token``
+
+        Calls: the OAuth server, GET https://oauth.bitrix.info/oauth/token/ (``Settings.oauth_url``)
+
+        Args:
+            ClientID: the app's client id.
+            ClientSecret: the app's client secret (never logged).
+            Code: the code the portal passed to your app's redirect (never logged).
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_token(client_id=ClientID, client_secret=ClientSecret, code=Code)
+        except InvalidArgument as error:
+            raise translated(error, "GetToken") from None
 
     def ОбновитьТокен(self, ClientID: Text, ClientSecret: str, Refresh: str) -> Result:
-        """Get a fresh access/refresh token pair with a refresh token (valid 180 days). (OPI: ОбновитьТокен; the same as ``refresh_token``)"""
-        return self.refresh_token(client_id=ClientID, client_secret=ClientSecret, refresh=Refresh)
+        """Get a fresh access/refresh token pair with a refresh token (valid 180 days).
+
+        OPI: RefreshToken / ОбновитьТокен; CLI: opi-bitrix24 RefreshToken; the Russian name of ``refresh_token``
+
+        Calls: the OAuth server, GET https://oauth.bitrix.info/oauth/token/ (``Settings.oauth_url``)
+
+        Args:
+            ClientID: the app's client id.
+            ClientSecret: the app's client secret (never logged).
+            Refresh: the refresh token (never logged).
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.refresh_token(client_id=ClientID, client_secret=ClientSecret, refresh=Refresh)
+        except InvalidArgument as error:
+            raise translated(error, "RefreshToken") from None
 
     def СерверноеВремя(self) -> Result:
-        """Return the portal's current server time. (OPI: СерверноеВремя; the same as ``server_time``)"""
-        return self.server_time()
+        """Return the portal's current server time.
+
+        OPI: ServerTime / СерверноеВремя; CLI: opi-bitrix24 ServerTime; the Russian name of ``server_time``
+
+        Calls: server.time (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.server_time()
+        except InvalidArgument as error:
+            raise translated(error, "ServerTime") from None
 
     def СоздатьНовость(
         self,
@@ -1296,8 +4637,35 @@ class Portal:
         Заголовок: Text = "",
         Важное: Flag = False,
     ) -> Result:
-        """Publish a new post in the news feed, optionally with files and marked as important. (OPI: СоздатьНовость; the same as ``create_post``)"""
-        return self.create_post(text=Текст, visibility=Видимость, files=Файлы, title=Заголовок, important=Важное)
+        """Publish a new post in the news feed, optionally with files and marked as important.
+
+        OPI: CreatePost / СоздатьНовость; CLI: opi-bitrix24 CreatePost; the Russian name of ``create_post``
+
+        Calls: log.blogpost.add
+
+        Args:
+            Текст: the post text (``POST_MESSAGE``).
+            Видимость: the recipients (``DEST``): one code or a list — ``UA`` all users, ``SGn`` a workgroup,
+                ``Un`` a user, ``DRn`` a department, ``Gn`` a group; a single code is sent as a one-item list.
+            Файлы: a map of file name → file (bytes, a path, an ``http(s)://`` URL or base64 text) as a dict,
+                JSON object text or a path to a .json file; sent as ``FILES``, a list of ``[name, base64]``
+                pairs, and left out when empty.
+            Заголовок: the post title (``POST_TITLE``); left out when empty.
+            Важное: mark the post as important; always sent, as ``"Y"`` or ``"N"`` (``IMPORTANT``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_post(text=Текст, visibility=Видимость, files=Файлы, title=Заголовок, important=Важное)
+        except InvalidArgument as error:
+            raise translated(error, "CreatePost") from None
 
     def ИзменитьНовость(
         self,
@@ -1307,140 +4675,843 @@ class Portal:
         Файлы: Structure = "",
         Заголовок: Text = "",
     ) -> Result:
-        """Change the text, title, recipients or files of a feed post. (OPI: ИзменитьНовость; the same as ``update_post``)"""
-        return self.update_post(post_id=IDНовости, text=Текст, visibility=Видимость, files=Файлы, title=Заголовок)
+        """Change the text, title, recipients or files of a feed post.
+
+        OPI: UpdatePost / ИзменитьНовость; CLI: opi-bitrix24 UpdatePost; the Russian name of ``update_post``
+
+        Calls: log.blogpost.update
+
+        Args:
+            IDНовости: the post id (sent as text under ``POST_ID``, after ``DEST``).
+            Текст: the new post text (``POST_MESSAGE``).
+            Видимость: the recipients (``DEST``): one code or a list, as in :func:`create_post`; a single code
+                is sent as a one-item list.
+            Файлы: a map of file name → file (bytes, a path, an ``http(s)://`` URL or base64 text); sent as
+                ``FILES``, a list of ``[name, base64]`` pairs, and left out when empty.
+            Заголовок: the new post title (``POST_TITLE``); left out when empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_post(post_id=IDНовости, text=Текст, visibility=Видимость, files=Файлы, title=Заголовок)
+        except InvalidArgument as error:
+            raise translated(error, "UpdatePost") from None
 
     def УдалитьНовость(self, IDНовости: Id) -> Result:
-        """Delete a feed post. (OPI: УдалитьНовость; the same as ``delete_post``)"""
-        return self.delete_post(post_id=IDНовости)
+        """Delete a feed post.
+
+        OPI: DeletePost / УдалитьНовость; CLI: opi-bitrix24 DeletePost; the Russian name of ``delete_post``
+
+        Calls: log.blogpost.delete
+
+        Args:
+            IDНовости: the post id (sent as text under ``POST_ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_post(post_id=IDНовости)
+        except InvalidArgument as error:
+            raise translated(error, "DeletePost") from None
 
     def ПолучитьСписокПросмотревшихВажное(self, IDНовости: Id) -> Result:
-        """List the ids of the users who have read an important post. (OPI: ПолучитьСписокПросмотревшихВажное; the same as ``get_important_post_viewers``)"""
-        return self.get_important_post_viewers(post_id=IDНовости)
+        """List the ids of the users who have read an important post.
+
+        OPI: GetImportantPostViewers / ПолучитьСписокПросмотревшихВажное; CLI: opi-bitrix24 GetImportantPostViewers; the Russian name of ``get_important_post_viewers``
+
+        Calls: log.blogpost.getusers.important
+
+        Args:
+            IDНовости: the id of the important post (sent as text under ``POST_ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_important_post_viewers(post_id=IDНовости)
+        except InvalidArgument as error:
+            raise translated(error, "GetImportantPostViewers") from None
 
     def ПолучитьНовости(self, IDНовости: Id = "", Отбор: str = "UA") -> Result:
-        """Get one post by id, or the posts visible under a rights selector. (OPI: ПолучитьНовости; the same as ``get_posts``)"""
-        return self.get_posts(post_id=IDНовости, filter=Отбор)
+        """Get one post by id, or the posts visible under a rights selector.
+
+        OPI: GetPosts / ПолучитьНовости; CLI: opi-bitrix24 GetPosts; the Russian name of ``get_posts``
+
+        Calls: log.blogpost.get
+
+        One call, one answer: there is no automatic paging (the portal's ``next`` is not followed).
+
+        Args:
+            IDНовости: the post id (sent as text under ``POST_ID``); empty to list posts.
+            Отбор: the rights selector (``LOG_RIGHTS``): ``UA`` all users (the default), ``SGn`` a workgroup,
+                ``Un`` a user, ``DRn`` a department, ``Gn`` a group.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_posts(post_id=IDНовости, filter=Отбор)
+        except InvalidArgument as error:
+            raise translated(error, "GetPosts") from None
 
     def ДобавитьКомментарийНовости(self, IDНовости: Id, Текст: Text) -> Result:
-        """Add a comment to a feed post. (OPI: ДобавитьКомментарийНовости; the same as ``add_post_comment``)"""
-        return self.add_post_comment(post_id=IDНовости, text=Текст)
+        """Add a comment to a feed post.
+
+        OPI: AddPostComment / ДобавитьКомментарийНовости; CLI: opi-bitrix24 AddPostComment; the Russian name of ``add_post_comment``
+
+        Calls: log.blogcomment.add
+
+        Args:
+            IDНовости: the post id (sent as text under ``POST_ID``).
+            Текст: the comment text (``TEXT``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_post_comment(post_id=IDНовости, text=Текст)
+        except InvalidArgument as error:
+            raise translated(error, "AddPostComment") from None
 
     def ДобавитьПолучателейКНовости(self, IDНовости: Id, Видимость: IdList) -> Result:
-        """Share a feed post with more users, departments or groups. (OPI: ДобавитьПолучателейКНовости; the same as ``add_post_recipients``)"""
-        return self.add_post_recipients(post_id=IDНовости, visibility=Видимость)
+        """Share a feed post with more users, departments or groups.
+
+        OPI: AddPostRecipients / ДобавитьПолучателейКНовости; CLI: opi-bitrix24 AddPostRecipients; the Russian name of ``add_post_recipients``
+
+        Calls: log.blogpost.share
+
+        Args:
+            IDНовости: the post id (sent as text under ``POST_ID``).
+            Видимость: the new recipients (``DEST``): one code (``UA``, ``SGn``, ``Un``, ``DRn``, ``Gn``) is
+                sent as text, as OPI sends it; a list or JSON array text (``['U1','DR2']``) is sent as a list
+                (OPI would send that as one string).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_post_recipients(post_id=IDНовости, visibility=Видимость)
+        except InvalidArgument as error:
+            raise translated(error, "AddPostRecipients") from None
 
     def ПолучитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Get a task by id. (OPI: ПолучитьЗадачу; the same as ``get_task``)"""
-        return self.get_task(task_id=IDЗадачи)
+        """Get a task by id.
+
+        OPI: GetTask / ПолучитьЗадачу; CLI: opi-bitrix24 GetTask; the Russian name of ``get_task``
+
+        Calls: tasks.task.get
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTask") from None
 
     def ПолучитьСписокЗадач(self, Фильтр: Structure = "", Отступ: Id = 0, Поля: IdList = "") -> Result:
-        """List tasks, one page of up to 50, with an optional filter and field selection. (OPI: ПолучитьСписокЗадач; the same as ``get_tasks_list``)"""
-        return self.get_tasks_list(filter=Фильтр, indent=Отступ, fields=Поля)
+        """List tasks, one page of up to 50, with an optional filter and field selection.
+
+        OPI: GetTasksList / ПолучитьСписокЗадач; CLI: opi-bitrix24 GetTasksList; the Russian name of ``get_tasks_list``
+
+        Calls: tasks.task.list
+
+        Note the parameter order, OPI's: the token is the 4th parameter and the field selection the 5th.
+        There is no automatic paging: pass the ``indent`` of the next page (``next`` in the answer).
+
+        Args:
+            Фильтр: the filter as a dict (keys may carry operators: ``"!RESPONSIBLE_ID"``, ``">=CREATED_DATE"``),
+                JSON text or a path to a .json file; see :func:`get_tasks_filter_structure`.
+            Отступ: the offset of the page (``start``); 0, the default, is not sent.
+            Поля: the fields to select (``select``): one name, a list, or JSON array text.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_tasks_list(filter=Фильтр, indent=Отступ, fields=Поля)
+        except InvalidArgument as error:
+            raise translated(error, "GetTasksList") from None
 
     def СоздатьЗадачу(self, СтруктураПолей: Structure) -> Result:
-        """Create a task from a structure of task fields. (OPI: СоздатьЗадачу; the same as ``create_task``)"""
-        return self.create_task(fields_structure=СтруктураПолей)
+        """Create a task from a structure of task fields.
+
+        OPI: CreateTask / СоздатьЗадачу; CLI: opi-bitrix24 CreateTask; the Russian name of ``create_task``
+
+        Calls: tasks.task.add
+
+        Args:
+            СтруктураПолей: the task fields (``TITLE``, ``RESPONSIBLE_ID``, ...) as a dict, JSON text or a path
+                to a .json file; sent as ``fields``. See :func:`get_task_fields_structure`.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_task(fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "CreateTask") from None
 
     def ИзменитьЗадачу(self, IDЗадачи: Id, СтруктураПолей: Structure) -> Result:
-        """Change fields of an existing task. (OPI: ИзменитьЗадачу; the same as ``update_task``)"""
-        return self.update_task(task_id=IDЗадачи, fields_structure=СтруктураПолей)
+        """Change fields of an existing task.
+
+        OPI: UpdateTask / ИзменитьЗадачу; CLI: opi-bitrix24 UpdateTask; the Russian name of ``update_task``
+
+        Calls: tasks.task.update
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+            СтруктураПолей: the fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_task(task_id=IDЗадачи, fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateTask") from None
 
     def УдалитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Delete a task by id. (OPI: УдалитьЗадачу; the same as ``delete_task``)"""
-        return self.delete_task(task_id=IDЗадачи)
+        """Delete a task by id.
+
+        OPI: DeleteTask / УдалитьЗадачу; CLI: opi-bitrix24 DeleteTask; the Russian name of ``delete_task``
+
+        Calls: tasks.task.delete
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteTask") from None
 
     def ДобавитьФайлВЗадачу(self, IDЗадачи: Id, IDФайла: Id) -> Result:
-        """Attach a file already stored on the portal's Disk to a task. (OPI: ДобавитьФайлВЗадачу; the same as ``attach_file_to_topic``)"""
-        return self.attach_file_to_topic(task_id=IDЗадачи, file_id=IDФайла)
+        """Attach a file already stored on the portal's Disk to a task.
+
+        OPI: AttachFileToTopic / ДобавитьФайлВЗадачу; CLI: opi-bitrix24 AttachFileToTopic; the Russian name of ``attach_file_to_topic``
+
+        Calls: tasks.task.files.attach
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+            IDФайла: the Disk file id (sent as text under ``fileId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.attach_file_to_topic(task_id=IDЗадачи, file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "AttachFileToTopic") from None
 
     def ПринятьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Accept (approve) a task that awaits the creator's control. (OPI: ПринятьЗадачу; the same as ``approve_task``)"""
-        return self.approve_task(task_id=IDЗадачи)
+        """Accept (approve) a task that awaits the creator's control.
+
+        OPI: ApproveTask / ПринятьЗадачу; CLI: opi-bitrix24 ApproveTask; the Russian name of ``approve_task``
+
+        Calls: tasks.task.approve
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.approve_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "ApproveTask") from None
 
     def ОтклонитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Reject (disapprove) a task that awaits the creator's control. (OPI: ОтклонитьЗадачу; the same as ``disapprove_task``)"""
-        return self.disapprove_task(task_id=IDЗадачи)
+        """Reject (disapprove) a task that awaits the creator's control.
+
+        OPI: DisapproveTask / ОтклонитьЗадачу; CLI: opi-bitrix24 DisapproveTask; the Russian name of ``disapprove_task``
+
+        Calls: tasks.task.disapprove
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.disapprove_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "DisapproveTask") from None
 
     def ЗавершитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Mark a task as completed. (OPI: ЗавершитьЗадачу; the same as ``complete_task``)"""
-        return self.complete_task(task_id=IDЗадачи)
+        """Mark a task as completed.
+
+        OPI: CompleteTask / ЗавершитьЗадачу; CLI: opi-bitrix24 CompleteTask; the Russian name of ``complete_task``
+
+        Calls: tasks.task.complete
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.complete_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "CompleteTask") from None
 
     def ВозобновитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Reopen (renew) a completed or deferred task. (OPI: ВозобновитьЗадачу; the same as ``renew_task``)"""
-        return self.renew_task(task_id=IDЗадачи)
+        """Reopen (renew) a completed or deferred task.
+
+        OPI: RenewTask / ВозобновитьЗадачу; CLI: opi-bitrix24 RenewTask; the Russian name of ``renew_task``
+
+        Calls: tasks.task.renew
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.renew_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "RenewTask") from None
 
     def ОтложитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Put a task into the deferred state. (OPI: ОтложитьЗадачу; the same as ``defer_task``)"""
-        return self.defer_task(task_id=IDЗадачи)
+        """Put a task into the deferred state.
+
+        OPI: DeferTask / ОтложитьЗадачу; CLI: opi-bitrix24 DeferTask; the Russian name of ``defer_task``
+
+        Calls: tasks.task.defer
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.defer_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "DeferTask") from None
 
     def ПриостановитьЗадачу(self, IDЗадачи: Id) -> Result:
-        """Pause a task in progress. (OPI: ПриостановитьЗадачу; the same as ``pause_task``)"""
-        return self.pause_task(task_id=IDЗадачи)
+        """Pause a task in progress.
+
+        OPI: PauseTask / ПриостановитьЗадачу; CLI: opi-bitrix24 PauseTask; the Russian name of ``pause_task``
+
+        Calls: tasks.task.pause
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.pause_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "PauseTask") from None
 
     def НачатьВыполнениеЗадачи(self, IDЗадачи: Id) -> Result:
-        """Put a task into the 'in progress' state. (OPI: НачатьВыполнениеЗадачи; the same as ``start_task``)"""
-        return self.start_task(task_id=IDЗадачи)
+        """Put a task into the 'in progress' state.
+
+        OPI: StartTask / НачатьВыполнениеЗадачи; CLI: opi-bitrix24 StartTask; the Russian name of ``start_task``
+
+        Calls: tasks.task.start
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.start_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "StartTask") from None
 
     def НачатьНаблюдатьЗаЗадачей(self, IDЗадачи: Id) -> Result:
-        """Add the current user to a task's observers. (OPI: НачатьНаблюдатьЗаЗадачей; the same as ``start_watching_task``)"""
-        return self.start_watching_task(task_id=IDЗадачи)
+        """Add the current user to a task's observers.
+
+        OPI: StartWatchingTask / НачатьНаблюдатьЗаЗадачей; CLI: opi-bitrix24 StartWatchingTask; the Russian name of ``start_watching_task``
+
+        Calls: tasks.task.startwatch
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.start_watching_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "StartWatchingTask") from None
 
     def ПрекратитьНаблюдатьЗаЗадачей(self, IDЗадачи: Id) -> Result:
-        """Remove the current user from a task's observers. (OPI: ПрекратитьНаблюдатьЗаЗадачей; the same as ``stop_watching_task``)"""
-        return self.stop_watching_task(task_id=IDЗадачи)
+        """Remove the current user from a task's observers.
+
+        OPI: StopWatchingTask / ПрекратитьНаблюдатьЗаЗадачей; CLI: opi-bitrix24 StopWatchingTask; the Russian name of ``stop_watching_task``
+
+        Calls: tasks.task.stopwatch
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.stop_watching_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "StopWatchingTask") from None
 
     def ДелегироватьЗадачу(self, IDЗадачи: Id, IDПользователя: Id) -> Result:
-        """Hand a task over to another responsible user. (OPI: ДелегироватьЗадачу; the same as ``delegate_task``)"""
-        return self.delegate_task(task_id=IDЗадачи, user_id=IDПользователя)
+        """Hand a task over to another responsible user.
+
+        OPI: DelegateTask / ДелегироватьЗадачу; CLI: opi-bitrix24 DelegateTask; the Russian name of ``delegate_task``
+
+        Calls: tasks.task.delegate
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+            IDПользователя: the new responsible user's id (sent as text under ``userId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delegate_task(task_id=IDЗадачи, user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "DelegateTask") from None
 
     def ДобавитьЗадачуВИзбранное(self, IDЗадачи: Id) -> Result:
-        """Add a task to the current user's favorites. (OPI: ДобавитьЗадачуВИзбранное; the same as ``add_task_to_favorites``)"""
-        return self.add_task_to_favorites(task_id=IDЗадачи)
+        """Add a task to the current user's favorites.
+
+        OPI: AddTaskToFavorites / ДобавитьЗадачуВИзбранное; CLI: opi-bitrix24 AddTaskToFavorites; the Russian name of ``add_task_to_favorites``
+
+        Calls: tasks.task.favorite.add
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_task_to_favorites(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "AddTaskToFavorites") from None
 
     def УбратьЗадачуИзИзбранного(self, IDЗадачи: Id) -> Result:
-        """Remove a task from the current user's favorites. (OPI: УбратьЗадачуИзИзбранного; the same as ``remove_task_from_favorites``)"""
-        return self.remove_task_from_favorites(task_id=IDЗадачи)
+        """Remove a task from the current user's favorites.
+
+        OPI: RemoveTaskFromFavorites / УбратьЗадачуИзИзбранного; CLI: opi-bitrix24 RemoveTaskFromFavorites; the Russian name of ``remove_task_from_favorites``
+
+        Calls: tasks.task.favorite.remove
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.remove_task_from_favorites(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "RemoveTaskFromFavorites") from None
 
     def ПолучитьИсториюЗадачи(self, IDЗадачи: Id) -> Result:
-        """Get the change history of a task. (OPI: ПолучитьИсториюЗадачи; the same as ``get_task_history``)"""
-        return self.get_task_history(task_id=IDЗадачи)
+        """Get the change history of a task.
+
+        OPI: GetTaskHistory / ПолучитьИсториюЗадачи; CLI: opi-bitrix24 GetTaskHistory; the Russian name of ``get_task_history``
+
+        Calls: tasks.task.history.list
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_history(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskHistory") from None
 
     def ПроверитьДоступКЗадаче(self, IDЗадачи: Id, Пользователи: IdList = "") -> Result:
-        """Check which actions on a task are allowed for the given users. (OPI: ПроверитьДоступКЗадаче; the same as ``check_task_accesses``)"""
-        return self.check_task_accesses(task_id=IDЗадачи, users=Пользователи)
+        """Check which actions on a task are allowed for the given users.
+
+        OPI: CheckTaskAccesses / ПроверитьДоступКЗадаче; CLI: opi-bitrix24 CheckTaskAccesses; the Russian name of ``check_task_accesses``
+
+        Calls: tasks.task.getaccess
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+            Пользователи: one user id, a list, or JSON array text; a single id is sent as a one-item list, and
+                nothing is sent when empty (the portal then checks the current user).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.check_task_accesses(task_id=IDЗадачи, users=Пользователи)
+        except InvalidArgument as error:
+            raise translated(error, "CheckTaskAccesses") from None
 
     def ОтключитьЗвукЗадачи(self, IDЗадачи: Id) -> Result:
-        """Turn off the notifications (mute) of a task. (OPI: ОтключитьЗвукЗадачи; the same as ``mute_task``)"""
-        return self.mute_task(task_id=IDЗадачи)
+        """Turn off the notifications (mute) of a task.
+
+        OPI: MuteTask / ОтключитьЗвукЗадачи; CLI: opi-bitrix24 MuteTask; the Russian name of ``mute_task``
+
+        Calls: tasks.task.mute
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.mute_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "MuteTask") from None
 
     def ВключитьЗвукЗадачи(self, IDЗадачи: Id) -> Result:
-        """Turn the notifications of a task back on. (OPI: ВключитьЗвукЗадачи; the same as ``unmute_task``)"""
-        return self.unmute_task(task_id=IDЗадачи)
+        """Turn the notifications of a task back on.
+
+        OPI: UnmuteTask / ВключитьЗвукЗадачи; CLI: opi-bitrix24 UnmuteTask; the Russian name of ``unmute_task``
+
+        Calls: tasks.task.unmute
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.unmute_task(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "UnmuteTask") from None
 
     def СоздатьЗависимостьЗадач(self, IDИсточника: Id, IDПриемника: Id, ТипСвязи: Id) -> Result:
-        """Link two tasks with a Gantt dependency of the given type. (OPI: СоздатьЗависимостьЗадач; the same as ``create_tasks_dependencies``)"""
-        return self.create_tasks_dependencies(from_id=IDИсточника, destination_id=IDПриемника, link_type=ТипСвязи)
+        """Link two tasks with a Gantt dependency of the given type.
+
+        OPI: CreateTasksDependencies / СоздатьЗависимостьЗадач; CLI: opi-bitrix24 CreateTasksDependencies; the Russian name of ``create_tasks_dependencies``
+
+        Calls: task.dependence.add
+
+        Args:
+            IDИсточника: the id of the task the link starts from (``taskIdFrom``).
+            IDПриемника: the id of the dependent task (``taskIdTo``).
+            ТипСвязи: 0 start>start, 1 start>finish, 2 finish>start, 3 finish>finish; sent as text, 0 included.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_tasks_dependencies(from_id=IDИсточника, destination_id=IDПриемника, link_type=ТипСвязи)
+        except InvalidArgument as error:
+            raise translated(error, "CreateTasksDependencies") from None
 
     def УдалитьЗависимостьЗадач(self, IDИсточника: Id, IDПриемника: Id, ТипСвязи: Id) -> Result:
-        """Remove a Gantt dependency between two tasks. (OPI: УдалитьЗависимостьЗадач; the same as ``delete_tasks_dependencies``)"""
-        return self.delete_tasks_dependencies(from_id=IDИсточника, destination_id=IDПриемника, link_type=ТипСвязи)
+        """Remove a Gantt dependency between two tasks.
+
+        OPI: DeleteTasksDependencies / УдалитьЗависимостьЗадач; CLI: opi-bitrix24 DeleteTasksDependencies; the Russian name of ``delete_tasks_dependencies``
+
+        Calls: task.dependence.delete
+
+        Args:
+            IDИсточника: the id of the task the link starts from (``taskIdFrom``).
+            IDПриемника: the id of the dependent task (``taskIdTo``).
+            ТипСвязи: 0 start>start, 1 start>finish, 2 finish>start, 3 finish>finish; sent as text, 0 included.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_tasks_dependencies(from_id=IDИсточника, destination_id=IDПриемника, link_type=ТипСвязи)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteTasksDependencies") from None
 
     def ПолучитьПланЗадачНаДень(self) -> Result:
-        """Get the current user's daily plan of tasks. (OPI: ПолучитьПланЗадачНаДень; the same as ``get_daily_plan``)"""
-        return self.get_daily_plan()
+        """Get the current user's daily plan of tasks.
+
+        OPI: GetDailyPlan / ПолучитьПланЗадачНаДень; CLI: opi-bitrix24 GetDailyPlan; the Russian name of ``get_daily_plan``
+
+        Calls: task.planner.getlist (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_daily_plan()
+        except InvalidArgument as error:
+            raise translated(error, "GetDailyPlan") from None
 
     def ПолучитьСтруктуруЗадачи(self) -> Result:
-        """Get the portal's description of the task fields. (OPI: ПолучитьСтруктуруЗадачи; the same as ``get_task_fields_structure``)"""
-        return self.get_task_fields_structure()
+        """Get the portal's description of the task fields.
+
+        OPI: GetTaskFieldsStructure / ПолучитьСтруктуруЗадачи; CLI: opi-bitrix24 GetTaskFieldsStructure; the Russian name of ``get_task_fields_structure``
+
+        Calls: tasks.task.getFields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_fields_structure()
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskFieldsStructure") from None
 
     def ПолучитьСтруктуруФильтраЗадач(self, Пустая: Flag = False, КакСоответствие: Flag = False) -> Result:
-        """Return a template of the task-list filter keys (for :func:`get_tasks_list`); sends nothing. (OPI: ПолучитьСтруктуруФильтраЗадач; the same as ``get_tasks_filter_structure``)"""
-        return self.get_tasks_filter_structure(clear=Пустая, as_map=КакСоответствие)
+        """Return a template of the task-list filter keys (for :func:`get_tasks_list`); sends nothing.
+
+        OPI: GetTasksFilterStructure / ПолучитьСтруктуруФильтраЗадач; CLI: opi-bitrix24 GetTasksFilterStructure; the Russian name of ``get_tasks_filter_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values; false for a description of each key as its value.
+            КакСоответствие: accepted for OPI compatibility (OPI then returns a Map, whose keys may take filter
+                operators such as ``"!ID"``); a Python dict is both, so the result is the same.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_tasks_filter_structure(clear=Пустая, as_map=КакСоответствие)
+        except InvalidArgument as error:
+            raise translated(error, "GetTasksFilterStructure") from None
 
     def ПолучитьСписокПользовательскихПолейЗадачи(self) -> Result:
-        """List the custom (user-defined) task fields. (OPI: ПолучитьСписокПользовательскихПолейЗадачи; the same as ``get_custom_task_fields_list``)"""
-        return self.get_custom_task_fields_list()
+        """List the custom (user-defined) task fields.
+
+        OPI: GetCustomTaskFieldsList / ПолучитьСписокПользовательскихПолейЗадачи; CLI: opi-bitrix24 GetCustomTaskFieldsList; the Russian name of ``get_custom_task_fields_list``
+
+        Calls: task.item.userfield.getlist (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_custom_task_fields_list()
+        except InvalidArgument as error:
+            raise translated(error, "GetCustomTaskFieldsList") from None
 
     def ДобавитьПользовательскоеПолеЗадачи(
         self,
@@ -1450,8 +5521,35 @@ class Portal:
         Заголовок: Text = "",
         Подпись: Structure = "",
     ) -> Result:
-        """Create a custom task field. (OPI: ДобавитьПользовательскоеПолеЗадачи; the same as ``add_custom_task_field``)"""
-        return self.add_custom_task_field(type=Тип, name=Имя, external_id=ВнешнийКод, title=Заголовок, signature=Подпись)
+        """Create a custom task field.
+
+        OPI: AddCustomTaskField / ДобавитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 AddCustomTaskField; the Russian name of ``add_custom_task_field``
+
+        Calls: task.item.userfield.add
+
+        Every value goes under ``PARAMS``; empty optional values are left out.
+
+        Args:
+            Тип: the field type: ``string``, ``double``, ``date`` or ``boolean`` (``USER_TYPE_ID``).
+            Имя: the field's text identifier (``FIELD_NAME``; the portal prefixes it with ``UF_``).
+            ВнешнийКод: an identifier for external integrations (``XML_ID``).
+            Заголовок: the field title (``LABEL``).
+            Подпись: the form label per language, e.g. ``{"en": "Label", "ru": "Подпись"}``, as a dict, JSON
+                text or a path to a .json file (``EDIT_FORM_LABEL``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_custom_task_field(type=Тип, name=Имя, external_id=ВнешнийКод, title=Заголовок, signature=Подпись)
+        except InvalidArgument as error:
+            raise translated(error, "AddCustomTaskField") from None
 
     def ИзменитьПользовательскоеПолеЗадачи(
         self,
@@ -1460,80 +5558,485 @@ class Portal:
         Заголовок: Text = "",
         Подпись: Structure = "",
     ) -> Result:
-        """Change the external id, the title or the form label of a custom task field. (OPI: ИзменитьПользовательскоеПолеЗадачи; the same as ``update_custom_task_field``)"""
-        return self.update_custom_task_field(field_id=IDПоля, external_id=ВнешнийКод, title=Заголовок, signature=Подпись)
+        """Change the external id, the title or the form label of a custom task field.
+
+        OPI: UpdateCustomTaskField / ИзменитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 UpdateCustomTaskField; the Russian name of ``update_custom_task_field``
+
+        Calls: task.item.userfield.update
+
+        The changes go under ``DATA``; when none is given, ``DATA`` is not sent at all.
+
+        Args:
+            IDПоля: the custom field's id (sent as text under ``ID``).
+            ВнешнийКод: a new identifier for external integrations (``XML_ID``).
+            Заголовок: a new field title (``LABEL``).
+            Подпись: a new form label per language, as a dict, JSON text or a path to a .json file
+                (``EDIT_FORM_LABEL``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_custom_task_field(field_id=IDПоля, external_id=ВнешнийКод, title=Заголовок, signature=Подпись)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateCustomTaskField") from None
 
     def ПолучитьПользовательскоеПолеЗадачи(self, IDПоля: Id) -> Result:
-        """Get one custom task field by id. (OPI: ПолучитьПользовательскоеПолеЗадачи; the same as ``get_custom_task_field``)"""
-        return self.get_custom_task_field(field_id=IDПоля)
+        """Get one custom task field by id.
+
+        OPI: GetCustomTaskField / ПолучитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 GetCustomTaskField; the Russian name of ``get_custom_task_field``
+
+        Calls: task.item.userfield.get
+
+        Args:
+            IDПоля: the custom field's id (sent as text under ``ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_custom_task_field(field_id=IDПоля)
+        except InvalidArgument as error:
+            raise translated(error, "GetCustomTaskField") from None
 
     def УдалитьПользовательскоеПолеЗадачи(self, IDПоля: Id) -> Result:
-        """Delete a custom task field by id. (OPI: УдалитьПользовательскоеПолеЗадачи; the same as ``delete_custom_task_field``)"""
-        return self.delete_custom_task_field(field_id=IDПоля)
+        """Delete a custom task field by id.
+
+        OPI: DeleteCustomTaskField / УдалитьПользовательскоеПолеЗадачи; CLI: opi-bitrix24 DeleteCustomTaskField; the Russian name of ``delete_custom_task_field``
+
+        Calls: task.item.userfield.delete
+
+        Args:
+            IDПоля: the custom field's id (sent as text under ``ID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_custom_task_field(field_id=IDПоля)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteCustomTaskField") from None
 
     def ДобавитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, Текст: Text, Выполнен: Flag = False) -> Result:
-        """Add an item to a task's checklist. (OPI: ДобавитьЭлементЧеклистаЗадачи; the same as ``add_tasks_checklist_element``)"""
-        return self.add_tasks_checklist_element(task_id=IDЗадачи, text=Текст, completed=Выполнен)
+        """Add an item to a task's checklist.
+
+        OPI: AddTasksChecklistElement / ДобавитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 AddTasksChecklistElement; the Russian name of ``add_tasks_checklist_element``
+
+        Calls: task.checklistitem.add
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            Текст: the item text (``FIELDS.TITLE``).
+            Выполнен: add the item already marked as done; always sent, as ``"Y"`` or ``"N"``
+                (``FIELDS.IS_COMPLETE``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_tasks_checklist_element(task_id=IDЗадачи, text=Текст, completed=Выполнен)
+        except InvalidArgument as error:
+            raise translated(error, "AddTasksChecklistElement") from None
 
     def ИзменитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, IDЭлемента: Id, Текст: Text) -> Result:
-        """Change the text of a checklist item. (OPI: ИзменитьЭлементЧеклистаЗадачи; the same as ``update_tasks_checklist_element``)"""
-        return self.update_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента, text=Текст)
+        """Change the text of a checklist item.
+
+        OPI: UpdateTasksChecklistElement / ИзменитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 UpdateTasksChecklistElement; the Russian name of ``update_tasks_checklist_element``
+
+        Calls: task.checklistitem.update
+
+        The portal answers ``result: null`` on success; the answer comes back unchanged.
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDЭлемента: the checklist item id (sent as text under ``ITEMID``).
+            Текст: the new item text (``FIELDS.TITLE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента, text=Текст)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateTasksChecklistElement") from None
 
     def УдалитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, IDЭлемента: Id) -> Result:
-        """Remove an item from a task's checklist. (OPI: УдалитьЭлементЧеклистаЗадачи; the same as ``delete_tasks_checklist_element``)"""
-        return self.delete_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        """Remove an item from a task's checklist.
+
+        OPI: DeleteTasksChecklistElement / УдалитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 DeleteTasksChecklistElement; the Russian name of ``delete_tasks_checklist_element``
+
+        Calls: task.checklistitem.delete
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDЭлемента: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteTasksChecklistElement") from None
 
     def ПолучитьЧеклистЗадачи(self, IDЗадачи: Id) -> Result:
-        """List all checklist items of a task. (OPI: ПолучитьЧеклистЗадачи; the same as ``get_tasks_checklist``)"""
-        return self.get_tasks_checklist(task_id=IDЗадачи)
+        """List all checklist items of a task.
+
+        OPI: GetTasksChecklist / ПолучитьЧеклистЗадачи; CLI: opi-bitrix24 GetTasksChecklist; the Russian name of ``get_tasks_checklist``
+
+        Calls: task.checklistitem.getlist
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_tasks_checklist(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTasksChecklist") from None
 
     def ПолучитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, IDЭлемента: Id) -> Result:
-        """Get one checklist item of a task. (OPI: ПолучитьЭлементЧеклистаЗадачи; the same as ``get_tasks_checklist_element``)"""
-        return self.get_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        """Get one checklist item of a task.
+
+        OPI: GetTasksChecklistElement / ПолучитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 GetTasksChecklistElement; the Russian name of ``get_tasks_checklist_element``
+
+        Calls: task.checklistitem.get
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDЭлемента: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        except InvalidArgument as error:
+            raise translated(error, "GetTasksChecklistElement") from None
 
     def ВыполнитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, IDЭлемента: Id) -> Result:
-        """Mark a checklist item as done. (OPI: ВыполнитьЭлементЧеклистаЗадачи; the same as ``complete_tasks_checklist_element``)"""
-        return self.complete_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        """Mark a checklist item as done.
+
+        OPI: CompleteTasksChecklistElement / ВыполнитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 CompleteTasksChecklistElement; the Russian name of ``complete_tasks_checklist_element``
+
+        Calls: task.checklistitem.complete
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDЭлемента: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.complete_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        except InvalidArgument as error:
+            raise translated(error, "CompleteTasksChecklistElement") from None
 
     def ВозобновитьЭлементЧеклистаЗадачи(self, IDЗадачи: Id, IDЭлемента: Id) -> Result:
-        """Mark a checklist item as not done again. (OPI: ВозобновитьЭлементЧеклистаЗадачи; the same as ``renew_tasks_checklist_element``)"""
-        return self.renew_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        """Mark a checklist item as not done again.
+
+        OPI: RenewTasksChecklistElement / ВозобновитьЭлементЧеклистаЗадачи; CLI: opi-bitrix24 RenewTasksChecklistElement; the Russian name of ``renew_tasks_checklist_element``
+
+        Calls: task.checklistitem.renew
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDЭлемента: the checklist item id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.renew_tasks_checklist_element(task_id=IDЗадачи, element_id=IDЭлемента)
+        except InvalidArgument as error:
+            raise translated(error, "RenewTasksChecklistElement") from None
 
     def ПолучитьСписокКомментариевЗадачи(self, IDЗадачи: Id) -> Result:
-        """List the comments of a task. (OPI: ПолучитьСписокКомментариевЗадачи; the same as ``get_task_comments_list``)"""
-        return self.get_task_comments_list(task_id=IDЗадачи)
+        """List the comments of a task.
+
+        OPI: GetTaskCommentsList / ПолучитьСписокКомментариевЗадачи; CLI: opi-bitrix24 GetTaskCommentsList; the Russian name of ``get_task_comments_list``
+
+        Calls: task.commentitem.getlist
+
+        Args:
+            IDЗадачи: the task id (sent as text under the camel-case ``taskId``, as OPI sends it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_comments_list(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskCommentsList") from None
 
     def ПолучитьКомменатрийЗадачи(self, IDЗадачи: Id, IDКомментария: Id) -> Result:
-        """Get one comment of a task. (OPI: ПолучитьКомменатрийЗадачи; the same as ``get_task_comment``)"""
-        return self.get_task_comment(task_id=IDЗадачи, comment_id=IDКомментария)
+        """Get one comment of a task.
+
+        OPI: GetTaskComment / ПолучитьКомменатрийЗадачи; CLI: opi-bitrix24 GetTaskComment; the Russian name of ``get_task_comment``
+
+        Calls: task.commentitem.get
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDКомментария: the comment id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_comment(task_id=IDЗадачи, comment_id=IDКомментария)
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskComment") from None
 
     def ДобавитьКомментарийЗадачи(self, IDЗадачи: Id, Текст: Text) -> Result:
-        """Post a new comment on a task. (OPI: ДобавитьКомментарийЗадачи; the same as ``add_task_comment``)"""
-        return self.add_task_comment(task_id=IDЗадачи, text=Текст)
+        """Post a new comment on a task.
+
+        OPI: AddTaskComment / ДобавитьКомментарийЗадачи; CLI: opi-bitrix24 AddTaskComment; the Russian name of ``add_task_comment``
+
+        Calls: task.commentitem.add
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            Текст: the comment text (``FIELDS.POST_MESSAGE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_task_comment(task_id=IDЗадачи, text=Текст)
+        except InvalidArgument as error:
+            raise translated(error, "AddTaskComment") from None
 
     def ИзменитьКомментарийЗадачи(self, IDЗадачи: Id, IDКомментария: Id, Текст: Text) -> Result:
-        """Change the text of a task comment. (OPI: ИзменитьКомментарийЗадачи; the same as ``update_task_comment``)"""
-        return self.update_task_comment(task_id=IDЗадачи, comment_id=IDКомментария, text=Текст)
+        """Change the text of a task comment.
+
+        OPI: UpdateTaskComment / ИзменитьКомментарийЗадачи; CLI: opi-bitrix24 UpdateTaskComment; the Russian name of ``update_task_comment``
+
+        Calls: task.commentitem.update
+
+        An API error body (e.g. the portal refusing the change as not allowed) comes back as the result.
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDКомментария: the comment id (sent as text under ``ITEMID``).
+            Текст: the new comment text (``FIELDS.POST_MESSAGE``); ``FIELDS`` is left out when it is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_task_comment(task_id=IDЗадачи, comment_id=IDКомментария, text=Текст)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateTaskComment") from None
 
     def УдалитьКомментарийЗадачи(self, IDЗадачи: Id, IDКомментария: Id) -> Result:
-        """Delete a task comment. (OPI: УдалитьКомментарийЗадачи; the same as ``delete_task_comment``)"""
-        return self.delete_task_comment(task_id=IDЗадачи, comment_id=IDКомментария)
+        """Delete a task comment.
+
+        OPI: DeleteTaskComment / УдалитьКомментарийЗадачи; CLI: opi-bitrix24 DeleteTaskComment; the Russian name of ``delete_task_comment``
+
+        Calls: task.commentitem.delete
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``TASKID``).
+            IDКомментария: the comment id (sent as text under ``ITEMID``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_task_comment(task_id=IDЗадачи, comment_id=IDКомментария)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteTaskComment") from None
 
     def ПолучитьСписокРезультатов(self, IDЗадачи: Id) -> Result:
-        """List the results recorded for a task. (OPI: ПолучитьСписокРезультатов; the same as ``get_results_list``)"""
-        return self.get_results_list(task_id=IDЗадачи)
+        """List the results recorded for a task.
+
+        OPI: GetResultsList / ПолучитьСписокРезультатов; CLI: opi-bitrix24 GetResultsList; the Russian name of ``get_results_list``
+
+        Calls: tasks.task.result.list
+
+        Args:
+            IDЗадачи: the task id (sent as text under ``taskId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_results_list(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetResultsList") from None
 
     def СоздатьРезультатИзКомментария(self, IDКомментария: Id) -> Result:
-        """Turn a task comment into a task result. (OPI: СоздатьРезультатИзКомментария; the same as ``create_result_from_comment``)"""
-        return self.create_result_from_comment(comment_id=IDКомментария)
+        """Turn a task comment into a task result.
+
+        OPI: CreateResultFromComment / СоздатьРезультатИзКомментария; CLI: opi-bitrix24 CreateResultFromComment; the Russian name of ``create_result_from_comment``
+
+        Calls: tasks.task.result.addFromComment
+
+        Args:
+            IDКомментария: the comment id (sent as text under ``commentId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_result_from_comment(comment_id=IDКомментария)
+        except InvalidArgument as error:
+            raise translated(error, "CreateResultFromComment") from None
 
     def УдалитьРезультатИзКомментария(self, IDКомментария: Id) -> Result:
-        """Remove the task result that was created from a comment. (OPI: УдалитьРезультатИзКомментария; the same as ``delete_result_from_comment``)"""
-        return self.delete_result_from_comment(comment_id=IDКомментария)
+        """Remove the task result that was created from a comment.
+
+        OPI: DeleteResultFromComment / УдалитьРезультатИзКомментария; CLI: opi-bitrix24 DeleteResultFromComment; the Russian name of ``delete_result_from_comment``
+
+        Calls: tasks.task.result.deleteFromComment
+
+        The portal answers ``result: null`` on success; the answer comes back unchanged.
+
+        Args:
+            IDКомментария: the comment id (sent as text under ``commentId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_result_from_comment(comment_id=IDКомментария)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteResultFromComment") from None
 
     def ПолучитьСтруктуруКомментария(self, Пустая: Flag = False) -> Result:
-        """Get a template of the task comment fields, with descriptions or empty. (OPI: ПолучитьСтруктуруКомментария; the same as ``get_comment_structure``)"""
-        return self.get_comment_structure(clear=Пустая)
+        """Get a template of the task comment fields, with descriptions or empty.
+
+        OPI: GetCommentStructure / ПолучитьСтруктуруКомментария; CLI: opi-bitrix24 GetCommentStructure; the Russian name of ``get_comment_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: ``True`` for empty values; ``False`` (the default) for descriptions of each field. OPI's
+                flat loop empties every value.
+
+        Returns:
+            AUTHOR_ID, AUTHOR_NAME, AUTHOR_EMAIL, USE_SMILES, POST_MESSAGE and UF_FORUM_MESSAGE_DOC, in that
+            order.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_comment_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetCommentStructure") from None
 
     def ДобавитьСтадиюКанбана(
         self,
@@ -1543,8 +6046,36 @@ class Portal:
         IDСущности: Id = 0,
         КакАдминистратор: Flag = False,
     ) -> Result:
-        """Add a stage to a group's kanban or to a user's My Plan. (OPI: ДобавитьСтадиюКанбана; the same as ``add_kanban_stage``)"""
-        return self.add_kanban_stage(name=Наименование, color=Цвет, prev_stage_id=IDПредыдущей, entity_id=IDСущности, as_admin=КакАдминистратор)
+        """Add a stage to a group's kanban or to a user's My Plan.
+
+        OPI: AddKanbanStage / ДобавитьСтадиюКанбана; CLI: opi-bitrix24 AddKanbanStage; the Russian name of ``add_kanban_stage``
+
+        Calls: task.stages.add
+
+        Everything goes under ``fields``, the admin flag included (``isAdmin``, always sent as ``"Y"``/``"N"``).
+        A previous stage or entity id of 0 (the defaults) is left out: the stage then goes first, on the
+        current user's My Plan.
+
+        Args:
+            Наименование: the stage title (``TITLE``).
+            Цвет: the stage color as HEX without ``#`` (``COLOR``).
+            IDПредыдущей: the stage after which the new one goes (``AFTER_ID``, as text).
+            IDСущности: the kanban owner: a group id, or a user id for My Plan (``ENTITY_ID``, as text).
+            КакАдминистратор: add without checking the current user's permissions (for administrators).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_kanban_stage(name=Наименование, color=Цвет, prev_stage_id=IDПредыдущей, entity_id=IDСущности, as_admin=КакАдминистратор)
+        except InvalidArgument as error:
+            raise translated(error, "AddKanbanStage") from None
 
     def ИзменитьСтадиюКанбана(
         self,
@@ -1554,20 +6085,119 @@ class Portal:
         IDПредыдущей: Id = 0,
         КакАдминистратор: Flag = False,
     ) -> Result:
-        """Change the title, color or position of a kanban stage. (OPI: ИзменитьСтадиюКанбана; the same as ``update_kanbans_stage``)"""
-        return self.update_kanbans_stage(name=Наименование, stage_id=IDСтадии, color=Цвет, prev_stage_id=IDПредыдущей, as_admin=КакАдминистратор)
+        """Change the title, color or position of a kanban stage.
+
+        OPI: UpdateKanbansStage / ИзменитьСтадиюКанбана; CLI: opi-bitrix24 UpdateKanbansStage; the Russian name of ``update_kanbans_stage``
+
+        Calls: task.stages.update
+
+        Note OPI's order: the title comes before the stage id. Unlike the other kanban calls the admin flag
+        is a real JSON boolean (``isAdmin: true``/``false`` inside ``fields``), as OPI adds it with its Boolean
+        type rather than as ``"Y"``/``"N"``.
+
+        Args:
+            Наименование: the new stage title (``TITLE``).
+            IDСтадии: the stage to change (``id``, as text).
+            Цвет: a new color as HEX without ``#`` (``COLOR``); empty keeps it.
+            IDПредыдущей: the stage after which this one goes (``AFTER_ID``, as text); 0 keeps the position.
+            КакАдминистратор: change without checking the current user's permissions (for administrators).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_kanbans_stage(name=Наименование, stage_id=IDСтадии, color=Цвет, prev_stage_id=IDПредыдущей, as_admin=КакАдминистратор)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateKanbansStage") from None
 
     def УдалитьСтадиюКанбана(self, IDСтадии: Id, КакАдминистратор: Flag = False) -> Result:
-        """Delete a kanban stage (the portal refuses while it holds tasks). (OPI: УдалитьСтадиюКанбана; the same as ``delete_kanban_stage``)"""
-        return self.delete_kanban_stage(stage_id=IDСтадии, as_admin=КакАдминистратор)
+        """Delete a kanban stage (the portal refuses while it holds tasks).
+
+        OPI: DeleteKanbanStage / УдалитьСтадиюКанбана; CLI: opi-bitrix24 DeleteKanbanStage; the Russian name of ``delete_kanban_stage``
+
+        Calls: task.stages.delete
+
+        Args:
+            IDСтадии: the stage to delete (``id``, as text).
+            КакАдминистратор: delete without checking the current user's permissions; always sent as ``isAdmin``
+                ``"Y"``/``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_kanban_stage(stage_id=IDСтадии, as_admin=КакАдминистратор)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteKanbanStage") from None
 
     def ПолучитьСтадииКанбана(self, IDСущности: Id = 0, КакАдминистратор: Flag = False) -> Result:
-        """List the stages of a group's kanban or of a user's My Plan. (OPI: ПолучитьСтадииКанбана; the same as ``get_kanban_stages``)"""
-        return self.get_kanban_stages(entity_id=IDСущности, as_admin=КакАдминистратор)
+        """List the stages of a group's kanban or of a user's My Plan.
+
+        OPI: GetKanbanStages / ПолучитьСтадииКанбана; CLI: opi-bitrix24 GetKanbanStages; the Russian name of ``get_kanban_stages``
+
+        Calls: task.stages.get
+
+        Args:
+            IDСущности: a group id, or a user id for My Plan; OPI turns it into text first, so the default 0
+                (the current user's My Plan) is sent as ``entityId: "0"``.
+            КакАдминистратор: read without checking the current user's permissions; always sent as ``isAdmin``
+                ``"Y"``/``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_kanban_stages(entity_id=IDСущности, as_admin=КакАдминистратор)
+        except InvalidArgument as error:
+            raise translated(error, "GetKanbanStages") from None
 
     def ПеренестиЗадачуВСтадиюКанбана(self, IDЗадачи: Id, IDСтадии: Id, Перед: Id = 0, После: Id = 0) -> Result:
-        """Move a task to a kanban stage, before or after another task of that stage. (OPI: ПеренестиЗадачуВСтадиюКанбана; the same as ``move_task_to_kanban_stage``)"""
-        return self.move_task_to_kanban_stage(task_id=IDЗадачи, stage_id=IDСтадии, prev=Перед, after=После)
+        """Move a task to a kanban stage, before or after another task of that stage.
+
+        OPI: MoveTaskToKanbanStage / ПеренестиЗадачуВСтадиюКанбана; CLI: opi-bitrix24 MoveTaskToKanbanStage; the Russian name of ``move_task_to_kanban_stage``
+
+        Calls: task.stages.movetask
+
+        Either ``before`` or ``after`` is sent, never both: ``before`` when ``prev`` is filled, otherwise
+        ``after``, which OPI turns into text first, so the default 0 is sent as ``after: "0"``.
+
+        Args:
+            IDЗадачи: the task to move (``id``, as text).
+            IDСтадии: the target stage (``stageId``, as text).
+            Перед: the task to put this one in front of (``before``).
+            После: the task to put this one after (``after``), used when ``prev`` is empty.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.move_task_to_kanban_stage(task_id=IDЗадачи, stage_id=IDСтадии, prev=Перед, after=После)
+        except InvalidArgument as error:
+            raise translated(error, "MoveTaskToKanbanStage") from None
 
     def ДобавитьТрудозатратыЗадачи(
         self,
@@ -1577,20 +6207,112 @@ class Portal:
         Текст: Text = "",
         ДатаУстановки: Moment = "",
     ) -> Result:
-        """Record time spent on a task. (OPI: ДобавитьТрудозатратыЗадачи; the same as ``add_task_time_accounting``)"""
-        return self.add_task_time_accounting(task_id=IDЗадачи, time=Время, user_id=IDПользователя, text=Текст, setup_date=ДатаУстановки)
+        """Record time spent on a task.
+
+        OPI: AddTaskTimeAccounting / ДобавитьТрудозатратыЗадачи; CLI: opi-bitrix24 AddTaskTimeAccounting; the Russian name of ``add_task_time_accounting``
+
+        Calls: task.elapseditem.add
+
+        The record goes under ``ARFIELDS`` (``SECONDS``, ``COMMENT_TEXT``, ``USER_ID``, ``CREATED_DATE``);
+        empty values are left out.
+
+        Args:
+            IDЗадачи: the task id (``TASKID``, as text).
+            Время: the time spent, in seconds (``SECONDS``, as text).
+            IDПользователя: whose time it is (``USER_ID``); empty for the current user.
+            Текст: a comment (``COMMENT_TEXT``).
+            ДатаУстановки: when the time was spent: a ``datetime``/``date`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SS`` with no zone (the wall-clock time as given).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_task_time_accounting(task_id=IDЗадачи, time=Время, user_id=IDПользователя, text=Текст, setup_date=ДатаУстановки)
+        except InvalidArgument as error:
+            raise translated(error, "AddTaskTimeAccounting") from None
 
     def УдалитьТрудозатратыЗадачи(self, IDЗадачи: Id, IDЗаписи: Id) -> Result:
-        """Delete a time-spent record of a task. (OPI: УдалитьТрудозатратыЗадачи; the same as ``delete_task_time_accounting``)"""
-        return self.delete_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи)
+        """Delete a time-spent record of a task.
+
+        OPI: DeleteTaskTimeAccounting / УдалитьТрудозатратыЗадачи; CLI: opi-bitrix24 DeleteTaskTimeAccounting; the Russian name of ``delete_task_time_accounting``
+
+        Calls: task.elapseditem.delete
+
+        The portal answers ``result: null`` on success; the answer is returned unchanged.
+
+        Args:
+            IDЗадачи: the task id (``TASKID``, as text).
+            IDЗаписи: the record id (``ITEMID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteTaskTimeAccounting") from None
 
     def ПолучитьСписокТрудозатратЗадачи(self, IDЗадачи: Id) -> Result:
-        """List the time-spent records of a task. (OPI: ПолучитьСписокТрудозатратЗадачи; the same as ``get_task_time_accounting_list``)"""
-        return self.get_task_time_accounting_list(task_id=IDЗадачи)
+        """List the time-spent records of a task.
+
+        OPI: GetTaskTimeAccountingList / ПолучитьСписокТрудозатратЗадачи; CLI: opi-bitrix24 GetTaskTimeAccountingList; the Russian name of ``get_task_time_accounting_list``
+
+        Calls: task.elapseditem.getlist
+
+        Args:
+            IDЗадачи: the task id (``TASKID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_time_accounting_list(task_id=IDЗадачи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskTimeAccountingList") from None
 
     def ПолучитьТрудозатратыЗадачи(self, IDЗадачи: Id, IDЗаписи: Id) -> Result:
-        """Get one time-spent record of a task. (OPI: ПолучитьТрудозатратыЗадачи; the same as ``get_task_time_accounting``)"""
-        return self.get_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи)
+        """Get one time-spent record of a task.
+
+        OPI: GetTaskTimeAccounting / ПолучитьТрудозатратыЗадачи; CLI: opi-bitrix24 GetTaskTimeAccounting; the Russian name of ``get_task_time_accounting``
+
+        Calls: task.elapseditem.get
+
+        Args:
+            IDЗадачи: the task id (``TASKID``, as text).
+            IDЗаписи: the record id (``ITEMID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи)
+        except InvalidArgument as error:
+            raise translated(error, "GetTaskTimeAccounting") from None
 
     def ИзменитьТрудозатратыЗадачи(
         self,
@@ -1600,96 +6322,584 @@ class Portal:
         Текст: Text = "",
         ДатаУстановки: Moment = "",
     ) -> Result:
-        """Change a time-spent record of a task. (OPI: ИзменитьТрудозатратыЗадачи; the same as ``update_task_time_accounting``)"""
-        return self.update_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи, time=Время, text=Текст, setup_date=ДатаУстановки)
+        """Change a time-spent record of a task.
+
+        OPI: UpdateTaskTimeAccounting / ИзменитьТрудозатратыЗадачи; CLI: opi-bitrix24 UpdateTaskTimeAccounting; the Russian name of ``update_task_time_accounting``
+
+        Calls: task.elapseditem.update
+
+        The changes go under ``ARFIELDS`` (``SECONDS``, ``COMMENT_TEXT``, ``CREATED_DATE``; no user here), which
+        is left out when nothing is filled. The portal answers ``result: null`` on success; the answer is
+        returned unchanged.
+
+        Args:
+            IDЗадачи: the task id (``TASKID``, as text).
+            IDЗаписи: the record id (``ITEMID``, as text).
+            Время: the time spent, in seconds (``SECONDS``, as text).
+            Текст: a new comment (``COMMENT_TEXT``).
+            ДатаУстановки: a new date: a ``datetime``/``date`` or ISO 8601 text, sent as ``YYYY-MM-DDTHH:MM:SS``
+                with no zone.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_task_time_accounting(task_id=IDЗадачи, record_id=IDЗаписи, time=Время, text=Текст, setup_date=ДатаУстановки)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateTaskTimeAccounting") from None
 
     def НачатьУчетВремени(self, IDПользователя: Id = "", Время: Moment = "", Отчет: Text = "") -> Result:
-        """Open (start) a user's work day. (OPI: НачатьУчетВремени; the same as ``start_timekeeping``)"""
-        return self.start_timekeeping(user_id=IDПользователя, time=Время, report=Отчет)
+        """Open (start) a user's work day.
+
+        OPI: StartTimekeeping / НачатьУчетВремени; CLI: opi-bitrix24 StartTimekeeping; the Russian name of ``start_timekeeping``
+
+        Calls: timeman.open
+
+        Args:
+            IDПользователя: the user (``USER_ID``, as text); empty for the current user.
+            Время: the start time (today's date): a ``datetime`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SSZ`` — the wall-clock time as given with a literal ``Z`` appended, not
+                converted to UTC (as OPI does). Empty for now.
+            Отчет: the reason for a changed time (``REPORT``); the portal wants it with a time unless the
+                schedule is free.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.start_timekeeping(user_id=IDПользователя, time=Время, report=Отчет)
+        except InvalidArgument as error:
+            raise translated(error, "StartTimekeeping") from None
 
     def ЗавершитьУчетВремени(self, IDПользователя: Id = "", Время: Moment = "", Отчет: Text = "") -> Result:
-        """Close (end) a user's work day. (OPI: ЗавершитьУчетВремени; the same as ``stop_timekeeping``)"""
-        return self.stop_timekeeping(user_id=IDПользователя, time=Время, report=Отчет)
+        """Close (end) a user's work day.
+
+        OPI: StopTimekeeping / ЗавершитьУчетВремени; CLI: opi-bitrix24 StopTimekeeping; the Russian name of ``stop_timekeeping``
+
+        Calls: timeman.close
+
+        Args:
+            IDПользователя: the user (``USER_ID``, as text); empty for the current user.
+            Время: the end time (today's date): a ``datetime`` or ISO 8601 text, sent as
+                ``YYYY-MM-DDTHH:MM:SSZ`` — the wall-clock time as given with a literal ``Z`` appended, not
+                converted to UTC (as OPI does). Empty for now.
+            Отчет: the reason for a changed time (``REPORT``); the portal wants it with a time unless the
+                schedule is free.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.stop_timekeeping(user_id=IDПользователя, time=Время, report=Отчет)
+        except InvalidArgument as error:
+            raise translated(error, "StopTimekeeping") from None
 
     def ПриостановитьУчетВремени(self, IDПользователя: Id = "") -> Result:
-        """Pause a user's work day. (OPI: ПриостановитьУчетВремени; the same as ``pause_timekeeping``)"""
-        return self.pause_timekeeping(user_id=IDПользователя)
+        """Pause a user's work day.
+
+        OPI: PauseTimekeeping / ПриостановитьУчетВремени; CLI: opi-bitrix24 PauseTimekeeping; the Russian name of ``pause_timekeeping``
+
+        Calls: timeman.pause
+
+        Args:
+            IDПользователя: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.pause_timekeeping(user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "PauseTimekeeping") from None
 
     def ПолучитьСтатусУчетаВремени(self, IDПользователя: Id = "") -> Result:
-        """Get the state of a user's work day (opened, paused, closed). (OPI: ПолучитьСтатусУчетаВремени; the same as ``get_timekeeping_status``)"""
-        return self.get_timekeeping_status(user_id=IDПользователя)
+        """Get the state of a user's work day (opened, paused, closed).
+
+        OPI: GetTimekeepingStatus / ПолучитьСтатусУчетаВремени; CLI: opi-bitrix24 GetTimekeepingStatus; the Russian name of ``get_timekeeping_status``
+
+        Calls: timeman.status
+
+        Args:
+            IDПользователя: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_timekeeping_status(user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "GetTimekeepingStatus") from None
 
     def ПолучитьНастройкиУчетаВремени(self, IDПользователя: Id = "") -> Result:
-        """Get a user's time-tracking settings (schedule limits, free schedule, admin rights). (OPI: ПолучитьНастройкиУчетаВремени; the same as ``get_timekeeping_settings``)"""
-        return self.get_timekeeping_settings(user_id=IDПользователя)
+        """Get a user's time-tracking settings (schedule limits, free schedule, admin rights).
+
+        OPI: GetTimekeepingSettings / ПолучитьНастройкиУчетаВремени; CLI: opi-bitrix24 GetTimekeepingSettings; the Russian name of ``get_timekeeping_settings``
+
+        Calls: timeman.settings
+
+        Args:
+            IDПользователя: the user (``USER_ID``, as text); empty for the current user.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_timekeeping_settings(user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "GetTimekeepingSettings") from None
 
     def ПолучитьСписокХранилищ(self) -> Result:
-        """List the Disk storages available to the caller. (OPI: ПолучитьСписокХранилищ; the same as ``get_storages_list``)"""
-        return self.get_storages_list()
+        """List the Disk storages available to the caller.
+
+        OPI: GetStoragesList / ПолучитьСписокХранилищ; CLI: opi-bitrix24 GetStoragesList; the Russian name of ``get_storages_list``
+
+        Calls: disk.storage.getlist
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_storages_list()
+        except InvalidArgument as error:
+            raise translated(error, "GetStoragesList") from None
 
     def ПолучитьХранилищеПриложения(self) -> Result:
-        """Get the Disk storage reserved for the application's data (app mode). (OPI: ПолучитьХранилищеПриложения; the same as ``get_app_storage``)"""
-        return self.get_app_storage()
+        """Get the Disk storage reserved for the application's data (app mode).
+
+        OPI: GetAppStorage / ПолучитьХранилищеПриложения; CLI: opi-bitrix24 GetAppStorage; the Russian name of ``get_app_storage``
+
+        Calls: disk.storage.getforapp
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_app_storage()
+        except InvalidArgument as error:
+            raise translated(error, "GetAppStorage") from None
 
     def ПолучитьХранилище(self, IDХранилища: Id) -> Result:
-        """Get information about one Disk storage. (OPI: ПолучитьХранилище; the same as ``get_storage``)"""
-        return self.get_storage(storage_id=IDХранилища)
+        """Get information about one Disk storage.
+
+        OPI: GetStorage / ПолучитьХранилище; CLI: opi-bitrix24 GetStorage; the Russian name of ``get_storage``
+
+        Calls: disk.storage.get
+
+        Args:
+            IDХранилища: the storage id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_storage(storage_id=IDХранилища)
+        except InvalidArgument as error:
+            raise translated(error, "GetStorage") from None
 
     def ПереименоватьХранилище(self, IDХранилища: Id, Наименование: Text) -> Result:
-        """Rename a storage (the application's storage only, see :func:`get_app_storage`). (OPI: ПереименоватьХранилище; the same as ``rename_storage``)"""
-        return self.rename_storage(storage_id=IDХранилища, name=Наименование)
+        """Rename a storage (the application's storage only, see :func:`get_app_storage`).
+
+        OPI: RenameStorage / ПереименоватьХранилище; CLI: opi-bitrix24 RenameStorage; the Russian name of ``rename_storage``
+
+        Calls: disk.storage.rename
+
+        Args:
+            IDХранилища: the storage id (``id``).
+            Наименование: the new storage name (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.rename_storage(storage_id=IDХранилища, name=Наименование)
+        except InvalidArgument as error:
+            raise translated(error, "RenameStorage") from None
 
     def ПолучитьСодержимоеХранилища(self, IDХранилища: Id) -> Result:
-        """List the files and folders at the root of a storage. (OPI: ПолучитьСодержимоеХранилища; the same as ``get_storage_objects``)"""
-        return self.get_storage_objects(storage_id=IDХранилища)
+        """List the files and folders at the root of a storage.
+
+        OPI: GetStorageObjects / ПолучитьСодержимоеХранилища; CLI: opi-bitrix24 GetStorageObjects; the Russian name of ``get_storage_objects``
+
+        Calls: disk.storage.getchildren
+
+        Args:
+            IDХранилища: the storage id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_storage_objects(storage_id=IDХранилища)
+        except InvalidArgument as error:
+            raise translated(error, "GetStorageObjects") from None
 
     def СоздатьКаталогВХранилище(self, IDХранилища: Id, Наименование: Text) -> Result:
-        """Create a folder at the root of a storage. (OPI: СоздатьКаталогВХранилище; the same as ``create_storage_folder``)"""
-        return self.create_storage_folder(storage_id=IDХранилища, name=Наименование)
+        """Create a folder at the root of a storage.
+
+        OPI: CreateStorageFolder / СоздатьКаталогВХранилище; CLI: opi-bitrix24 CreateStorageFolder; the Russian name of ``create_storage_folder``
+
+        Calls: disk.storage.addfolder
+
+        Args:
+            IDХранилища: the storage id (``id``).
+            Наименование: the folder name, sent as ``data.NAME`` (as text; present even when empty, as in OPI).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_storage_folder(storage_id=IDХранилища, name=Наименование)
+        except InvalidArgument as error:
+            raise translated(error, "CreateStorageFolder") from None
 
     def ПолучитьИнформациюОКаталоге(self, IDКаталога: Id) -> Result:
-        """Get information about a Disk folder. (OPI: ПолучитьИнформациюОКаталоге; the same as ``get_folder_information``)"""
-        return self.get_folder_information(folder_id=IDКаталога)
+        """Get information about a Disk folder.
+
+        OPI: GetFolderInformation / ПолучитьИнформациюОКаталоге; CLI: opi-bitrix24 GetFolderInformation; the Russian name of ``get_folder_information``
+
+        Calls: disk.folder.get
+
+        Args:
+            IDКаталога: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_folder_information(folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "GetFolderInformation") from None
 
     def СоздатьПодкаталог(self, IDКаталога: Id, Наименование: Text) -> Result:
-        """Create a folder inside another folder. (OPI: СоздатьПодкаталог; the same as ``create_subfolder``)"""
-        return self.create_subfolder(folder_id=IDКаталога, name=Наименование)
+        """Create a folder inside another folder.
+
+        OPI: CreateSubfolder / СоздатьПодкаталог; CLI: opi-bitrix24 CreateSubfolder; the Russian name of ``create_subfolder``
+
+        Calls: disk.folder.addsubfolder
+
+        Args:
+            IDКаталога: the parent folder id (``id``).
+            Наименование: the new folder's name, sent as ``data.NAME`` (as text; present even when empty, as in OPI).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_subfolder(folder_id=IDКаталога, name=Наименование)
+        except InvalidArgument as error:
+            raise translated(error, "CreateSubfolder") from None
 
     def СкопироватьКаталог(self, IDКаталога: Id, IDПриемника: Id) -> Result:
-        """Copy a folder into another folder. (OPI: СкопироватьКаталог; the same as ``make_folder_copy``)"""
-        return self.make_folder_copy(folder_id=IDКаталога, destination_id=IDПриемника)
+        """Copy a folder into another folder.
+
+        OPI: MakeFolderCopy / СкопироватьКаталог; CLI: opi-bitrix24 MakeFolderCopy; the Russian name of ``make_folder_copy``
+
+        Calls: disk.folder.copyto
+
+        Args:
+            IDКаталога: the folder to copy (``id``).
+            IDПриемника: the target folder (``targetFolderId``); the CLI option is ``--tagetid`` (sic, OPI's).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.make_folder_copy(folder_id=IDКаталога, destination_id=IDПриемника)
+        except InvalidArgument as error:
+            raise translated(error, "MakeFolderCopy") from None
 
     def ПереместитьКаталог(self, IDКаталога: Id, IDПриемника: Id) -> Result:
-        """Move a folder into another folder. (OPI: ПереместитьКаталог; the same as ``move_folder``)"""
-        return self.move_folder(folder_id=IDКаталога, destination_id=IDПриемника)
+        """Move a folder into another folder.
+
+        OPI: MoveFolder / ПереместитьКаталог; CLI: opi-bitrix24 MoveFolder; the Russian name of ``move_folder``
+
+        Calls: disk.folder.moveto
+
+        Args:
+            IDКаталога: the folder to move (``id``).
+            IDПриемника: the target folder (``targetFolderId``); the CLI option is ``--tagetid`` (sic, OPI's).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.move_folder(folder_id=IDКаталога, destination_id=IDПриемника)
+        except InvalidArgument as error:
+            raise translated(error, "MoveFolder") from None
 
     def УдалитьКаталог(self, IDКаталога: Id) -> Result:
-        """Delete a folder with all its contents for good (not to the recycle bin). (OPI: УдалитьКаталог; the same as ``delete_folder``)"""
-        return self.delete_folder(folder_id=IDКаталога)
+        """Delete a folder with all its contents for good (not to the recycle bin).
+
+        OPI: DeleteFolder / УдалитьКаталог; CLI: opi-bitrix24 DeleteFolder; the Russian name of ``delete_folder``
+
+        Calls: disk.folder.deletetree
+
+        Args:
+            IDКаталога: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_folder(folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteFolder") from None
 
     def ПолучитьВнешнююСсылкуКаталога(self, IDКаталога: Id) -> Result:
-        """Get a public external link to a folder. (OPI: ПолучитьВнешнююСсылкуКаталога; the same as ``get_folder_external_link``)"""
-        return self.get_folder_external_link(folder_id=IDКаталога)
+        """Get a public external link to a folder.
+
+        OPI: GetFolderExternalLink / ПолучитьВнешнююСсылкуКаталога; CLI: opi-bitrix24 GetFolderExternalLink; the Russian name of ``get_folder_external_link``
+
+        Calls: disk.folder.getExternalLink
+
+        Args:
+            IDКаталога: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_folder_external_link(folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "GetFolderExternalLink") from None
 
     def ПолучитьДочерниеЭлементыКаталога(self, IDКаталога: Id, Фильтр: Structure = "") -> Result:
-        """List the files and folders inside a folder, optionally filtered. (OPI: ПолучитьДочерниеЭлементыКаталога; the same as ``get_folder_items``)"""
-        return self.get_folder_items(folder_id=IDКаталога, filter=Фильтр)
+        """List the files and folders inside a folder, optionally filtered.
+
+        OPI: GetFolderItems / ПолучитьДочерниеЭлементыКаталога; CLI: opi-bitrix24 GetFolderItems; the Russian name of ``get_folder_items``
+
+        Calls: disk.folder.getchildren
+
+        Args:
+            IDКаталога: the folder id (``id``).
+            Фильтр: the filter (``filter``) as a dict (keys may carry operators: ``">=CREATE_TIME"``), JSON
+                text or a path to a .json file; see :func:`get_folder_filter_structure`. Empty: not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_folder_items(folder_id=IDКаталога, filter=Фильтр)
+        except InvalidArgument as error:
+            raise translated(error, "GetFolderItems") from None
 
     def ПоместитьКаталогВКорзину(self, IDКаталога: Id) -> Result:
-        """Move a folder to the recycle bin. (OPI: ПоместитьКаталогВКорзину; the same as ``mark_folder_as_deleted``)"""
-        return self.mark_folder_as_deleted(folder_id=IDКаталога)
+        """Move a folder to the recycle bin.
+
+        OPI: MarkFolderAsDeleted / ПоместитьКаталогВКорзину; CLI: opi-bitrix24 MarkFolderAsDeleted; the Russian name of ``mark_folder_as_deleted``
+
+        Calls: disk.folder.markdeleted
+
+        Args:
+            IDКаталога: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.mark_folder_as_deleted(folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "MarkFolderAsDeleted") from None
 
     def ВосстановитьКаталог(self, IDКаталога: Id) -> Result:
-        """Restore a folder from the recycle bin. (OPI: ВосстановитьКаталог; the same as ``restore_folder``)"""
-        return self.restore_folder(folder_id=IDКаталога)
+        """Restore a folder from the recycle bin.
+
+        OPI: RestoreFolder / ВосстановитьКаталог; CLI: opi-bitrix24 RestoreFolder; the Russian name of ``restore_folder``
+
+        Calls: disk.folder.restore
+
+        Args:
+            IDКаталога: the folder id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.restore_folder(folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "RestoreFolder") from None
 
     def ПереименоватьКаталог(self, IDКаталога: Id, Наименование: Text) -> Result:
-        """Rename a folder. (OPI: ПереименоватьКаталог; the same as ``rename_folder``)"""
-        return self.rename_folder(folder_id=IDКаталога, name=Наименование)
+        """Rename a folder.
+
+        OPI: RenameFolder / ПереименоватьКаталог; CLI: opi-bitrix24 RenameFolder; the Russian name of ``rename_folder``
+
+        Calls: disk.folder.rename
+
+        Args:
+            IDКаталога: the folder id (``id``).
+            Наименование: the new folder name (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.rename_folder(folder_id=IDКаталога, name=Наименование)
+        except InvalidArgument as error:
+            raise translated(error, "RenameFolder") from None
 
     def ПолучитьСтруктуруФильтраКаталога(self, Пустая: Flag = False) -> Result:
-        """Build a filter template for :func:`get_folder_items` from the portal's folder field list. (OPI: ПолучитьСтруктуруФильтраКаталога; the same as ``get_folder_filter_structure``)"""
-        return self.get_folder_filter_structure(clear=Пустая)
+        """Build a filter template for :func:`get_folder_items` from the portal's folder field list.
+
+        OPI: GetFolderFilterStructure / ПолучитьСтруктуруФильтраКаталога; CLI: opi-bitrix24 GetFolderFilterStructure; the Russian name of ``get_folder_filter_structure``
+
+        Calls: disk.folder.getfields
+
+        Unlike the other calls this does not return the portal's answer: it keeps the fields whose
+        description has ``USE_IN_FILTER`` true, in the portal's order, each mapped to its ``TYPE`` (or to
+        ``""`` with ``clear``). An answer whose ``result`` is an empty list gives an empty structure, as in
+        OPI; an answer without a ``result`` object (an API error) is returned unchanged, where OPI fails.
+
+        Args:
+            Пустая: ``True`` for empty values instead of the field types.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_folder_filter_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetFolderFilterStructure") from None
 
     def ЗагрузитьФайлВХранилище(
         self,
@@ -1698,164 +6908,1002 @@ class Portal:
         IDХранилища: Id,
         Доступы: StructureList = "",
     ) -> Result:
-        """Upload a file into the root of a storage in one request (the file base64-encoded in the JSON body). (OPI: ЗагрузитьФайлВХранилище; the same as ``upload_file_to_storage``)"""
-        return self.upload_file_to_storage(name=Наименование, file=Файл, storage_id=IDХранилища, rights=Доступы)
+        """Upload a file into the root of a storage in one request (the file base64-encoded in the JSON body).
+
+        OPI: UploadFileToStorage / ЗагрузитьФайлВХранилище; CLI: opi-bitrix24 UploadFileToStorage; the Russian name of ``upload_file_to_storage``
+
+        Calls: disk.storage.uploadfile
+
+        Args:
+            Наименование: the file name with its extension (``data.NAME`` and the first item of ``fileContent``).
+            Файл: the content: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; sent as ``fileContent`` = ``[name, base64]``.
+            IDХранилища: the storage id (``id``, as text; ``0`` is sent as ``"0"``).
+            Доступы: access rights (``rights``), e.g. ``[{"TASK_ID": 42, "ACCESS_CODE": "U35"}]``: a list,
+                one dict, or JSON text; empty: not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.upload_file_to_storage(name=Наименование, file=Файл, storage_id=IDХранилища, rights=Доступы)
+        except InvalidArgument as error:
+            raise translated(error, "UploadFileToStorage") from None
 
     def ЗагрузитьФайлВКаталог(self, Наименование: Text, Файл: FileData, IDКаталога: Id) -> Result:
-        """Upload a file into a folder in two steps: ask the portal for an upload URL, then send the file there. (OPI: ЗагрузитьФайлВКаталог; the same as ``upload_file_to_folder``)"""
-        return self.upload_file_to_folder(name=Наименование, file=Файл, folder_id=IDКаталога)
+        """Upload a file into a folder in two steps: ask the portal for an upload URL, then send the file there.
+
+        OPI: UploadFileToFolder / ЗагрузитьФайлВКаталог; CLI: opi-bitrix24 UploadFileToFolder; the Russian name of ``upload_file_to_folder``
+
+        Calls: disk.folder.uploadFile
+
+        Step 1 is a GET of ``disk.folder.uploadFile`` with ``id``; its answer names a form field
+        (``result.field``) and an upload URL (``result.uploadUrl``). Step 2 posts the file to that URL as
+        ``multipart/form-data`` (one file part, no auth added: the URL carries its own) and returns that
+        answer. When the first answer has no field or URL (an API error, say), it is returned as is.
+
+        Args:
+            Наименование: the file name with its extension (the multipart file name).
+            Файл: the content: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; checked before anything is sent (a file is then read in chunks while it is sent).
+            IDКаталога: the folder id (``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.upload_file_to_folder(name=Наименование, file=Файл, folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "UploadFileToFolder") from None
 
     def ПолучитьИнформациюОФайле(self, IDФайла: Id) -> Result:
-        """Get information about a Disk file. (OPI: ПолучитьИнформациюОФайле; the same as ``get_file_information``)"""
-        return self.get_file_information(file_id=IDФайла)
+        """Get information about a Disk file.
+
+        OPI: GetFileInformation / ПолучитьИнформациюОФайле; CLI: opi-bitrix24 GetFileInformation; the Russian name of ``get_file_information``
+
+        Calls: disk.file.get
+
+        Args:
+            IDФайла: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_file_information(file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "GetFileInformation") from None
 
     def УдалитьФайл(self, IDФайла: Id) -> Result:
-        """Delete a Disk file for good (not to the recycle bin). (OPI: УдалитьФайл; the same as ``delete_file``)"""
-        return self.delete_file(file_id=IDФайла)
+        """Delete a Disk file for good (not to the recycle bin).
+
+        OPI: DeleteFile / УдалитьФайл; CLI: opi-bitrix24 DeleteFile; the Russian name of ``delete_file``
+
+        Calls: disk.file.delete
+
+        Args:
+            IDФайла: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_file(file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteFile") from None
 
     def ПолучитьВнешнююСсылкуФайла(self, IDФайла: Id) -> Result:
-        """Get a public external link to a file. (OPI: ПолучитьВнешнююСсылкуФайла; the same as ``get_file_external_link``)"""
-        return self.get_file_external_link(file_id=IDФайла)
+        """Get a public external link to a file.
+
+        OPI: GetFileExternalLink / ПолучитьВнешнююСсылкуФайла; CLI: opi-bitrix24 GetFileExternalLink; the Russian name of ``get_file_external_link``
+
+        Calls: disk.file.getExternalLink
+
+        The cloud Bitrix24 OPI tests against answers ``ERROR_METHOD_NOT_FOUND`` for this method (since 09/2024);
+        that answer is returned as the result.
+
+        Args:
+            IDФайла: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_file_external_link(file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "GetFileExternalLink") from None
 
     def ПоместитьФайлВКорзину(self, IDФайла: Id) -> Result:
-        """Move a file to the recycle bin. (OPI: ПоместитьФайлВКорзину; the same as ``mark_file_as_deleted``)"""
-        return self.mark_file_as_deleted(file_id=IDФайла)
+        """Move a file to the recycle bin.
+
+        OPI: MarkFileAsDeleted / ПоместитьФайлВКорзину; CLI: opi-bitrix24 MarkFileAsDeleted; the Russian name of ``mark_file_as_deleted``
+
+        Calls: disk.file.markdeleted
+
+        Args:
+            IDФайла: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.mark_file_as_deleted(file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "MarkFileAsDeleted") from None
 
     def ВосстановитьФайл(self, IDФайла: Id) -> Result:
-        """Restore a file from the recycle bin. (OPI: ВосстановитьФайл; the same as ``restore_file``)"""
-        return self.restore_file(file_id=IDФайла)
+        """Restore a file from the recycle bin.
+
+        OPI: RestoreFile / ВосстановитьФайл; CLI: opi-bitrix24 RestoreFile; the Russian name of ``restore_file``
+
+        Calls: disk.file.restore
+
+        Args:
+            IDФайла: the file id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.restore_file(file_id=IDФайла)
+        except InvalidArgument as error:
+            raise translated(error, "RestoreFile") from None
 
     def СкопироватьФайл(self, IDФайла: Id, IDКаталога: Id) -> Result:
-        """Copy a file into a folder. (OPI: СкопироватьФайл; the same as ``make_file_copy``)"""
-        return self.make_file_copy(file_id=IDФайла, folder_id=IDКаталога)
+        """Copy a file into a folder.
+
+        OPI: MakeFileCopy / СкопироватьФайл; CLI: opi-bitrix24 MakeFileCopy; the Russian name of ``make_file_copy``
+
+        Calls: disk.file.copyto
+
+        Args:
+            IDФайла: the file to copy (``id``).
+            IDКаталога: the target folder (``targetFolderId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.make_file_copy(file_id=IDФайла, folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "MakeFileCopy") from None
 
     def ПереместитьФайлВКаталог(self, IDФайла: Id, IDКаталога: Id) -> Result:
-        """Move a file into another folder. (OPI: ПереместитьФайлВКаталог; the same as ``move_file_to_folder``)"""
-        return self.move_file_to_folder(file_id=IDФайла, folder_id=IDКаталога)
+        """Move a file into another folder.
+
+        OPI: MoveFileToFolder / ПереместитьФайлВКаталог; CLI: opi-bitrix24 MoveFileToFolder; the Russian name of ``move_file_to_folder``
+
+        Calls: disk.file.moveto
+
+        Args:
+            IDФайла: the file to move (``id``).
+            IDКаталога: the target folder (``targetFolderId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.move_file_to_folder(file_id=IDФайла, folder_id=IDКаталога)
+        except InvalidArgument as error:
+            raise translated(error, "MoveFileToFolder") from None
 
     def ПереименоватьФайл(self, IDФайла: Id, Наименование: Text) -> Result:
-        """Rename a file. (OPI: ПереименоватьФайл; the same as ``rename_file``)"""
-        return self.rename_file(file_id=IDФайла, name=Наименование)
+        """Rename a file.
+
+        OPI: RenameFile / ПереименоватьФайл; CLI: opi-bitrix24 RenameFile; the Russian name of ``rename_file``
+
+        Calls: disk.file.rename
+
+        Args:
+            IDФайла: the file id (``id``).
+            Наименование: the new file name with its extension (``newName``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.rename_file(file_id=IDФайла, name=Наименование)
+        except InvalidArgument as error:
+            raise translated(error, "RenameFile") from None
 
     def СоздатьЧат(self, СтруктураЧата: Structure) -> Result:
-        """Create a chat from a chat fields structure (see :func:`get_chat_structure`). (OPI: СоздатьЧат; the same as ``create_chat``)"""
-        return self.create_chat(chat_structure=СтруктураЧата)
+        """Create a chat from a chat fields structure (see :func:`get_chat_structure`).
+
+        OPI: CreateChat / СоздатьЧат; CLI: opi-bitrix24 CreateChat; the Russian name of ``create_chat``
+
+        Calls: im.chat.add
+
+        Every key of the structure is sent at the top level of the request exactly as given, empty values
+        included (OPI copies them without its usual conversions).
+
+        Args:
+            СтруктураЧата: the chat fields (TYPE, TITLE, DESCRIPTION, COLOR, MESSAGE, USERS, AVATAR,
+                OWNER_ID): a dict, JSON object text (single quotes accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_chat(chat_structure=СтруктураЧата)
+        except InvalidArgument as error:
+            raise translated(error, "CreateChat") from None
 
     def ПолучитьСписокПользователейЧата(self, IDЧата: Id) -> Result:
-        """List the member ids of a chat. (OPI: ПолучитьСписокПользователейЧата; the same as ``get_chat_users``)"""
-        return self.get_chat_users(chat_id=IDЧата)
+        """List the member ids of a chat.
+
+        OPI: GetChatUsers / ПолучитьСписокПользователейЧата; CLI: opi-bitrix24 GetChatUsers; the Russian name of ``get_chat_users``
+
+        Calls: im.chat.user.list
+
+        Args:
+            IDЧата: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_chat_users(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "GetChatUsers") from None
 
     def ПокинутьЧат(self, IDЧата: Id) -> Result:
-        """Remove the current user from a chat. (OPI: ПокинутьЧат; the same as ``leave_chat``)"""
-        return self.leave_chat(chat_id=IDЧата)
+        """Remove the current user from a chat.
+
+        OPI: LeaveChat / ПокинутьЧат; CLI: opi-bitrix24 LeaveChat; the Russian name of ``leave_chat``
+
+        Calls: im.chat.leave
+
+        Args:
+            IDЧата: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.leave_chat(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "LeaveChat") from None
 
     def ПолучитьПользователей(self, IDПользователей: IdList) -> Result:
-        """Get messenger information about one or several users. (OPI: ПолучитьПользователей; the same as ``get_users``)"""
-        return self.get_users(user_ids=IDПользователей)
+        """Get messenger information about one or several users.
+
+        OPI: GetUsers / ПолучитьПользователей; CLI: opi-bitrix24 GetUsers; the Russian name of ``get_users``
+
+        Calls: im.user.list.get
+
+        Args:
+            IDПользователей: one id, a list of ids, or JSON array text (``"[1,10]"``); a single id is sent as a
+                one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_users(user_ids=IDПользователей)
+        except InvalidArgument as error:
+            raise translated(error, "GetUsers") from None
 
     def ДобавитьПользователейВЧат(self, IDЧата: Id, IDПользователей: IdList, СкрытьИсторию: Flag = False) -> Result:
-        """Add users to a chat, optionally hiding the earlier history from them. (OPI: ДобавитьПользователейВЧат; the same as ``add_users_to_chat``)"""
-        return self.add_users_to_chat(chat_id=IDЧата, user_ids=IDПользователей, hide_history=СкрытьИсторию)
+        """Add users to a chat, optionally hiding the earlier history from them.
+
+        OPI: AddUsersToChat / ДобавитьПользователейВЧат; CLI: opi-bitrix24 AddUsersToChat; the Russian name of ``add_users_to_chat``
+
+        Calls: im.chat.user.add
+
+        Args:
+            IDЧата: the chat id.
+            IDПользователей: a list of user ids or JSON array text (``"[10,12]"``); a single id (``10`` or ``"10"``)
+                is sent as a one-item list.
+            СкрытьИсторию: hide the messages sent before they joined; always sent, as ``"Y"`` or ``"N"``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.add_users_to_chat(chat_id=IDЧата, user_ids=IDПользователей, hide_history=СкрытьИсторию)
+        except InvalidArgument as error:
+            raise translated(error, "AddUsersToChat") from None
 
     def ИсключитьПользователяИзЧата(self, IDЧата: Id, IDПользователя: Id) -> Result:
-        """Remove a user from a chat. (OPI: ИсключитьПользователяИзЧата; the same as ``delete_user_from_chat``)"""
-        return self.delete_user_from_chat(chat_id=IDЧата, user_id=IDПользователя)
+        """Remove a user from a chat.
+
+        OPI: DeleteUserFromChat / ИсключитьПользователяИзЧата; CLI: opi-bitrix24 DeleteUserFromChat; the Russian name of ``delete_user_from_chat``
+
+        Calls: im.chat.user.delete
+
+        Args:
+            IDЧата: the chat id.
+            IDПользователя: the id of the user to remove.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_user_from_chat(chat_id=IDЧата, user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteUserFromChat") from None
 
     def ИзменитьЗаголовокЧата(self, IDЧата: Id, Заголовок: Text) -> Result:
-        """Set a new chat title. (OPI: ИзменитьЗаголовокЧата; the same as ``change_chat_title``)"""
-        return self.change_chat_title(chat_id=IDЧата, title=Заголовок)
+        """Set a new chat title.
+
+        OPI: ChangeChatTitle / ИзменитьЗаголовокЧата; CLI: opi-bitrix24 ChangeChatTitle; the Russian name of ``change_chat_title``
+
+        Calls: im.chat.updateTitle
+
+        Args:
+            IDЧата: the chat id.
+            Заголовок: the new title.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.change_chat_title(chat_id=IDЧата, title=Заголовок)
+        except InvalidArgument as error:
+            raise translated(error, "ChangeChatTitle") from None
 
     def ИзменитьЦветЧата(self, IDЧата: Id, Цвет: str) -> Result:
-        """Set the chat color (shown by the mobile app). (OPI: ИзменитьЦветЧата; the same as ``change_chat_color``)"""
-        return self.change_chat_color(chat_id=IDЧата, color=Цвет)
+        """Set the chat color (shown by the mobile app).
+
+        OPI: ChangeChatColor / ИзменитьЦветЧата; CLI: opi-bitrix24 ChangeChatColor; the Russian name of ``change_chat_color``
+
+        Calls: im.chat.updateColor
+
+        Args:
+            IDЧата: the chat id.
+            Цвет: RED, GREEN, MINT, LIGHT_BLUE, DARK_BLUE, PURPLE, AQUA, PINK, LIME, BROWN, AZURE, KHAKI,
+                SAND, MARENGO, GRAY or GRAPHITE (sent as given; the portal checks it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.change_chat_color(chat_id=IDЧата, color=Цвет)
+        except InvalidArgument as error:
+            raise translated(error, "ChangeChatColor") from None
 
     def ИзменитьКартинкуЧата(self, IDЧата: Id, Картинка: FileData) -> Result:
-        """Set a new chat picture (avatar). (OPI: ИзменитьКартинкуЧата; the same as ``change_chat_picture``)"""
-        return self.change_chat_picture(chat_id=IDЧата, image=Картинка)
+        """Set a new chat picture (avatar).
+
+        OPI: ChangeChatPicture / ИзменитьКартинкуЧата; CLI: opi-bitrix24 ChangeChatPicture; the Russian name of ``change_chat_picture``
+
+        Calls: im.chat.updateAvatar
+
+        Args:
+            IDЧата: the chat id.
+            Картинка: the picture: bytes, a path to a file, an ``http(s)://`` URL (downloaded first) or base64
+                text; it is sent base64-encoded as AVATAR.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.change_chat_picture(chat_id=IDЧата, image=Картинка)
+        except InvalidArgument as error:
+            raise translated(error, "ChangeChatPicture") from None
 
     def СменитьВладельцаЧата(self, IDЧата: Id, IDПользователя: Id) -> Result:
-        """Hand the ownership of a chat to another user. (OPI: СменитьВладельцаЧата; the same as ``change_chat_owner``)"""
-        return self.change_chat_owner(chat_id=IDЧата, user_id=IDПользователя)
+        """Hand the ownership of a chat to another user.
+
+        OPI: ChangeChatOwner / СменитьВладельцаЧата; CLI: opi-bitrix24 ChangeChatOwner; the Russian name of ``change_chat_owner``
+
+        Calls: im.chat.setOwner
+
+        Args:
+            IDЧата: the chat id.
+            IDПользователя: the id of the new owner.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.change_chat_owner(chat_id=IDЧата, user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "ChangeChatOwner") from None
 
     def ОтключитьУведомленияЧата(self, IDЧата: Id) -> Result:
-        """Mute the notifications of a chat. (OPI: ОтключитьУведомленияЧата; the same as ``disable_chat_notifications``)"""
-        return self.disable_chat_notifications(chat_id=IDЧата)
+        """Mute the notifications of a chat.
+
+        OPI: DisableChatNotifications / ОтключитьУведомленияЧата; CLI: opi-bitrix24 DisableChatNotifications; the Russian name of ``disable_chat_notifications``
+
+        Calls: im.chat.mute (MUTE ``"Y"``)
+
+        Args:
+            IDЧата: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.disable_chat_notifications(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "DisableChatNotifications") from None
 
     def ВключитьУведомленияЧата(self, IDЧата: Id) -> Result:
-        """Unmute the notifications of a chat. (OPI: ВключитьУведомленияЧата; the same as ``enable_chat_notifications``)"""
-        return self.enable_chat_notifications(chat_id=IDЧата)
+        """Unmute the notifications of a chat.
+
+        OPI: EnableChatNotifications / ВключитьУведомленияЧата; CLI: opi-bitrix24 EnableChatNotifications; the Russian name of ``enable_chat_notifications``
+
+        Calls: im.chat.mute (MUTE ``"N"``)
+
+        Args:
+            IDЧата: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.enable_chat_notifications(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "EnableChatNotifications") from None
 
     def ПолучитьСписокСообщенийЧата(self, IDЧата: Id, IDПоследнего: Id = "", IDПервого: Id = "") -> Result:
-        """Get up to 20 messages of a chat or private dialog, before ``last_id`` or after ``first_id``. (OPI: ПолучитьСписокСообщенийЧата; the same as ``get_chat_messages_list``)"""
-        return self.get_chat_messages_list(chat_id=IDЧата, last_id=IDПоследнего, first_id=IDПервого)
+        """Get up to 20 messages of a chat or private dialog, before ``last_id`` or after ``first_id``.
+
+        OPI: GetChatMessagesList / ПолучитьСписокСообщенийЧата; CLI: opi-bitrix24 GetChatMessagesList; the Russian name of ``get_chat_messages_list``
+
+        Calls: im.dialog.messages.get
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            IDПоследнего: return messages older than this id; empty to leave it out (``0`` is sent as ``"0"``).
+            IDПервого: return messages newer than this id; empty to leave it out (``0`` is sent as ``"0"``,
+                which asks for the oldest messages).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_chat_messages_list(chat_id=IDЧата, last_id=IDПоследнего, first_id=IDПервого)
+        except InvalidArgument as error:
+            raise translated(error, "GetChatMessagesList") from None
 
     def ПолучитьДиалог(self, IDЧата: Id) -> Result:
-        """Get the data of a chat or private dialog. (OPI: ПолучитьДиалог; the same as ``get_dialog``)"""
-        return self.get_dialog(chat_id=IDЧата)
+        """Get the data of a chat or private dialog.
+
+        OPI: GetDialog / ПолучитьДиалог; CLI: opi-bitrix24 GetDialog; the Russian name of ``get_dialog``
+
+        Calls: im.dialog.get
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_dialog(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "GetDialog") from None
 
     def ПолучитьСписокПользователейДиалога(self, IDЧата: Id) -> Result:
-        """List the participants of a chat or private dialog. (OPI: ПолучитьСписокПользователейДиалога; the same as ``get_chat_members_list``)"""
-        return self.get_chat_members_list(chat_id=IDЧата)
+        """List the participants of a chat or private dialog.
+
+        OPI: GetChatMembersList / ПолучитьСписокПользователейДиалога; CLI: opi-bitrix24 GetChatMembersList; the Russian name of ``get_chat_members_list``
+
+        Calls: im.dialog.users.list
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_chat_members_list(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "GetChatMembersList") from None
 
     def ОтправитьУведомлениеОВводе(self, IDЧата: Id) -> Result:
-        """Show the "typing..." indicator in a chat or private dialog. (OPI: ОтправитьУведомлениеОВводе; the same as ``send_writing_notification``)"""
-        return self.send_writing_notification(chat_id=IDЧата)
+        """Show the "typing..." indicator in a chat or private dialog.
+
+        OPI: SendWritingNotification / ОтправитьУведомлениеОВводе; CLI: opi-bitrix24 SendWritingNotification; the Russian name of ``send_writing_notification``
+
+        Calls: im.dialog.writing
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.send_writing_notification(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "SendWritingNotification") from None
 
     def ПолучитьСтатусПользователя(self) -> Result:
-        """Get the current user's status (online, dnd or away). (OPI: ПолучитьСтатусПользователя; the same as ``get_user_status``)"""
-        return self.get_user_status()
+        """Get the current user's status (online, dnd or away).
+
+        OPI: GetUserStatus / ПолучитьСтатусПользователя; CLI: opi-bitrix24 GetUserStatus; the Russian name of ``get_user_status``
+
+        Calls: im.user.status.get
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_user_status()
+        except InvalidArgument as error:
+            raise translated(error, "GetUserStatus") from None
 
     def УстановитьСтатусПользователя(self, Статус: Text) -> Result:
-        """Set the current user's status. (OPI: УстановитьСтатусПользователя; the same as ``set_user_status``)"""
-        return self.set_user_status(status=Статус)
+        """Set the current user's status.
+
+        OPI: SetUserStatus / УстановитьСтатусПользователя; CLI: opi-bitrix24 SetUserStatus; the Russian name of ``set_user_status``
+
+        Calls: im.user.status.set
+
+        Args:
+            Статус: ``online``, ``dnd`` or ``away`` (sent as given; the portal checks it).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.set_user_status(status=Статус)
+        except InvalidArgument as error:
+            raise translated(error, "SetUserStatus") from None
 
     def ПрочитатьВсе(self) -> Result:
-        """Mark every message of the current user as read. (OPI: ПрочитатьВсе; the same as ``read_all``)"""
-        return self.read_all()
+        """Mark every message of the current user as read.
+
+        OPI: ReadAll / ПрочитатьВсе; CLI: opi-bitrix24 ReadAll; the Russian name of ``read_all``
+
+        Calls: im.dialog.read.all
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.read_all()
+        except InvalidArgument as error:
+            raise translated(error, "ReadAll") from None
 
     def ПолучитьКаталогФайловЧата(self, IDЧата: Id) -> Result:
-        """Get the Disk folder that stores a chat's files. (OPI: ПолучитьКаталогФайловЧата; the same as ``get_chat_files_folder``)"""
-        return self.get_chat_files_folder(chat_id=IDЧата)
+        """Get the Disk folder that stores a chat's files.
+
+        OPI: GetChatFilesFolder / ПолучитьКаталогФайловЧата; CLI: opi-bitrix24 GetChatFilesFolder; the Russian name of ``get_chat_files_folder``
+
+        Calls: im.disk.folder.get
+
+        Args:
+            IDЧата: the chat id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_chat_files_folder(chat_id=IDЧата)
+        except InvalidArgument as error:
+            raise translated(error, "GetChatFilesFolder") from None
 
     def ПолучитьСтруктуруЧата(self, Пустая: Flag = False) -> Result:
-        """Return a template of the chat fields for :func:`create_chat`. (OPI: ПолучитьСтруктуруЧата; the same as ``get_chat_structure``)"""
-        return self.get_chat_structure(clear=Пустая)
+        """Return a template of the chat fields for :func:`create_chat`.
+
+        OPI: GetChatStructure / ПолучитьСтруктуруЧата; CLI: opi-bitrix24 GetChatStructure; the Russian name of ``get_chat_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: ``True`` for empty values instead of the descriptions of the fields.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_chat_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetChatStructure") from None
 
     def ОтправитьСообщение(self, IDЧата: Id, Текст: Text, Вложения: StructureList = "") -> Result:
-        """Send a message, with optional attachment blocks, to a chat or a user. (OPI: ОтправитьСообщение; the same as ``send_message``)"""
-        return self.send_message(chat_id=IDЧата, text=Текст, attachments=Вложения)
+        """Send a message, with optional attachment blocks, to a chat or a user.
+
+        OPI: SendMessage / ОтправитьСообщение; CLI: opi-bitrix24 SendMessage; the Russian name of ``send_message``
+
+        Calls: im.message.add
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            Текст: the message text.
+            Вложения: attachment blocks (see :func:`get_picture_block`, :func:`get_file_block`): a list of
+                dicts, JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.send_message(chat_id=IDЧата, text=Текст, attachments=Вложения)
+        except InvalidArgument as error:
+            raise translated(error, "SendMessage") from None
 
     def ИзменитьСообщение(self, IDСообщения: Id, Текст: Text = "", Вложения: StructureList = "") -> Result:
-        """Change the text and/or the attachment blocks of a message. (OPI: ИзменитьСообщение; the same as ``edit_message``)"""
-        return self.edit_message(message_id=IDСообщения, text=Текст, attachments=Вложения)
+        """Change the text and/or the attachment blocks of a message.
+
+        OPI: EditMessage / ИзменитьСообщение; CLI: opi-bitrix24 EditMessage; the Russian name of ``edit_message``
+
+        Calls: im.message.update
+
+        Args:
+            IDСообщения: the message id.
+            Текст: the new text; empty to leave it out.
+            Вложения: the new attachment blocks, as for :func:`send_message`; empty to leave them out.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.edit_message(message_id=IDСообщения, text=Текст, attachments=Вложения)
+        except InvalidArgument as error:
+            raise translated(error, "EditMessage") from None
 
     def УстановитьРеакциюНаСообщение(self, IDСообщения: Id) -> Result:
-        """Toggle the "like" reaction on a message (set it, or remove it when it is there). (OPI: УстановитьРеакциюНаСообщение; the same as ``set_message_reaction``)"""
-        return self.set_message_reaction(message_id=IDСообщения)
+        """Toggle the "like" reaction on a message (set it, or remove it when it is there).
+
+        OPI: SetMessageReaction / УстановитьРеакциюНаСообщение; CLI: opi-bitrix24 SetMessageReaction; the Russian name of ``set_message_reaction``
+
+        Calls: im.message.like
+
+        Only MESSAGE_ID is sent, as in OPI, so the portal's default action (toggle) applies.
+
+        Args:
+            IDСообщения: the message id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.set_message_reaction(message_id=IDСообщения)
+        except InvalidArgument as error:
+            raise translated(error, "SetMessageReaction") from None
 
     def УдалитьСообщение(self, IDСообщения: Id) -> Result:
-        """Delete a message. (OPI: УдалитьСообщение; the same as ``delete_message``)"""
-        return self.delete_message(message_id=IDСообщения)
+        """Delete a message.
+
+        OPI: DeleteMessage / УдалитьСообщение; CLI: opi-bitrix24 DeleteMessage; the Russian name of ``delete_message``
+
+        Calls: im.message.delete
+
+        Args:
+            IDСообщения: the message id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_message(message_id=IDСообщения)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteMessage") from None
 
     def ОтправитьФайл(self, IDЧата: Id, IDФайла: Id, Описание: Text = "") -> Result:
-        """Post a file already uploaded to Disk into a chat. (OPI: ОтправитьФайл; the same as ``send_file``)"""
-        return self.send_file(chat_id=IDЧата, file_id=IDФайла, description=Описание)
+        """Post a file already uploaded to Disk into a chat.
+
+        OPI: SendFile / ОтправитьФайл; CLI: opi-bitrix24 SendFile; the Russian name of ``send_file``
+
+        Calls: im.disk.file.commit
+
+        Args:
+            IDЧата: the chat id.
+            IDФайла: the Disk file id (e.g. of a file uploaded into the chat's files folder, see
+                ``get_chat_files_folder``); sent as UPLOAD_ID.
+            Описание: the text of the message that carries the file; empty to leave it out.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.send_file(chat_id=IDЧата, file_id=IDФайла, description=Описание)
+        except InvalidArgument as error:
+            raise translated(error, "SendFile") from None
 
     def ОтметитьСообщениеКакПрочитанное(self, IDЧата: Id, IDСообщения: Id) -> Result:
-        """Mark a message and all earlier ones as read. (OPI: ОтметитьСообщениеКакПрочитанное; the same as ``mark_message_as_readed``)"""
-        return self.mark_message_as_readed(chat_id=IDЧата, message_id=IDСообщения)
+        """Mark a message and all earlier ones as read.
+
+        OPI: MarkMessageAsReaded / ОтметитьСообщениеКакПрочитанное; CLI: opi-bitrix24 MarkMessageAsReaded; the Russian name of ``mark_message_as_readed``
+
+        Calls: im.dialog.read
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            IDСообщения: the id of the last message read.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.mark_message_as_readed(chat_id=IDЧата, message_id=IDСообщения)
+        except InvalidArgument as error:
+            raise translated(error, "MarkMessageAsReaded") from None
 
     def ОтметитьСообщениеКакНепрочитанное(self, IDЧата: Id, IDСообщения: Id) -> Result:
-        """Mark a message and all later ones as unread. (OPI: ОтметитьСообщениеКакНепрочитанное; the same as ``mark_message_as_unreaded``)"""
-        return self.mark_message_as_unreaded(chat_id=IDЧата, message_id=IDСообщения)
+        """Mark a message and all later ones as unread.
+
+        OPI: MarkMessageAsUnreaded / ОтметитьСообщениеКакНепрочитанное; CLI: opi-bitrix24 MarkMessageAsUnreaded; the Russian name of ``mark_message_as_unreaded``
+
+        Calls: im.dialog.unread
+
+        Args:
+            IDЧата: the dialog id: ``"chat<N>"`` for a chat, or a user id for a private dialog.
+            IDСообщения: the id of the first unread message.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.mark_message_as_unreaded(chat_id=IDЧата, message_id=IDСообщения)
+        except InvalidArgument as error:
+            raise translated(error, "MarkMessageAsUnreaded") from None
 
     def ПолучитьБлокКартинки(self, Наименование: Text, URL: str) -> Result:
-        """Build an image attachment block for :func:`send_message` and the notifications. (OPI: ПолучитьБлокКартинки; the same as ``get_picture_block``)"""
-        return self.get_picture_block(name=Наименование, url=URL)
+        """Build an image attachment block for :func:`send_message` and the notifications.
+
+        OPI: GetPictureBlock / ПолучитьБлокКартинки; CLI: opi-bitrix24 GetPictureBlock; the Russian name of ``get_picture_block``
+
+        Calls: nothing
+
+        Args:
+            Наименование: the picture's name; left out when empty.
+            URL: the picture's address (a link, not a webhook); left out when empty.
+
+        Returns:
+            ``{"IMAGE": {"NAME": name, "LINK": url}}``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_picture_block(name=Наименование, url=URL)
+        except InvalidArgument as error:
+            raise translated(error, "GetPictureBlock") from None
 
     def ПолучитьБлокФайла(self, Наименование: Text, URL: str) -> Result:
-        """Build a file attachment block for :func:`send_message` and the notifications. (OPI: ПолучитьБлокФайла; the same as ``get_file_block``)"""
-        return self.get_file_block(name=Наименование, url=URL)
+        """Build a file attachment block for :func:`send_message` and the notifications.
+
+        OPI: GetFileBlock / ПолучитьБлокФайла; CLI: opi-bitrix24 GetFileBlock; the Russian name of ``get_file_block``
+
+        Calls: nothing
+
+        Args:
+            Наименование: the file's name; left out when empty.
+            URL: the file's address (a link, not a webhook); left out when empty.
+
+        Returns:
+            ``{"FILE": {"NAME": name, "LINK": url}}``.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_file_block(name=Наименование, url=URL)
+        except InvalidArgument as error:
+            raise translated(error, "GetFileBlock") from None
 
     def СоздатьПерсональноеУведомление(
         self,
@@ -1864,8 +7912,32 @@ class Portal:
         Тег: Text = "",
         Вложения: StructureList = "",
     ) -> Result:
-        """Send a personal notification to a user. (OPI: СоздатьПерсональноеУведомление; the same as ``create_personal_notification``)"""
-        return self.create_personal_notification(user_id=IDПользователя, text=Текст, tag=Тег, attachments=Вложения)
+        """Send a personal notification to a user.
+
+        OPI: CreatePersonalNotification / СоздатьПерсональноеУведомление; CLI: opi-bitrix24 CreatePersonalNotification; the Russian name of ``create_personal_notification``
+
+        Calls: im.notify.personal.add
+
+        Args:
+            IDПользователя: the id of the user to notify.
+            Текст: the notification text.
+            Тег: a uniqueness tag: a notification with the same tag replaces the earlier ones; empty for none.
+            Вложения: attachment blocks (see ``get_picture_block``, ``get_file_block``): a list of dicts,
+                JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_personal_notification(user_id=IDПользователя, text=Текст, tag=Тег, attachments=Вложения)
+        except InvalidArgument as error:
+            raise translated(error, "CreatePersonalNotification") from None
 
     def СоздатьСистемноеУведомление(
         self,
@@ -1874,16 +7946,82 @@ class Portal:
         Тег: Text = "",
         Вложения: StructureList = "",
     ) -> Result:
-        """Send a system notification to a user. (OPI: СоздатьСистемноеУведомление; the same as ``create_system_notification``)"""
-        return self.create_system_notification(user_id=IDПользователя, text=Текст, tag=Тег, attachments=Вложения)
+        """Send a system notification to a user.
+
+        OPI: CreateSystemNotification / СоздатьСистемноеУведомление; CLI: opi-bitrix24 CreateSystemNotification; the Russian name of ``create_system_notification``
+
+        Calls: im.notify.system.add
+
+        Args:
+            IDПользователя: the id of the user to notify.
+            Текст: the notification text.
+            Тег: a uniqueness tag: a notification with the same tag replaces the earlier ones; empty for none.
+            Вложения: attachment blocks (see ``get_picture_block``, ``get_file_block``): a list of dicts,
+                JSON array text or a path to a .json file; a single block is sent as a one-item list.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_system_notification(user_id=IDПользователя, text=Текст, tag=Тег, attachments=Вложения)
+        except InvalidArgument as error:
+            raise translated(error, "CreateSystemNotification") from None
 
     def УдалитьУведомление(self, IDУведомления: Id) -> Result:
-        """Delete a notification. (OPI: УдалитьУведомление; the same as ``delete_notification``)"""
-        return self.delete_notification(notification_id=IDУведомления)
+        """Delete a notification.
+
+        OPI: DeleteNotification / УдалитьУведомление; CLI: opi-bitrix24 DeleteNotification; the Russian name of ``delete_notification``
+
+        Calls: im.notify.delete
+
+        Args:
+            IDУведомления: the notification id.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_notification(notification_id=IDУведомления)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteNotification") from None
 
     def СоздатьПодразделение(self, Наименование: Text, IDРодителя: Id = "", IDРуководителя: Id = "") -> Result:
-        """Create a company department. (OPI: СоздатьПодразделение; the same as ``create_department``)"""
-        return self.create_department(name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        """Create a company department.
+
+        OPI: CreateDepartment / СоздатьПодразделение; CLI: opi-bitrix24 CreateDepartment; the Russian name of ``create_department``
+
+        Calls: department.add
+
+        Args:
+            Наименование: the department name (``NAME``).
+            IDРодителя: the parent department (``PARENT``, as text).
+            IDРуководителя: the user who heads the department (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_department(name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        except InvalidArgument as error:
+            raise translated(error, "CreateDepartment") from None
 
     def ИзменитьПодразделение(
         self,
@@ -1892,8 +8030,31 @@ class Portal:
         IDРодителя: Id = "",
         IDРуководителя: Id = "",
     ) -> Result:
-        """Change the name, the parent or the head of a department; empty values are left unchanged. (OPI: ИзменитьПодразделение; the same as ``update_department``)"""
-        return self.update_department(department_id=IDПодразделения, name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        """Change the name, the parent or the head of a department; empty values are left unchanged.
+
+        OPI: UpdateDepartment / ИзменитьПодразделение; CLI: opi-bitrix24 UpdateDepartment; the Russian name of ``update_department``
+
+        Calls: department.update
+
+        Args:
+            IDПодразделения: the department to change (``ID``, as text).
+            Наименование: a new name (``NAME``).
+            IDРодителя: a new parent department (``PARENT``, as text).
+            IDРуководителя: a new head (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_department(department_id=IDПодразделения, name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateDepartment") from None
 
     def ПолучитьПодразделения(
         self,
@@ -1902,173 +8063,1075 @@ class Portal:
         IDРодителя: Id = "",
         IDРуководителя: Id = "",
     ) -> Result:
-        """List departments, optionally filtered by id, name, parent or head. (OPI: ПолучитьПодразделения; the same as ``get_departments``)"""
-        return self.get_departments(department_id=IDПодразделения, name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        """List departments, optionally filtered by id, name, parent or head.
+
+        OPI: GetDepartments / ПолучитьПодразделения; CLI: opi-bitrix24 GetDepartments; the Russian name of ``get_departments``
+
+        Calls: department.get
+
+        The filters are plain top-level keys; empty ones are left out (none lists every department).
+
+        Args:
+            IDПодразделения: only this department (``ID``, as text).
+            Наименование: only departments with this name (``NAME``).
+            IDРодителя: only children of this department (``PARENT``, as text).
+            IDРуководителя: only departments headed by this user (``UF_HEAD``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_departments(department_id=IDПодразделения, name=Наименование, parent_id=IDРодителя, head_id=IDРуководителя)
+        except InvalidArgument as error:
+            raise translated(error, "GetDepartments") from None
 
     def УдалитьПодразделение(self, IDПодразделения: Id) -> Result:
-        """Delete a department by id. (OPI: УдалитьПодразделение; the same as ``delete_department``)"""
-        return self.delete_department(department_id=IDПодразделения)
+        """Delete a department by id.
+
+        OPI: DeleteDepartment / УдалитьПодразделение; CLI: opi-bitrix24 DeleteDepartment; the Russian name of ``delete_department``
+
+        Calls: department.delete
+
+        Args:
+            IDПодразделения: the department to delete (``ID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_department(department_id=IDПодразделения)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteDepartment") from None
 
     def ПолучитьТекущегоПользователя(self) -> Result:
-        """Get the user the webhook or the token belongs to. (OPI: ПолучитьТекущегоПользователя; the same as ``get_current_user``)"""
-        return self.get_current_user()
+        """Get the user the webhook or the token belongs to.
+
+        OPI: GetCurrentUser / ПолучитьТекущегоПользователя; CLI: opi-bitrix24 GetCurrentUser; the Russian name of ``get_current_user``
+
+        Calls: user.current (a webhook call sends no body at all)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_current_user()
+        except InvalidArgument as error:
+            raise translated(error, "GetCurrentUser") from None
 
     def ПолучитьПользователя(self, IDПользователя: Id) -> Result:
-        """Get a user by id. (OPI: ПолучитьПользователя; the same as ``get_user``)"""
-        return self.get_user(user_id=IDПользователя)
+        """Get a user by id.
+
+        OPI: GetUser / ПолучитьПользователя; CLI: opi-bitrix24 GetUser; the Russian name of ``get_user``
+
+        Calls: user.get
+
+        Args:
+            IDПользователя: the user id (``ID``, as text).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_user(user_id=IDПользователя)
+        except InvalidArgument as error:
+            raise translated(error, "GetUser") from None
 
     def СоздатьПользователя(self, СтруктураПолей: Structure) -> Result:
-        """Invite (create) a user from a structure of user fields (see :func:`get_user_fields_structure`). (OPI: СоздатьПользователя; the same as ``create_user``)"""
-        return self.create_user(fields_structure=СтруктураПолей)
+        """Invite (create) a user from a structure of user fields (see :func:`get_user_fields_structure`).
+
+        OPI: CreateUser / СоздатьПользователя; CLI: opi-bitrix24 CreateUser; the Russian name of ``create_user``
+
+        Calls: user.add
+
+        Every key of the structure is sent at the top level of the request exactly as given, empty values
+        included (OPI copies them without its usual conversions). An intranet user needs ``UF_DEPARTMENT``;
+        an extranet user needs ``EXTRANET: "Y"`` and ``SONET_GROUP_ID``.
+
+        Args:
+            СтруктураПолей: the user fields (``EMAIL``, ``NAME``, ``LAST_NAME``, ``UF_DEPARTMENT``, ...): a
+                dict, JSON object text (single quotes accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_user(fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "CreateUser") from None
 
     def ИзменитьПользователя(self, IDПользователя: Id, СтруктураПолей: Structure) -> Result:
-        """Change a user's data from a structure of user fields. (OPI: ИзменитьПользователя; the same as ``update_user``)"""
-        return self.update_user(user_id=IDПользователя, fields_structure=СтруктураПолей)
+        """Change a user's data from a structure of user fields.
+
+        OPI: UpdateUser / ИзменитьПользователя; CLI: opi-bitrix24 UpdateUser; the Russian name of ``update_user``
+
+        Calls: user.update
+
+        Every key of the structure is sent at the top level as given, then ``ID`` (the user id as text): an
+        ``ID`` key inside the structure keeps its place but takes the user id as its value.
+
+        Args:
+            IDПользователя: the user to change (``ID``, as text).
+            СтруктураПолей: the fields to change: a dict, JSON object text (single quotes accepted) or a
+                path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_user(user_id=IDПользователя, fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateUser") from None
 
     def ИзменитьСтатусПользователя(self, IDПользователя: Id, Уволить: Flag = True) -> Result:
-        """Deactivate (fire) a user, or activate them again. (OPI: ИзменитьСтатусПользователя; the same as ``change_user_status``)"""
-        return self.change_user_status(user_id=IDПользователя, fire=Уволить)
+        """Deactivate (fire) a user, or activate them again.
+
+        OPI: ChangeUserStatus / ИзменитьСтатусПользователя; CLI: opi-bitrix24 ChangeUserStatus; the Russian name of ``change_user_status``
+
+        Calls: user.update
+
+        Sent through :func:`update_user` as ``ACTIVE`` — the opposite of ``fire`` as ``"Y"``/``"N"`` — and ``ID``.
+
+        Args:
+            IDПользователя: the user (``ID``, as text).
+            Уволить: true (the default) deactivates the user (``ACTIVE: "N"``); false activates them
+                (``ACTIVE: "Y"``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.change_user_status(user_id=IDПользователя, fire=Уволить)
+        except InvalidArgument as error:
+            raise translated(error, "ChangeUserStatus") from None
 
     def НайтиПользователей(self, СтруктураФильтра: Structure) -> Result:
-        """Search users with a filter (see :func:`get_user_filter_structure`). (OPI: НайтиПользователей; the same as ``find_users``)"""
-        return self.find_users(filter_structure=СтруктураФильтра)
+        """Search users with a filter (see :func:`get_user_filter_structure`).
+
+        OPI: FindUsers / НайтиПользователей; CLI: opi-bitrix24 FindUsers; the Russian name of ``find_users``
+
+        Calls: user.search
+
+        Args:
+            СтруктураФильтра: the filter (``NAME``, ``LAST_NAME``, ``WORK_POSITION``, ``UF_DEPARTMENT_NAME``,
+                ``USER_TYPE``, ...) as a dict, JSON text or a path to a .json file; sent as ``FILTER``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.find_users(filter_structure=СтруктураФильтра)
+        except InvalidArgument as error:
+            raise translated(error, "FindUsers") from None
 
     def ПолучитьСтурктуруПользователя(self) -> Result:
-        """Get the portal's description of the user fields (for :func:`create_user` / :func:`update_user`). (OPI: ПолучитьСтурктуруПользователя; the same as ``get_user_fields_structure``)"""
-        return self.get_user_fields_structure()
+        """Get the portal's description of the user fields (for :func:`create_user` / :func:`update_user`).
+
+        OPI: GetUserFieldsStructure / ПолучитьСтурктуруПользователя; CLI: opi-bitrix24 GetUserFieldsStructure; the Russian name of ``get_user_fields_structure``
+
+        Calls: user.fields (a webhook call sends no body at all)
+
+        The Russian alias keeps OPI's own spelling, ``ПолучитьСтурктуруПользователя``.
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_user_fields_structure()
+        except InvalidArgument as error:
+            raise translated(error, "GetUserFieldsStructure") from None
 
     def ПолучитьСтруктуруФильтраПользователей(self, Пустая: Flag = False) -> Result:
-        """Return a template of the user search filter keys (for :func:`find_users`); sends nothing. (OPI: ПолучитьСтруктуруФильтраПользователей; the same as ``get_user_filter_structure``)"""
-        return self.get_user_filter_structure(clear=Пустая)
+        """Return a template of the user search filter keys (for :func:`find_users`); sends nothing.
+
+        OPI: GetUserFilterStructure / ПолучитьСтруктуруФильтраПользователей; CLI: opi-bitrix24 GetUserFilterStructure; the Russian name of ``get_user_filter_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values; false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_user_filter_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetUserFilterStructure") from None
 
     def СоздатьЛид(self, СтруктураПолей: Structure) -> Result:
-        """Create a CRM lead from a structure of lead fields. (OPI: СоздатьЛид; the same as ``create_lead``)"""
-        return self.create_lead(fields_structure=СтруктураПолей)
+        """Create a CRM lead from a structure of lead fields.
+
+        OPI: CreateLead / СоздатьЛид; CLI: opi-bitrix24 CreateLead; the Russian name of ``create_lead``
+
+        Calls: crm.lead.add
+
+        Args:
+            СтруктураПолей: the lead fields (``TITLE``, ``NAME``, ``EMAIL``, ``PHONE``, ...) as a dict, JSON
+                text (single quotes accepted) or a path to a .json file; sent unchanged under ``fields``.
+                :func:`get_lead_structure` asks the portal which fields exist.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_lead(fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "CreateLead") from None
 
     def УдалитьЛид(self, IDЛида: Id) -> Result:
-        """Delete a CRM lead by id. (OPI: УдалитьЛид; the same as ``delete_lead``)"""
-        return self.delete_lead(lead_id=IDЛида)
+        """Delete a CRM lead by id.
+
+        OPI: DeleteLead / УдалитьЛид; CLI: opi-bitrix24 DeleteLead; the Russian name of ``delete_lead``
+
+        Calls: crm.lead.delete
+
+        Args:
+            IDЛида: the lead id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_lead(lead_id=IDЛида)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteLead") from None
 
     def ПолучитьЛид(self, IDЛида: Id) -> Result:
-        """Get a CRM lead by id. (OPI: ПолучитьЛид; the same as ``get_lead``)"""
-        return self.get_lead(lead_id=IDЛида)
+        """Get a CRM lead by id.
+
+        OPI: GetLead / ПолучитьЛид; CLI: opi-bitrix24 GetLead; the Russian name of ``get_lead``
+
+        Calls: crm.lead.get
+
+        Args:
+            IDЛида: the lead id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_lead(lead_id=IDЛида)
+        except InvalidArgument as error:
+            raise translated(error, "GetLead") from None
 
     def ПолучитьСписокЛидов(self, Фильтр: Structure = "", Отступ: Id = 0) -> Result:
-        """List CRM leads, one page of up to 50, with an optional filter. (OPI: ПолучитьСписокЛидов; the same as ``get_leads_list``)"""
-        return self.get_leads_list(filter=Фильтр, indent=Отступ)
+        """List CRM leads, one page of up to 50, with an optional filter.
+
+        OPI: GetLeadsList / ПолучитьСписокЛидов; CLI: opi-bitrix24 GetLeadsList; the Russian name of ``get_leads_list``
+
+        Calls: crm.lead.list
+
+        There is no automatic paging: pass the ``indent`` of the next page (``next`` in the answer).
+
+        Args:
+            Фильтр: the filter as a dict (keys may carry operators such as ``">DATE_CREATE"``), JSON text or a
+                path to a .json file; see :func:`get_lead_filter_structure`.
+            Отступ: the offset of the page (``start``); 0, the default, is not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_leads_list(filter=Фильтр, indent=Отступ)
+        except InvalidArgument as error:
+            raise translated(error, "GetLeadsList") from None
 
     def ИзменитьЛид(self, IDЛида: Id, СтруктураПолей: Structure) -> Result:
-        """Change fields of an existing CRM lead. (OPI: ИзменитьЛид; the same as ``update_lead``)"""
-        return self.update_lead(lead_id=IDЛида, fields_structure=СтруктураПолей)
+        """Change fields of an existing CRM lead.
+
+        OPI: UpdateLead / ИзменитьЛид; CLI: opi-bitrix24 UpdateLead; the Russian name of ``update_lead``
+
+        Calls: crm.lead.update
+
+        Args:
+            IDЛида: the lead id (sent as text under ``id``, after ``fields``).
+            СтруктураПолей: the fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_lead(lead_id=IDЛида, fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateLead") from None
 
     def ПолучитьСтруктуруЛида(self) -> Result:
-        """Get the portal's description of the lead fields (types, titles, flags). (OPI: ПолучитьСтруктуруЛида; the same as ``get_lead_structure``)"""
-        return self.get_lead_structure()
+        """Get the portal's description of the lead fields (types, titles, flags).
+
+        OPI: GetLeadStructure / ПолучитьСтруктуруЛида; CLI: opi-bitrix24 GetLeadStructure; the Russian name of ``get_lead_structure``
+
+        Calls: crm.lead.fields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_lead_structure()
+        except InvalidArgument as error:
+            raise translated(error, "GetLeadStructure") from None
 
     def ПолучитьСтруктуруФильтраЛидов(self, Пустая: Flag = False) -> Result:
-        """Return a template of the lead-list filter keys (for :func:`get_leads_list`); sends nothing. (OPI: ПолучитьСтруктуруФильтраЛидов; the same as ``get_lead_filter_structure``)"""
-        return self.get_lead_filter_structure(clear=Пустая)
+        """Return a template of the lead-list filter keys (for :func:`get_leads_list`); sends nothing.
+
+        OPI: GetLeadFilterStructure / ПолучитьСтруктуруФильтраЛидов; CLI: opi-bitrix24 GetLeadFilterStructure; the Russian name of ``get_lead_filter_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values (OPI's flat clear); false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_lead_filter_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetLeadFilterStructure") from None
 
     def СоздатьСделку(self, СтруктураПолей: Structure) -> Result:
-        """Create a CRM deal from a structure of deal fields. (OPI: СоздатьСделку; the same as ``create_deal``)"""
-        return self.create_deal(fields_structure=СтруктураПолей)
+        """Create a CRM deal from a structure of deal fields.
+
+        OPI: CreateDeal / СоздатьСделку; CLI: opi-bitrix24 CreateDeal; the Russian name of ``create_deal``
+
+        Calls: crm.deal.add
+
+        Args:
+            СтруктураПолей: the deal fields (``TITLE``, ``STAGE_ID``, ``OPPORTUNITY``, ``CATEGORY_ID``, ...) as a
+                dict, JSON text (single quotes accepted) or a path to a .json file; sent unchanged under
+                ``fields``. :func:`get_deal_structure` asks the portal which fields exist.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_deal(fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "CreateDeal") from None
 
     def УдалитьСделку(self, IDСделки: Id) -> Result:
-        """Delete a CRM deal by id. (OPI: УдалитьСделку; the same as ``delete_deal``)"""
-        return self.delete_deal(deal_id=IDСделки)
+        """Delete a CRM deal by id.
+
+        OPI: DeleteDeal / УдалитьСделку; CLI: opi-bitrix24 DeleteDeal; the Russian name of ``delete_deal``
+
+        Calls: crm.deal.delete
+
+        Args:
+            IDСделки: the deal id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_deal(deal_id=IDСделки)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteDeal") from None
 
     def ПолучитьСделку(self, IDСделки: Id) -> Result:
-        """Get a CRM deal by id. (OPI: ПолучитьСделку; the same as ``get_deal``)"""
-        return self.get_deal(deal_id=IDСделки)
+        """Get a CRM deal by id.
+
+        OPI: GetDeal / ПолучитьСделку; CLI: opi-bitrix24 GetDeal; the Russian name of ``get_deal``
+
+        Calls: crm.deal.get
+
+        Args:
+            IDСделки: the deal id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_deal(deal_id=IDСделки)
+        except InvalidArgument as error:
+            raise translated(error, "GetDeal") from None
 
     def ПолучитьСписокСделок(self, Фильтр: Structure = "", Отступ: Id = 0) -> Result:
-        """List CRM deals, one page of up to 50, with an optional filter. (OPI: ПолучитьСписокСделок; the same as ``get_deals_list``)"""
-        return self.get_deals_list(filter=Фильтр, indent=Отступ)
+        """List CRM deals, one page of up to 50, with an optional filter.
+
+        OPI: GetDealsList / ПолучитьСписокСделок; CLI: opi-bitrix24 GetDealsList; the Russian name of ``get_deals_list``
+
+        Calls: crm.deal.list
+
+        No automatic paging either: the ``next`` of an answer is the ``indent`` of the following page.
+
+        Args:
+            Фильтр: the filter as a dict (keys may carry operators such as ``">=OPPORTUNITY"``), JSON text or a
+                path to a .json file; see :func:`get_deals_filter_structure`.
+            Отступ: the offset of the page (``start``); 0, the default, is not sent.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_deals_list(filter=Фильтр, indent=Отступ)
+        except InvalidArgument as error:
+            raise translated(error, "GetDealsList") from None
 
     def ИзменитьСделку(self, IDСделки: Id, СтруктураПолей: Structure) -> Result:
-        """Change fields of an existing CRM deal. (OPI: ИзменитьСделку; the same as ``update_deal``)"""
-        return self.update_deal(deal_id=IDСделки, fields_structure=СтруктураПолей)
+        """Change fields of an existing CRM deal.
+
+        OPI: UpdateDeal / ИзменитьСделку; CLI: opi-bitrix24 UpdateDeal; the Russian name of ``update_deal``
+
+        Calls: crm.deal.update
+
+        Args:
+            IDСделки: the deal id (sent as text under ``id``, after ``fields``).
+            СтруктураПолей: the deal fields to change as a dict, JSON text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_deal(deal_id=IDСделки, fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateDeal") from None
 
     def ПолучитьСтруктуруСделки(self) -> Result:
-        """Get the portal's description of the deal fields (types, titles, flags). (OPI: ПолучитьСтруктуруСделки; the same as ``get_deal_structure``)"""
-        return self.get_deal_structure()
+        """Get the portal's description of the deal fields (types, titles, flags).
+
+        OPI: GetDealStructure / ПолучитьСтруктуруСделки; CLI: opi-bitrix24 GetDealStructure; the Russian name of ``get_deal_structure``
+
+        Calls: crm.deal.fields (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_deal_structure()
+        except InvalidArgument as error:
+            raise translated(error, "GetDealStructure") from None
 
     def ПолучитьСтруктуруФильтраСделок(self, Пустая: Flag = False) -> Result:
-        """Return a template of the deal-list filter keys (for :func:`get_deals_list`); sends nothing. (OPI: ПолучитьСтруктуруФильтраСделок; the same as ``get_deals_filter_structure``)"""
-        return self.get_deals_filter_structure(clear=Пустая)
+        """Return a template of the deal-list filter keys (for :func:`get_deals_list`); sends nothing.
+
+        OPI: GetDealsFilterStructure / ПолучитьСтруктуруФильтраСделок; CLI: opi-bitrix24 GetDealsFilterStructure; the Russian name of ``get_deals_filter_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values (OPI's flat clear); false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_deals_filter_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetDealsFilterStructure") from None
 
     def ПолучитьСписокКалендарей(self, IDВладельца: Id, Тип: str) -> Result:
-        """List the calendars (sections) of an owner. (OPI: ПолучитьСписокКалендарей; the same as ``get_calendar_list``)"""
-        return self.get_calendar_list(owner_id=IDВладельца, type=Тип)
+        """List the calendars (sections) of an owner.
+
+        OPI: GetCalendarList / ПолучитьСписокКалендарей; CLI: opi-bitrix24 GetCalendarList; the Russian name of ``get_calendar_list``
+
+        Calls: calendar.section.get
+
+        Args:
+            IDВладельца: the owner's id (a user or a workgroup), sent as text under ``ownerId``.
+            Тип: the owner type: ``user``, ``group``, ``company_calendar``, ``location``...
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_calendar_list(owner_id=IDВладельца, type=Тип)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarList") from None
 
     def СоздатьКалендарь(self, СтруктураПолей: Structure) -> Result:
-        """Create a calendar (section) from a structure of calendar fields. (OPI: СоздатьКалендарь; the same as ``create_calendar``)"""
-        return self.create_calendar(fields_structure=СтруктураПолей)
+        """Create a calendar (section) from a structure of calendar fields.
+
+        OPI: CreateCalendar / СоздатьКалендарь; CLI: opi-bitrix24 CreateCalendar; the Russian name of ``create_calendar``
+
+        Calls: calendar.section.add
+
+        Every key of the structure is sent at the top level of the request exactly as given (OPI copies
+        them without its usual conversions, empty values included).
+
+        Args:
+            СтруктураПолей: ``type``, ``ownerId``, ``name``, ``description``, ``color``, ``text_color``,
+                ``export`` (see :func:`get_calendar_structure`) as a dict, JSON object text (single quotes
+                accepted) or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_calendar(fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "CreateCalendar") from None
 
     def ИзменитьКалендарь(self, IDКалендаря: Id, СтруктураПолей: Structure) -> Result:
-        """Change the settings of a calendar (section). (OPI: ИзменитьКалендарь; the same as ``update_calendar``)"""
-        return self.update_calendar(calendar_id=IDКалендаря, fields_structure=СтруктураПолей)
+        """Change the settings of a calendar (section).
+
+        OPI: UpdateCalendar / ИзменитьКалендарь; CLI: opi-bitrix24 UpdateCalendar; the Russian name of ``update_calendar``
+
+        Calls: calendar.section.update
+
+        The id goes first, as text under ``id``; then every key of the structure follows at the top level,
+        unchanged (an ``id`` key in the structure replaces the id).
+
+        Args:
+            IDКалендаря: the calendar (section) id.
+            СтруктураПолей: the calendar fields to change (see :func:`get_calendar_structure`): a dict, JSON
+                object text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_calendar(calendar_id=IDКалендаря, fields_structure=СтруктураПолей)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateCalendar") from None
 
     def УдалитьКалендарь(self, IDКалендаря: Id, IDВладельца: Id, Тип: str) -> Result:
-        """Delete a calendar (section). (OPI: УдалитьКалендарь; the same as ``delete_calendar``)"""
-        return self.delete_calendar(calendar_id=IDКалендаря, owner_id=IDВладельца, type=Тип)
+        """Delete a calendar (section).
+
+        OPI: DeleteCalendar / УдалитьКалендарь; CLI: opi-bitrix24 DeleteCalendar; the Russian name of ``delete_calendar``
+
+        Calls: calendar.section.delete
+
+        Args:
+            IDКалендаря: the calendar (section) id, sent as text under ``id``.
+            IDВладельца: the owner's id, sent as text under ``ownerId``.
+            Тип: the owner type: ``user`` or ``group``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_calendar(calendar_id=IDКалендаря, owner_id=IDВладельца, type=Тип)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteCalendar") from None
 
     def ПолучитьЗанятостьПользователей(self, Пользователи: IdList, ДатаНачала: Moment, ДатаОкончания: Moment) -> Result:
-        """Get the users' busy intervals (their events) between two dates. (OPI: ПолучитьЗанятостьПользователей; the same as ``get_user_busy``)"""
-        return self.get_user_busy(users=Пользователи, start_date=ДатаНачала, end_date=ДатаОкончания)
+        """Get the users' busy intervals (their events) between two dates.
+
+        OPI: GetUserBusy / ПолучитьЗанятостьПользователей; CLI: opi-bitrix24 GetUserBusy; the Russian name of ``get_user_busy``
+
+        Calls: calendar.accessibility.get
+
+        Args:
+            Пользователи: one user id or a list (a single id is sent as a one-item list).
+            ДатаНачала: the first day: a ``date``/``datetime`` or ISO 8601 text; sent as ``YYYY-MM-DD``.
+            ДатаОкончания: the last day, the same way.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_user_busy(users=Пользователи, start_date=ДатаНачала, end_date=ДатаОкончания)
+        except InvalidArgument as error:
+            raise translated(error, "GetUserBusy") from None
 
     def ПолучитьПользовательскиеНастройкиКалендаря(self) -> Result:
-        """Get the current user's own calendar settings. (OPI: ПолучитьПользовательскиеНастройкиКалендаря; the same as ``get_custom_calendar_settings``)"""
-        return self.get_custom_calendar_settings()
+        """Get the current user's own calendar settings.
+
+        OPI: GetCustomCalendarSettings / ПолучитьПользовательскиеНастройкиКалендаря; CLI: opi-bitrix24 GetCustomCalendarSettings; the Russian name of ``get_custom_calendar_settings``
+
+        Calls: calendar.user.settings.get (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_custom_calendar_settings()
+        except InvalidArgument as error:
+            raise translated(error, "GetCustomCalendarSettings") from None
 
     def УстановитьПользовательскиеНастройкиКалендаря(self, СтруктураНастроек: Structure) -> Result:
-        """Save new calendar settings for the current user. (OPI: УстановитьПользовательскиеНастройкиКалендаря; the same as ``set_custom_calendar_settings``)"""
-        return self.set_custom_calendar_settings(settings_structure=СтруктураНастроек)
+        """Save new calendar settings for the current user.
+
+        OPI: SetCustomCalendarSettings / УстановитьПользовательскиеНастройкиКалендаря; CLI: opi-bitrix24 SetCustomCalendarSettings; the Russian name of ``set_custom_calendar_settings``
+
+        Calls: calendar.user.settings.set
+
+        Args:
+            СтруктураНастроек: the settings (see :func:`get_calednar_custom_settings_structure`) as a dict, JSON
+                text or a path to a .json file; sent unchanged under ``settings``.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.set_custom_calendar_settings(settings_structure=СтруктураНастроек)
+        except InvalidArgument as error:
+            raise translated(error, "SetCustomCalendarSettings") from None
 
     def ПолучитьСтруктуруНастроекКалендаря(self) -> Result:
-        """Get the portal's general calendar settings (work time, holidays, paths...). (OPI: ПолучитьСтруктуруНастроекКалендаря; the same as ``get_calendar_settings_structure``)"""
-        return self.get_calendar_settings_structure()
+        """Get the portal's general calendar settings (work time, holidays, paths...).
+
+        OPI: GetCalendarSettingsStructure / ПолучитьСтруктуруНастроекКалендаря; CLI: opi-bitrix24 GetCalendarSettingsStructure; the Russian name of ``get_calendar_settings_structure``
+
+        Calls: calendar.settings.get (GET; ``auth`` in the query string in token mode)
+
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_calendar_settings_structure()
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarSettingsStructure") from None
 
     def ПолучитьСтруктуруПользовательскихНастроекКаледнаря(self, Пустая: Flag = False) -> Result:
-        """Return a template of the user calendar settings (for :func:`set_custom_calendar_settings`). (OPI: ПолучитьСтруктуруПользовательскихНастроекКаледнаря; the same as ``get_calednar_custom_settings_structure``)"""
-        return self.get_calednar_custom_settings_structure(clear=Пустая)
+        """Return a template of the user calendar settings (for :func:`set_custom_calendar_settings`).
+
+        OPI: GetCalednarCustomSettingsStructure / ПолучитьСтруктуруПользовательскихНастроекКаледнаря; CLI: opi-bitrix24 GetCalednarCustomSettingsStructure; the Russian name of ``get_calednar_custom_settings_structure``
+
+        Calls: nothing
+
+        The name keeps OPI's typo ("Calednar"), which is part of its public API.
+
+        Args:
+            Пустая: true for empty values (nested reminders are kept, their leaves emptied); false for a
+                description of each setting as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_calednar_custom_settings_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalednarCustomSettingsStructure") from None
 
     def ПолучитьСтруктуруКалендаря(self, Пустая: Flag = False) -> Result:
-        """Return a template of the calendar fields (for :func:`create_calendar` / :func:`update_calendar`). (OPI: ПолучитьСтруктуруКалендаря; the same as ``get_calendar_structure``)"""
-        return self.get_calendar_structure(clear=Пустая)
+        """Return a template of the calendar fields (for :func:`create_calendar` / :func:`update_calendar`).
+
+        OPI: GetCalendarStructure / ПолучитьСтруктуруКалендаря; CLI: opi-bitrix24 GetCalendarStructure; the Russian name of ``get_calendar_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values (``export`` is kept, its leaves emptied); false for a description of
+                each field as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_calendar_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarStructure") from None
 
     def СоздатьСобытиеКалендаря(self, ОписаниеСобытия: Structure) -> Result:
-        """Create a calendar event from an event description. (OPI: СоздатьСобытиеКалендаря; the same as ``create_calendar_event``)"""
-        return self.create_calendar_event(event_description=ОписаниеСобытия)
+        """Create a calendar event from an event description.
+
+        OPI: CreateCalendarEvent / СоздатьСобытиеКалендаря; CLI: opi-bitrix24 CreateCalendarEvent; the Russian name of ``create_calendar_event``
+
+        Calls: calendar.event.add
+
+        Every key of the description is sent at the top level of the request exactly as given; nested
+        ``rrule``, ``remind`` and ``meeting`` stay nested (OPI copies them without conversion).
+
+        Args:
+            ОписаниеСобытия: ``type``, ``ownerId``, ``from``, ``to``, ``section``, ``name``... (see
+                :func:`get_calendar_events_structure`) as a dict, JSON object text (single quotes accepted) or
+                a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.create_calendar_event(event_description=ОписаниеСобытия)
+        except InvalidArgument as error:
+            raise translated(error, "CreateCalendarEvent") from None
 
     def ИзменитьСобытиеКалендаря(self, IDСобытия: Id, ОписаниеСобытия: Structure) -> Result:
-        """Change a calendar event. (OPI: ИзменитьСобытиеКалендаря; the same as ``update_calendar_event``)"""
-        return self.update_calendar_event(event_id=IDСобытия, event_description=ОписаниеСобытия)
+        """Change a calendar event.
+
+        OPI: UpdateCalendarEvent / ИзменитьСобытиеКалендаря; CLI: opi-bitrix24 UpdateCalendarEvent; the Russian name of ``update_calendar_event``
+
+        Calls: calendar.event.update
+
+        The id goes first, as text under ``id``; then every key of the description follows at the top
+        level, unchanged.
+
+        Args:
+            IDСобытия: the event id.
+            ОписаниеСобытия: the fields to change (see :func:`get_calendar_events_structure`): a dict, JSON
+                object text or a path to a .json file.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.update_calendar_event(event_id=IDСобытия, event_description=ОписаниеСобытия)
+        except InvalidArgument as error:
+            raise translated(error, "UpdateCalendarEvent") from None
 
     def ПолучитьСобытиеКалендаря(self, IDСобытия: Id) -> Result:
-        """Get one calendar event by id. (OPI: ПолучитьСобытиеКалендаря; the same as ``get_calendar_event``)"""
-        return self.get_calendar_event(event_id=IDСобытия)
+        """Get one calendar event by id.
+
+        OPI: GetCalendarEvent / ПолучитьСобытиеКалендаря; CLI: opi-bitrix24 GetCalendarEvent; the Russian name of ``get_calendar_event``
+
+        Calls: calendar.event.getbyid
+
+        Args:
+            IDСобытия: the event id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_calendar_event(event_id=IDСобытия)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarEvent") from None
 
     def ПолучитьСобытияКалендарей(self, IDВладельца: Id, Тип: str, Фильтр: Structure = "") -> Result:
-        """List the events of an owner's calendars, optionally for a period and some calendars only. (OPI: ПолучитьСобытияКалендарей; the same as ``get_calendar_events``)"""
-        return self.get_calendar_events(owner_id=IDВладельца, type=Тип, filter=Фильтр)
+        """List the events of an owner's calendars, optionally for a period and some calendars only.
+
+        OPI: GetCalendarEvents / ПолучитьСобытияКалендарей; CLI: opi-bitrix24 GetCalendarEvents; the Russian name of ``get_calendar_events``
+
+        Calls: calendar.event.get
+
+        As in OPI, only three filter keys are used: ``from`` and ``to`` (a ``date``/``datetime`` or ISO 8601
+        text, sent as ``YYYY-MM-DD``) and ``section`` (one calendar id or a list, sent as a list). Any other
+        key is silently dropped. Without dates the portal takes 3 months back and forward.
+
+        Args:
+            IDВладельца: the owner's id, sent as text under ``ownerId``.
+            Тип: the owner type: ``user``, ``group`` or ``company_calendar``.
+            Фильтр: the filter as a dict, JSON object text or a path to a .json file; see
+                :func:`get_calendar_events_filter_structure`.
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_calendar_events(owner_id=IDВладельца, type=Тип, filter=Фильтр)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarEvents") from None
 
     def УдалитьСобытиеКалендаря(self, IDСобытия: Id) -> Result:
-        """Delete a calendar event. (OPI: УдалитьСобытиеКалендаря; the same as ``delete_calendar_event``)"""
-        return self.delete_calendar_event(event_id=IDСобытия)
+        """Delete a calendar event.
+
+        OPI: DeleteCalendarEvent / УдалитьСобытиеКалендаря; CLI: opi-bitrix24 DeleteCalendarEvent; the Russian name of ``delete_calendar_event``
+
+        Calls: calendar.event.delete
+
+        Args:
+            IDСобытия: the event id (sent as text under ``id``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.delete_calendar_event(event_id=IDСобытия)
+        except InvalidArgument as error:
+            raise translated(error, "DeleteCalendarEvent") from None
 
     def ПолучитьСтатусУчастияПользователя(self, IDСобытия: Id) -> Result:
-        """Get the current user's participation status in an event (``Y``, ``N``, ``Q`` or ``H`` for the host). (OPI: ПолучитьСтатусУчастияПользователя; the same as ``get_user_participation_status``)"""
-        return self.get_user_participation_status(event_id=IDСобытия)
+        """Get the current user's participation status in an event (``Y``, ``N``, ``Q`` or ``H`` for the host).
+
+        OPI: GetUserParticipationStatus / ПолучитьСтатусУчастияПользователя; CLI: opi-bitrix24 GetUserParticipationStatus; the Russian name of ``get_user_participation_status``
+
+        Calls: calendar.meeting.status.get
+
+        Args:
+            IDСобытия: the event id (sent as text under ``eventId``).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.get_user_participation_status(event_id=IDСобытия)
+        except InvalidArgument as error:
+            raise translated(error, "GetUserParticipationStatus") from None
 
     def УстановитьСтатусУчастияПользователя(self, IDСобытия: Id, Статус: str) -> Result:
-        """Set the current user's participation status in an event. (OPI: УстановитьСтатусУчастияПользователя; the same as ``set_user_participation_status``)"""
-        return self.set_user_participation_status(event_id=IDСобытия, status=Статус)
+        """Set the current user's participation status in an event.
+
+        OPI: SetUserParticipationStatus / УстановитьСтатусУчастияПользователя; CLI: opi-bitrix24 SetUserParticipationStatus; the Russian name of ``set_user_participation_status``
+
+        Calls: calendar.meeting.status.set
+
+        Args:
+            IDСобытия: the event id (sent as text under ``eventId``).
+            Статус: ``Y`` (accepted), ``N`` (declined) or ``Q`` (no answer yet).
+
+        Returns:
+            The portal's JSON answer as a dict, exactly as sent, error answers included
+            (``{"error": ..., "error_description": ...}``), as OPI returns it.
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+            TransportError: the request failed after the retries the settings allow.
+            UnexpectedResponse: the answer is not a JSON object.
+        """
+        try:
+            return self.set_user_participation_status(event_id=IDСобытия, status=Статус)
+        except InvalidArgument as error:
+            raise translated(error, "SetUserParticipationStatus") from None
 
     def ПолучитьСтруктуруСобытияКалендаря(self, Пустая: Flag = False) -> Result:
-        """Return a template of the event fields (for :func:`create_calendar_event` / :func:`update_calendar_event`). (OPI: ПолучитьСтруктуруСобытияКалендаря; the same as ``get_calendar_events_structure``)"""
-        return self.get_calendar_events_structure(clear=Пустая)
+        """Return a template of the event fields (for :func:`create_calendar_event` / :func:`update_calendar_event`).
+
+        OPI: GetCalendarEventsStructure / ПолучитьСтруктуруСобытияКалендаря; CLI: opi-bitrix24 GetCalendarEventsStructure; the Russian name of ``get_calendar_events_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values (``rrule``, ``remind`` and ``meeting`` are kept, their leaves emptied);
+                false for a description of each field as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_calendar_events_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarEventsStructure") from None
 
     def ПолучитьСтруктуруФильтраСобытийКалендарей(self, Пустая: Flag = False) -> Result:
-        """Return a template of the :func:`get_calendar_events` filter; sends nothing. (OPI: ПолучитьСтруктуруФильтраСобытийКалендарей; the same as ``get_calendar_events_filter_structure``)"""
-        return self.get_calendar_events_filter_structure(clear=Пустая)
+        """Return a template of the :func:`get_calendar_events` filter; sends nothing.
+
+        OPI: GetCalendarEventsFilterStructure / ПолучитьСтруктуруФильтраСобытийКалендарей; CLI: opi-bitrix24 GetCalendarEventsFilterStructure; the Russian name of ``get_calendar_events_filter_structure``
+
+        Calls: nothing
+
+        Args:
+            Пустая: true for empty values; false for a description of each key as its value.
+
+        Returns:
+            The structure built (no request is made).
+
+        Raises:
+            InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.
+        """
+        try:
+            return self.get_calendar_events_filter_structure(clear=Пустая)
+        except InvalidArgument as error:
+            raise translated(error, "GetCalendarEventsFilterStructure") from None

@@ -92,6 +92,61 @@ def _type_names(methods) -> List[str]:  # type: ignore[no-untyped-def]
     return sorted(name for name in used if name in types.__all__)
 
 
+def _full_doc(m, bound: bool, russian: bool) -> str:  # type: ignore[no-untyped-def]
+    """The docstring of a generated function or method: the function's own (its ``Args:`` without the
+    ``url``/``token`` a portal supplies; Russian parameter names for a Russian name), then where it
+    comes from and, if the function does not say, what it returns and raises. Indented by the caller."""
+    import inspect
+
+    doc = inspect.getdoc(m.func) or m.summary
+    skipped = {"url", "token"} if bound else set()
+    names = {p.python: (p.ru if russian else p.python) for p in m.params}
+    lines: List[str] = []
+    inside, skipping = False, False
+    for raw in doc.splitlines():
+        line = raw
+        if line.strip() in ("Args:", "Arguments:", "Parameters:"):
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            inside = False
+        head = re.match(r"^    (\w+):( ?.*)$", line) if inside else None
+        if head is not None:
+            skipping = head.group(1) in skipped
+            if not skipping:
+                line = f"    {names.get(head.group(1), head.group(1))}:{head.group(2)}"
+        elif inside and not line.startswith("        "):
+            skipping = False
+        if not skipping:
+            lines.append(line)
+    if lines and lines[-1].strip() == "Args:":
+        lines.pop()
+    where = f"OPI: {m.name} / {m.ru}; CLI: opi-bitrix24 {m.name}"
+    if russian:
+        where += f"; the Russian name of ``{m.python}``"
+    lines[1:1] = ["", where]
+    if "Returns:" not in doc:
+        lines += ["", "Returns:"]
+        if m.returns == "str":
+            lines.append("    The text built (no request is made).")
+        elif m.api:
+            lines.append("    The portal's JSON answer as a dict, exactly as sent, error answers included")
+            lines.append('    (``{"error": ..., "error_description": ...}``), as OPI returns it.')
+        else:
+            lines.append("    The structure built (no request is made).")
+    lines += ["", "Raises:"]
+    lines.append("    InvalidArgument: an argument cannot be sent (it names the parameter); nothing was sent.")
+    if m.api:
+        lines.append("    TransportError: the request failed after the retries the settings allow.")
+        lines.append("    UnexpectedResponse: the answer is not a JSON object.")
+    return "\n".join(lines)
+
+
+def _docstring(text: str, indent: str) -> List[str]:
+    body = [f"{indent}{line}" if line else "" for line in text.splitlines()]
+    body[0] = f'{indent}"""{text.splitlines()[0]}'
+    return [*body, f'{indent}"""']
+
+
 def aliases_source() -> str:
     methods = _methods()
     lines: List[str] = [
@@ -108,6 +163,8 @@ def aliases_source() -> str:
         by_module.setdefault(m.func.__module__, []).append(m.python)
     imports = {module.replace("opi_bitrix24", "", 1): sorted(names) for module, names in by_module.items()}
     imports["._types"] = _type_names(methods)
+    imports["._errors"] = ["InvalidArgument"]
+    imports["._russian"] = ["translated"]
     lines += [_import_line(module, names).rstrip("\n") for module, names in sorted(imports.items())]
     lines += ["", "__all__ = [", *(f'    "{name}",' for name in sorted(m.ru for m in methods)), "]", ""]
     for m in methods:
@@ -121,11 +178,11 @@ def aliases_source() -> str:
         lines += [
             "",
             f"def {m.ru}({', '.join(sig)}) -> {m.returns}:",
-            f'    """{m.summary}',
-            "",
-            f"    Russian alias of :func:`{m.python}` (OPI: {m.name} / {m.ru}).",
-            '    """',
-            f"    return {m.python}({call})",
+            *_docstring(_full_doc(m, bound=False, russian=True), "    "),
+            "    try:",
+            f"        return {m.python}({call})",
+            "    except InvalidArgument as error:",
+            f'        raise translated(error, "{m.name}") from None',
             "",
         ]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -175,6 +232,8 @@ def portal_source() -> str:
         "",
         "from . import _bulk",
         "from ._core import current_settings, settings",
+        "from ._errors import InvalidArgument",
+        "from ._russian import translated",
     ]
     by_module: Dict[str, List[str]] = {}
     for m in methods:
@@ -274,7 +333,7 @@ def portal_source() -> str:
         lines += [""]
         lines += _def_lines(m.python, _signature(params, "python"), m.returns)
         lines += [
-            f'        """{m.summary} (OPI: {m.name})"""',
+            *_docstring(_full_doc(m, bound=bound, russian=False), "        "),
             "        with self._scope():",
             f"            return _{m.python}({', '.join(args)})",
         ]
@@ -285,8 +344,11 @@ def portal_source() -> str:
         lines += [""]
         lines += _def_lines(m.ru, _signature(params, "ru"), m.returns)
         lines += [
-            f'        """{m.summary} (OPI: {m.ru}; the same as ``{m.python}``)"""',
-            f"        return self.{m.python}({args})",
+            *_docstring(_full_doc(m, bound=bound, russian=True), "        "),
+            "        try:",
+            f"            return self.{m.python}({args})",
+            "        except InvalidArgument as error:",
+            f'            raise translated(error, "{m.name}") from None',
         ]
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -26,7 +26,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from ._errors import InvalidArgument, OPIError
-from ._table import Method, find, methods
+from ._table import Method, find
 
 __all__ = ["EXIT_API_ERROR", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "FAIL_ON_API_ERROR_ENV", "main"]
 
@@ -68,8 +68,10 @@ def _write(stream: IO[str], text: str) -> None:
     try:
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
+            from ._help import console_bytes
+
             stream.flush()
-            rest = memoryview(text.encode("utf-8"))
+            rest = memoryview(console_bytes(text, stream))  # UTF-8, or the console's code page on a terminal
             while rest:  # a pipe closed mid-write takes part of it: the next write reports the closed pipe
                 written = buffer.write(rest)
                 rest = rest[len(rest) if written is None else written :]
@@ -96,40 +98,13 @@ def _silence(stream: IO[str]) -> None:
 def _overview() -> str:
     from . import _help
 
-    lines = [
-        f"{PROG} {__version__}: the Bitrix24 module of OpenIntegrations (OPI) for Python",
-        "",
-        f"usage: {PROG} [bitrix24] <Method> --<option> <value> ... [--out FILE] [--debug]",
-        f"       {PROG} <Method> --help",
-        "",
-        "Methods (OPI English name; Russian and snake_case names work too):",
-    ]
-    current = None
-    for method in methods():
-        if method.section != current:
-            current = method.section
-            lines.append(f"  {method.section}")
-        lines.append(f"    {method.name:<34} {_help.plain(method.summary)}")
-    lines += [
-        "",
-        "Secrets: --url and --token default to $OPI_B24_URL and $OPI_B24_TOKEN (the command line wins);",
-        "--token-file FILE reads the token from a file. Both keep secrets out of the process list.",
-    ]
-    lines += [
-        "",
-        "Scripts and cron: --fail-on-api-error (or $OPI_BITRIX24_FAIL_ON_API_ERROR=1) makes an API error body",
-        "(an answer with an error field) exit 3; the body is still printed.",
-        "",
-        "Exit codes: 0 done (API error bodies too), 2 usage error, 3 API error body (with --fail-on-api-error),"
-        " 99 transport/unexpected error, 141 output pipe closed.",
-    ]
-    return "\n".join(lines) + "\n"
+    return _help.overview(PROG, __version__)
 
 
-def _method_help(method: Method) -> str:
+def _method_help(method: Method, typed: str = "") -> str:
     from . import _help
 
-    return _help.method_help(method, PROG)
+    return _help.method_help(method, PROG, russian=_help.is_russian(typed))
 
 
 def _parse(method: Method, args: Sequence[str]) -> Tuple[Dict[str, str], Optional[str], Dict[str, bool]]:
@@ -474,7 +449,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         _error(str(exc))
         return EXIT_USAGE
     if flags["help"]:
-        _write(sys.stdout, _method_help(method))
+        _write(sys.stdout, _method_help(method, args[0]))
         return EXIT_OK
     typed = _typed(args[1:])
     origin: Dict[str, str] = {}
@@ -524,6 +499,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             from . import _help
 
             problem = _help.structure_problem(values[param.cli], problem)
+        if param is not None and any("\u0400" <= char <= "\u04ff" for char in args[0]):  # a Russian name
+            from . import _russian
+
+            _write(sys.stderr, f"{PROG}: ошибка: {where} ({param.ru}): {_russian.problem(problem)}\n")
+            return EXIT_USAGE
         _error(f"{where}: {problem}")
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 99

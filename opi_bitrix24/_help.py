@@ -7,18 +7,24 @@ function reference shown as the CLI method name a user would type.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import inspect
 import os
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ._table import Method, Param, find, methods
 
 __all__ = [
     "TYPE_HINTS",
+    "TYPE_HINTS_RU",
+    "console_bytes",
+    "is_russian",
     "method_help",
     "option_docs",
+    "overview",
+    "pageable",
     "plain",
     "structure_problem",
     "suggest_method",
@@ -39,6 +45,19 @@ TYPE_HINTS: Dict[str, str] = {
     "FileData": "a path to a file (or an http(s):// URL, or base64 text)",
 }
 
+#: The same in Russian, for the help of a method typed under its Russian name.
+TYPE_HINTS_RU: Dict[str, str] = {
+    "str": "текст",
+    "Text": "текст (число отправляется своими цифрами)",
+    "Id": "число (идентификатор, отступ), например 10",
+    "IdList": "одно значение, например 1, или список, например [1,2]",
+    "Structure": "текст JSON, например {'TITLE':'x'}, или путь к файлу .json",
+    "StructureList": "список объектов JSON, например [{'ID':1}], или один объект {'ID':1}",
+    "Flag": "true или false (Истина или Ложь)",
+    "Moment": "дата: ISO 8601, например 2026-01-31T12:00:00 или 2026-01-31",
+    "FileData": "путь к файлу (или URL http(s), или текст base64)",
+}
+
 _ROLE = re.compile(r":(?:func|class|meth|attr|data|mod|exc|obj):`~?([^`]+)`")
 _LITERAL = re.compile(r"``(.+?)``")
 
@@ -55,15 +74,37 @@ def plain(text: str) -> str:
     return _LITERAL.sub(lambda m: m.group(1), text)
 
 
-def what_to_type(param: Param, method: Optional[Method] = None) -> str:
+def what_to_type(param: Param, method: Optional[Method] = None, russian: bool = False) -> str:
     """The kind of value an option takes, in the words a CLI user needs (``method``: whose option it is)."""
     if param.python == "url":
         if method is not None and "url" not in method.portal_options:
-            return "an http(s) link"
-        return "the webhook URL, or the portal address (with --token)"
+            return "ссылка http(s)" if russian else "an http(s) link"
+        return (
+            "URL вебхука или адрес портала (с --token)"
+            if russian
+            else "the webhook URL, or the portal address (with --token)"
+        )
     if param.python == "token":
-        return "an OAuth access token (leave it out for a webhook)"
+        return (
+            "токен доступа OAuth (для вебхука не нужен)"
+            if russian
+            else "an OAuth access token (leave it out for a webhook)"
+        )
+    if russian:
+        return TYPE_HINTS_RU.get(param.annotation, "текст")
     return TYPE_HINTS.get(param.annotation, "text")
+
+
+def is_russian(name: str) -> bool:
+    """Whether a method name was typed in Cyrillic (then help and option errors are in Russian)."""
+    return any("\u0400" <= char <= "\u04ff" for char in name)
+
+
+def pageable(method: Method) -> bool:
+    """Whether ``--all`` works for a method: one list request whose result shape the bulk layer knows."""
+    from . import _bulk
+
+    return len(method.api) == 1 and method.api[0].lower() in _bulk.SHAPES
 
 
 def option_docs(method: Method) -> Dict[str, str]:
@@ -88,15 +129,14 @@ def option_docs(method: Method) -> Dict[str, str]:
     return {name: plain(" ".join(parts)) for name, parts in found.items()}
 
 
-def _default(param: Param) -> str:
+def _default(param: Param, russian: bool = False) -> str:
     if param.required:
-        return "required"
+        return "обязательная" if russian else "required"
     value = param.default
     if value == "" or value is None:
-        return "optional, empty by default"
-    if isinstance(value, bool):
-        return f"optional, default {'true' if value else 'false'}"
-    return f"optional, default {value}"
+        return "необязательная, по умолчанию пусто" if russian else "optional, empty by default"
+    shown = ("true" if value else "false") if isinstance(value, bool) else value
+    return f"необязательная, по умолчанию {shown}" if russian else f"optional, default {shown}"
 
 
 def _wrap(text: str, indent: str, width: int = 100) -> List[str]:
@@ -105,12 +145,15 @@ def _wrap(text: str, indent: str, width: int = 100) -> List[str]:
     return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
 
 
-def method_help(method: Method, prog: str) -> str:
-    """The ``<Method> --help`` page."""
+def method_help(method: Method, prog: str, russian: bool = False) -> str:
+    """The ``<Method> --help`` page; in Russian (the frame, the kinds of values) when ``russian``."""
+    if russian:
+        return _method_help_ru(method, prog)
     docs = option_docs(method)
     lines = [
         f"usage: {prog} {method.name} "
-        + " ".join(f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params),
+        + " ".join(f"--{p.cli} <value>" if p.required else f"[--{p.cli} <value>]" for p in method.params)
+        + (" [--all] [--quiet]" if pageable(method) else ""),
         "",
         plain(method.summary),
         f"Calls: {', '.join(method.api) or '(no request: the result is built locally)'}",
@@ -130,6 +173,14 @@ def method_help(method: Method, prog: str) -> str:
             lines += _wrap(f"Or from {also} when --{p.cli} is not given.", "      ")
     if "token" in portal:
         lines += ["  --token-file FILE", "      read the token from FILE (instead of --token)"]
+    if pageable(method):
+        lines += [
+            "  --all",
+            "      every page, not one: the rows of all pages as one JSON list (50 pages per batch request;",
+            "      an error on any page fails the run). The page offset option is then the first row to start from.",
+            "  --quiet",
+            "      with --all: no progress line on stderr",
+        ]
     lines += [
         "  --out FILE",
         "      write the result to FILE instead of stdout",
@@ -148,6 +199,134 @@ def method_help(method: Method, prog: str) -> str:
             "process list; the command line wins.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _method_help_ru(method: Method, prog: str) -> str:
+    docs = option_docs(method)
+    lines = [
+        f"вызов: {prog} {method.ru} "
+        + " ".join(f"--{p.cli} <значение>" if p.required else f"[--{p.cli} <значение>]" for p in method.params)
+        + (" [--all] [--quiet]" if pageable(method) else ""),
+        "",
+        plain(method.summary),
+        f"Метод REST: {', '.join(method.api) or '(без запроса: результат строится на месте)'}",
+        f"Python: {method.python}()   OPI: {method.ru} / {method.name}   Раздел: {method.section_ru}",
+        "",
+        "Опции:",
+    ]
+    portal = method.portal_options
+    environment = {"url": "$OPI_B24_URL", "token": "$OPI_B24_TOKEN"}
+    for p in method.params:
+        lines.append(f"  --{p.cli} ({_default(p, russian=True)}; параметр OPI {p.ru}, Python {p.python})")
+        lines += _wrap(f"Что указать: {what_to_type(p, method, russian=True)}", "      ")
+        if docs.get(p.python) and p.python not in ("url", "token"):
+            lines += _wrap(f"Описание (англ.): {docs[p.python]}", "      ")
+        if p.cli in portal:
+            also = environment[p.cli] + (" или --token-file ФАЙЛ" if p.cli == "token" else "")
+            lines += _wrap(f"Если --{p.cli} не указана — из {also}.", "      ")
+    if "token" in portal:
+        lines += ["  --token-file ФАЙЛ", "      прочитать токен из файла (вместо --token)"]
+    if pageable(method):
+        lines += [
+            "  --all",
+            "      все страницы, а не одна: строки всех страниц одним списком JSON (50 страниц в одном",
+            "      запросе batch; ошибка на любой странице прерывает вызов)",
+            "  --quiet",
+            "      с --all: без строки прогресса в stderr",
+        ]
+    lines += [
+        "  --out ФАЙЛ",
+        "      записать результат в файл, а не выводить",
+        "  --debug",
+        "      показать запросы (секреты скрыты) и трассировку ошибок в stderr",
+        "",
+        "Значения — текст, как в oint: список — [1,2], структура — текст JSON (можно в одинарных",
+        "кавычках: {'TITLE':'x'}) или путь к файлу .json, булево — true или false.",
+    ]
+    if portal:
+        lines += [
+            "",
+            "Секреты: $OPI_B24_URL / $OPI_B24_TOKEN и --token-file убирают --url и --token из списка",
+            "процессов; опция в командной строке важнее переменной.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def overview(prog: str, version: str) -> str:
+    """``opi-bitrix24 --help``: how to call, every method, the bulk additions, the environment, exit codes."""
+    lines = [
+        f"{prog} {version}: the Bitrix24 module of OpenIntegrations (OPI) for Python",
+        "",
+        f"usage: {prog} [bitrix24] <Method> --<option> <value> ... [--out FILE] [--debug]",
+        f"       {prog} <Method> --help            options of one method (in Russian for a Russian name)",
+        f"       {prog} <ListMethod> ... --all     every page, not one (e.g. GetDealsList --all)",
+        f"       {prog} Call --url <webhook> --method <rest.method> [--params <JSON>] [--all] [--quiet]",
+        "",
+        "Methods (OPI English name; Russian and snake_case names work too; * takes --all):",
+    ]
+    current = None
+    for method in methods():
+        if method.section != current:
+            current = method.section
+            lines.append(f"  {method.section}")
+        mark = "*" if pageable(method) else " "
+        lines.append(f"   {mark}{method.name:<34} {plain(method.summary)}")
+    lines += [
+        "",
+        "Bulk (additions beyond OPI):",
+        "  Call        any REST method, parameters as JSON (--params '{\"id\": 5}' or a .json file)",
+        "  --all       with Call or a list method (*): every page, 50 pages per batch request",
+        "  --quiet     no progress line on stderr (shown only when stderr is a terminal)",
+        "",
+        "Environment:",
+        "  OPI_B24_URL, OPI_B24_TOKEN   --url and --token when not given (the command line wins); or",
+        "                               --token-file FILE. Both keep secrets out of the process list.",
+        "  OPI_BITRIX24_RATE_LIMIT      the client-side rate limit: off, or <requests/s>/<burst> (5/250)",
+        "  OPI_BITRIX24_OAUTH_URL       the OAuth server of GetToken / RefreshToken",
+        "",
+        "Output: the result as UTF-8 JSON on stdout (in the console's own encoding on a terminal);",
+        "--out FILE writes it to FILE. Errors: one line on stderr.",
+        "",
+        "Scripts and cron: --fail-on-api-error (or $OPI_BITRIX24_FAIL_ON_API_ERROR=1) makes an API error body",
+        "(an answer with an error field) exit 3; the body is still printed.",
+        "",
+        "Exit codes: 0 done (API error bodies too), 2 usage error, 3 API error body (with --fail-on-api-error),"
+        " 99 transport/unexpected error, 141 output pipe closed.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def console_bytes(text: str, stream: object) -> bytes:
+    """What to write for ``text`` on ``stream``: UTF-8 into pipes and files (what programs reading the
+    output expect), the console's own encoding on a terminal (cp866 or cp1251 on an old Windows console,
+    where UTF-8 bytes would show as mojibake). A character the console cannot show becomes a JSON
+    ``\\uXXXX`` escape, so JSON output stays valid JSON."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    isatty = getattr(stream, "isatty", None)
+    terminal = bool(isatty()) if callable(isatty) else False
+    if not terminal or not isinstance(encoding, str) or encoding.lower().replace("-", "") == "utf8":
+        return text.encode("utf-8", "surrogatepass")
+    try:
+        return text.encode(encoding, "opi_bitrix24_json_escape")
+    except LookupError:  # an encoding Python does not know: UTF-8 rather than nothing
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _json_escape(error: UnicodeError) -> Tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), error.end
+
+
+codecs.register_error("opi_bitrix24_json_escape", _json_escape)
 
 
 def suggest_method(name: str) -> Optional[str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, List, Tuple
 
 import pytest
 
 from opi_bitrix24._cli import EXIT_OK, EXIT_USAGE, main
-from opi_bitrix24._help import TYPE_HINTS, option_docs, plain
+from opi_bitrix24._help import TYPE_HINTS, option_docs, pageable, plain
 from opi_bitrix24._table import Method, methods
 
 MARKUP = re.compile(r":(func|class|meth|attr|mod|exc|data|obj):|``|`[a-z_]+`")
@@ -227,3 +228,189 @@ def test_a_block_link_is_never_taken_from_the_portal_variable(capsys: Any, monke
     code, out, _ = run(capsys, "GetPictureBlock", "--title", "x", "--url", "https://example.org/p.png")
     assert code == EXIT_OK
     assert '"LINK": "https://example.org/p.png"' in out
+
+
+# --- the overview names the bulk additions and the environment; list methods show --all -------------
+
+
+def test_overview_lists_call_all_quiet_and_the_environment(capsys: Any) -> None:
+    out = run(capsys, "--help")[1]
+    lines = out.splitlines()
+    for needle in (
+        "Call --url <webhook> --method <rest.method>",
+        "  --all ",
+        "  --quiet ",
+        "OPI_B24_URL, OPI_B24_TOKEN",
+    ):
+        assert any(needle in line for line in lines), needle
+    for variable in ("OPI_BITRIX24_RATE_LIMIT", "OPI_BITRIX24_OAUTH_URL", "--token-file FILE"):
+        assert variable in out
+    marked = {line.split()[0].lstrip("*") for line in lines if line.startswith("   *")}
+    assert marked == {m.name for m in methods() if pageable(m)} and {"GetDealsList", "GetTasksList"} <= marked
+
+
+@pytest.mark.parametrize("method", [m for m in methods() if pageable(m)], ids=lambda m: m.name)
+def test_each_list_method_help_shows_all_and_quiet(capsys: Any, method: Method) -> None:
+    out = run(capsys, method.name, "--help")[1]
+    lines = out.splitlines()
+    assert lines[0].endswith(" [--all] [--quiet]")
+    assert lines[lines.index("  --all") + 1].startswith("      every page, not one:")
+    assert "  --quiet" in lines
+
+
+def test_a_method_that_cannot_page_shows_no_all(capsys: Any) -> None:
+    out = run(capsys, "GetTask", "--help")[1]
+    assert "--all" not in out and "--quiet" not in out
+
+
+# --- Russian: help and option errors under a Russian name ------------------------------------------
+
+
+def test_help_in_russian_for_a_russian_name(capsys: Any) -> None:
+    code, out, err = run(capsys, "ПолучитьСписокСделок", "--help")
+    assert (code, err) == (EXIT_OK, "")
+    lines = out.splitlines()
+    assert lines[0].startswith("вызов: opi-bitrix24 ПолучитьСписокСделок --url <значение>")
+    assert "  --offset (необязательная, по умолчанию 0; параметр OPI Отступ, Python indent)" in lines
+    assert "      Что указать: число (идентификатор, отступ), например 10" in lines
+    assert "  --all" in lines and "Опции:" in lines and "Options:" not in lines
+    english = run(capsys, "GetDealsList", "--help")[1]
+    assert english.startswith("usage: opi-bitrix24 GetDealsList") and "Что указать" not in english
+
+
+def test_an_option_error_under_a_russian_name_is_russian_and_names_the_russian_parameter(capsys: Any) -> None:
+    code, out, err = run(capsys, "СоздатьЗадачу", "--url", "https://example.bitrix24.ru/rest/1/k3y/", "--fields", "[1")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("opi-bitrix24: ошибка: --fields (СтруктураПолей): ошибка в тексте JSON (")
+    assert err.endswith("); проверьте скобки и кавычки\n")
+    code, _, err = run(capsys, "CreateTask", "--url", "https://example.bitrix24.ru/rest/1/k3y/", "--fields", "[1")
+    assert code == EXIT_USAGE and err.startswith("opi-bitrix24: error: --fields: malformed JSON text (")
+
+
+def test_python_errors_under_russian_names_name_the_russian_parameter() -> None:
+    import opi_bitrix24 as b24
+
+    hook = "https://example.bitrix24.ru/rest/1/k3y/"
+    with pytest.raises(b24.InvalidArgument) as raised:
+        b24.СоздатьЗадачу(hook, "не JSON")
+    assert raised.value.parameter == "СтруктураПолей"
+    assert str(raised.value) == (
+        "СтруктураПолей: ожидается структура (Структура или Соответствие): dict или list, текст JSON или путь к "
+        "файлу .json"
+    )
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    with pytest.raises(b24.InvalidArgument) as raised:
+        b24.Portal(hook).ПолучитьЗанятостьПользователей([1], "вчера", "2026-05-31")
+    assert raised.value.parameter == "ДатаНачала" and raised.value.problem.startswith("'вчера' — не дата (")
+    with pytest.raises(b24.InvalidArgument) as raised:
+        b24.create_task(hook, "не JSON")  # the English name keeps the English words
+    assert raised.value.parameter == "fields_structure" and raised.value.problem.startswith("expected a structure")
+
+
+def test_every_problem_the_converters_raise_has_russian_words() -> None:
+    from opi_bitrix24._russian import problem
+
+    for english in [
+        "is required",
+        "expected a structure: a dict or list, JSON text or a path to a .json file",
+        "'x' is not a boolean (use true or false)",
+        "'x' is not a date (use ISO 8601, e.g. 2026-01-31T12:00:00)",
+        "'x' is neither a single value nor a JSON array",
+        "expected bytes, a path to an existing file, an http(s) URL or base64 text",
+        "a webhook URL or a portal address is required",
+        "give either a webhook URL or a portal address with a token, not both",
+    ]:
+        assert not re.search(
+            r"[a-z]{4,}",
+            problem(english)
+            .replace("true", "")
+            .replace("false", "")
+            .replace("dict", "")
+            .replace("list", "")
+            .replace("json", "")
+            .replace("bytes", "")
+            .replace("base64", "")
+            .replace("http", ""),
+        ), english
+    assert problem("something new") == "something new"  # unknown words stay as they are
+
+
+# --- Cyrillic on a Windows console: the console's code page on a terminal, UTF-8 into pipes -------------
+
+
+PICTURE = ["GetPictureBlock", "--title", "Картинка отчёта", "--url", "https://example.org/p.png"]
+
+
+class _Console:
+    def __init__(self, encoding: str, terminal: bool) -> None:
+        import io
+
+        self.encoding = encoding
+        self.terminal = terminal
+        self.buffer = io.BytesIO()
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+    def write(self, text: str) -> int:
+        raise AssertionError("the CLI writes bytes to the buffer")
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("encoding", ["cp866", "cp1251"])
+def test_cyrillic_on_a_windows_console(monkeypatch: Any, encoding: str) -> None:
+    console = _Console(encoding, terminal=True)
+    monkeypatch.setattr("sys.stdout", console)
+    assert main(PICTURE) == EXIT_OK
+    shown = console.buffer.getvalue().decode(encoding)  # what the console shows
+    assert '"NAME": "Картинка отчёта"' in shown
+    import json
+
+    assert json.loads(shown) == json.loads(_utf8_output(monkeypatch))
+
+
+def _utf8_output(monkeypatch: Any) -> str:
+    pipe = _Console("cp1251", terminal=False)  # a pipe or a file: UTF-8 whatever the code page
+    monkeypatch.setattr("sys.stdout", pipe)
+    assert main(PICTURE) == EXIT_OK
+    return pipe.buffer.getvalue().decode("utf-8")
+
+
+def test_a_character_the_console_cannot_show_becomes_a_json_escape() -> None:
+    from opi_bitrix24._help import console_bytes
+
+    console = _Console("cp866", terminal=True)
+    written = console_bytes('{"name": "Пицца 🍕 café"}', console)
+    assert written.decode("cp866") == '{"name": "Пицца \\ud83c\\udf55 caf\\u00e9"}'
+    import json
+
+    assert json.loads(written.decode("cp866")) == {"name": "Пицца 🍕 café"}
+    assert console_bytes("Пицца", _Console("utf-8", terminal=True)) == "Пицца".encode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal stands for the console")
+@pytest.mark.parametrize("encoding", ["cp866", "cp1251"])
+def test_cyrillic_on_a_real_terminal_with_a_legacy_code_page(encoding: str) -> None:
+    import os
+    import pty
+    import subprocess
+
+    main_end, child = pty.openpty()
+    environment = dict(os.environ, PYTHONIOENCODING=encoding)
+    with subprocess.Popen([sys.executable, "-m", "opi_bitrix24", *PICTURE], stdout=child, env=environment) as run:
+        os.close(child)
+        written = b""
+        while True:
+            try:
+                chunk = os.read(main_end, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            written += chunk
+        assert run.wait(timeout=60) == 0
+    os.close(main_end)
+    assert '"NAME": "Картинка отчёта"' in written.decode(encoding)
+    assert "Картинка".encode() not in written  # not UTF-8 bytes that the console would garble

@@ -240,7 +240,7 @@ def test_overview_lists_call_all_quiet_and_the_environment(capsys: Any) -> None:
         "Call --url <webhook> --method <rest.method>",
         "  --all ",
         "  --quiet ",
-        "OPI_B24_URL, OPI_B24_TOKEN",
+        "$OPI_B24_URL, $OPI_B24_TOKEN",
     ):
         assert any(needle in line for line in lines), needle
     for variable in ("OPI_BITRIX24_RATE_LIMIT", "OPI_BITRIX24_OAUTH_URL", "--token-file FILE"):

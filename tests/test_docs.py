@@ -16,7 +16,8 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 import opi_bitrix24
-from opi_bitrix24 import _core
+from opi_bitrix24 import _cli, _core
+from opi_bitrix24._help import pageable
 from opi_bitrix24._table import find, methods
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def test_every_function_has_one_reference_entry() -> None:
         for api in method.api:
             assert f"`{api}`" in entry
         for param in method.params:
-            assert f"| `--{param.cli}` | `{param.python}` | `{param.ru}` |" in entry
+            assert f'| <span class="nobreak">`--{param.cli}`</span> | `{param.python}` | `{param.ru}` |' in entry
         assert "```python" in entry and "```sh" in entry, f"{method.name}: no example"
         link = re.search(r"Conformance cases: \[([^\]]+)\]\(\.\./([^)]+)\)", entry)
         assert link is not None and (ROOT / link.group(2)).is_file(), method.name
@@ -111,13 +112,15 @@ def test_every_command_line_in_the_docs_is_valid() -> None:
     for where, words in _command_lines():
         if not words or words[0].startswith("-"):
             continue
-        flags = {"out", "debug", "help", "all", "quiet"}
+        flags = set(_cli._RESERVED)  # --out, --token-file, --debug, --help, --all, --quiet
         if words[0] == "Call":  # the bulk addition: any REST method
             options = {"url", "method", "params", "token"} | flags
         else:
             method = find(words[0])
             assert method is not None, (where, words)
             options = {p.cli for p in method.params} | flags
+            if "--all" in words:
+                assert pageable(method), (where, words, "--all on a method that is not a paged list")
         for word in words[1:]:
             if word.startswith("--"):
                 assert word[2:].split("=")[0] in options, (where, words, word)

@@ -1,4 +1,5 @@
-"""MkDocs hook: publish the conformance case files with the site, so the reference can link to them."""
+"""MkDocs hooks: publish the conformance case files with the site (the reference links to them), and give
+each page the language it is written in (``lang: ru`` in a page's front matter) on its ``<html>`` tag."""
 
 from __future__ import annotations
 
@@ -16,3 +17,11 @@ def on_files(files: Any, config: Any) -> Any:
         uri = path.relative_to(ROOT).as_posix()
         files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    language = page.meta.get("lang")
+    if not language:
+        return output
+    default = config["theme"]["locale"].language
+    return output.replace(f'<html lang="{default}"', f'<html lang="{language}"', 1)

@@ -6,8 +6,8 @@ that the call finished under a generous bound, and that neither the webhook key 
 the exception's text, its traceback, its cause/context chain or any log record of any logger (DEBUG).
 A subset also runs through the CLI and checks the exit code and that stdout is JSON or empty.
 
-``python tests/test_faults.py --table`` prints the README "Reliability" table from :data:`FAULTS`; a test
-checks that the README holds exactly that table.
+``python tests/test_faults.py --table`` prints the fault table of docs/guides/reliability-security.md from
+:data:`FAULTS`; a test checks that the page holds exactly that table.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ class Fault(NamedTuple):
     requests: int  # requests the portal receives
     settings: Dict[str, Any] = {}  # noqa: RUF012 - a NamedTuple default, never mutated
     mode: str = "webhook"  # or "token"
-    text: str = ""  # the README wording of the outcome
+    text: str = ""  # the docs' wording of the outcome
 
 
 def _faults() -> List[Fault]:
@@ -722,9 +722,9 @@ def table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def test_readme_reliability_table_is_this_suite() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert table() in readme
+def test_the_docs_fault_table_is_this_suite() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "guides" / "reliability-security.md"
+    assert table() in page.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--table"]:

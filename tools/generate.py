@@ -491,7 +491,7 @@ def _bulk_doc() -> List[str]:
     out = [
         "## Bulk work (additions beyond OPI)",
         "",
-        'Not OPI functions: see [Bulk work](guides/bulk.md). CLI: `Call --url ... --method ... [--params ...] [--all]`',
+        "Not OPI functions: see [Bulk work](guides/bulk.md). CLI: `Call --url ... --method ... [--params ...] [--all]`",
         "and `--all` on the list methods.",
         "",
     ]

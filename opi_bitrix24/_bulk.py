@@ -39,6 +39,12 @@ __all__ = ["Command", "all_pages", "batch", "build_query", "call", "command", "d
 BATCH_SIZE = 50
 #: Rows per page of a list method.
 PAGE = 50
+#: What to do when a portal has no ``batch`` method (the error names batch, which the caller never called).
+NO_BATCH = (
+    "this portal has no batch method, which batch(), iterate() and all_pages() use: page one request at a "
+    "time with iterate(url, method, params, use_batch=False), and send updates one by one with the OPI "
+    "functions (or call())"
+)
 
 
 class Command(NamedTuple):
@@ -86,6 +92,9 @@ def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> D
     status, data = _core._exchange("POST", method, url, token, fields)
     if "error" in data:
         from ._limits import typed_error
+
+        if method == "batch" and str(data.get("error")).upper() in ("ERROR_METHOD_NOT_FOUND", "METHOD_NOT_FOUND"):
+            data = dict(data, error_description=NO_BATCH)
 
         raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], _clean(data, url, token), token)
     return data

@@ -146,7 +146,7 @@ def _examples() -> List[Any]:
 def demo() -> Iterator[str]:
     from conformance.runner.portal import serve
 
-    server = serve(0)
+    server = serve(0, rate=1000.0, burst=1000)  # the docs' examples, not the rate limit, are under test here
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -197,8 +197,49 @@ def _run_example(code: str, demo: str, where: Path, monkeypatch: pytest.MonkeyPa
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+    monkeypatch.setenv("OPI_B24_URL", f"{demo}/rest/1/k3yk3y/")  # the nightly job reads its webhook from here
     monkeypatch.chdir(where)
     monkeypatch.setattr(_core, "_global", _core._global)  # configure() in an example is undone afterwards
     source = code.replace(EXAMPLE_ORIGIN, demo)
     with opi_bitrix24.settings(oauth_url=f"{demo}/oauth/token/", rate_limit=None, retries=0):
         exec(compile(source, "<docs example>", "exec"), {"__name__": "__docs__"})
+
+
+# --- the README: its first screen, its length ------------------------------------------------------
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_is_short_and_its_first_screen_has_the_two_commands_and_a_real_portal() -> None:
+    lines = README.splitlines()
+    assert len(lines) <= 200
+    first_block = README.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert commands == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install . && python -m opi_bitrix24.demo",
+        'pip install -e ".[test,lint,docs]" && scripts/test',
+    ]
+    assert lines.index("## Calling a real portal") < 45  # on the first screen
+
+
+def test_the_readme_first_command_shows_what_the_readme_says() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "opi_bitrix24.demo"], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    said = README.split("The first ends with", 1)[1].split("##", 1)[0]
+    quoted = [" ".join(piece.split()) for piece in re.findall(r"`([^`]*)`", said)[:2]]
+    assert quoted[0] == "exported 5000 deals, updated 998, failed 2" and quoted[0] in done.stdout
+    assert quoted[1].startswith("the portal saw ") and quoted[1] in done.stdout
+
+
+def test_the_readme_test_command_needs_only_what_the_extras_install() -> None:
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    tools = {"ruff", "mypy", "mkdocs", "pytest"}
+    used = {word for word in re.findall(r"(?:^|\n|python -m )(ruff|mypy|mkdocs|pytest|tox)\b", script)}
+    assert used <= tools, used
+    project = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    extras = project.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    for tool in tools:
+        assert f'"{tool}' in extras, tool  # `pip install -e ".[test,lint,docs]"` brings it
+    assert re.search(r'^tox = \["tox', project, re.M)  # the README's tox line: pip install -e ".[tox]"

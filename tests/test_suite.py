@@ -262,35 +262,6 @@ def test_persistent_adapter_and_a_process_per_case_give_the_same_verdicts() -> N
     assert len(verdicts[0]) > 10 and verdicts[0] == verdicts[1]
 
 
-def test_readme_first_command_is_one_demo_call_and_shows_what_the_readme_says() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    first_block = text.split("```bash\n", 1)[1].split("```", 1)[0]
-    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
-    assert commands == [
-        "python3 -m venv .venv && . .venv/bin/activate && pip install . && "
-        "python -m conformance.runner.portal --demo GetUsers --users 10"
-    ]
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner.portal", "--demo", "GetUsers", "--users", "10"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    said = text.split(commands[0], 1)[1].split("```bash", 1)[0]
-    assert (
-        "`portal: POST /rest/1/demo/im.user.list.get`" in said
-        and "portal: POST /rest/1/demo/im.user.list.get" in done.stderr
-    )
-    assert re.search(
-        r"^\$ opi-bitrix24 GetUsers --users 10 --url http://127\.0\.0\.1:\d+/rest/1/demo/$", done.stderr, re.M
-    )
-    user = json.loads(done.stdout)["result"]["10"]
-    assert f'"name": "{user["name"]}"' in said and user["id"] == 10
-
-
 def test_readme_has_no_relative_links() -> None:
     """The README is the package index's project page, where a relative link leads nowhere."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -331,7 +331,16 @@ def _render(result: Any) -> str:
     return text + "\n"
 
 
+#: Whether this run's method was typed under its Russian name: its errors are then said in Russian.
+_russian_run: contextvars.ContextVar[bool] = contextvars.ContextVar("_russian_run", default=False)
+
+
 def _error(message: str) -> None:
+    if _russian_run.get():
+        from ._russian import usage
+
+        _write(sys.stderr, _redact(f"{PROG}: ошибка: {usage(message)}\n"))
+        return
     _write(sys.stderr, _redact(f"{PROG}: error: {message}\n"))
 
 
@@ -421,6 +430,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "bitrix24":
         args = args[1:]
+    _russian_run.set(bool(args) and any("\u0400" <= char <= "\u04ff" for char in args[0]))
     if not args or args[0] in ("-h", "--help", "help"):
         _write(sys.stdout, _overview())
         return EXIT_OK
@@ -502,7 +512,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         if param is not None and any("\u0400" <= char <= "\u04ff" for char in args[0]):  # a Russian name
             from . import _russian
 
-            _write(sys.stderr, f"{PROG}: ошибка: {where} ({param.ru}): {_russian.problem(problem)}\n")
+            _error(f"{where} ({param.ru}): {_russian.problem(problem)}")
             return EXIT_USAGE
         _error(f"{where}: {problem}")
         return EXIT_USAGE

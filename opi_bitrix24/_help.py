@@ -262,6 +262,9 @@ def overview(prog: str, version: str) -> str:
         f"       {prog} <ListMethod> ... --all     every page, not one (e.g. GetDealsList --all)",
         f"       {prog} Call --url <webhook> --method <rest.method> [--params <JSON>] [--all] [--quiet]",
         "",
+        "По-русски: русские имена методов работают так же, как английские; с русским именем справка",
+        f"({prog} ПолучитьПользователей --help) и сообщения об ошибках — на русском.",
+        "",
         "Methods (OPI English name; Russian and snake_case names work too; * takes --all):",
     ]
     current = None

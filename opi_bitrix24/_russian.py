@@ -14,7 +14,7 @@ from typing import Callable, List, Match, Tuple, Union
 
 from ._errors import InvalidArgument
 
-__all__ = ["problem", "translated"]
+__all__ = ["problem", "translated", "usage"]
 
 _Rule = Tuple["re.Pattern[str]", Union[str, Callable[[Match[str]], str]]]
 
@@ -104,3 +104,53 @@ def translated(error: InvalidArgument, opi_name: str) -> InvalidArgument:
         if param is not None:
             parameter = param.ru
     return InvalidArgument(parameter, problem(error.problem))
+
+
+def _ru_name(name: str) -> str:
+    from ._table import find
+
+    method = find(name)
+    return method.ru if method is not None else name
+
+
+_USAGE: List[_Rule] = [
+    (
+        re.compile(r"^(\S+) needs (--.+)$"),
+        lambda m: f"{_ru_name(m.group(1))}: не указаны обязательные опции {m.group(2)}",
+    ),
+    (
+        re.compile(r"^unknown option (--\S+) for (\S+) \((?:did you mean (--\S+)\? )?options: (.*)\)$"),
+        lambda m: (
+            f"неизвестная опция {m.group(1)} для {_ru_name(m.group(2))} ("
+            + (f"может быть, {m.group(3)}? " if m.group(3) else "")
+            + f"опции: {m.group(4)})"
+        ),
+    ),
+    (re.compile(r"^option (--\S+) needs a value$"), r"опции \1 нужно значение"),
+    (re.compile(r"^option (--\S+) is given twice$"), r"опция \1 указана дважды"),
+    (
+        re.compile(r"^unexpected argument (.*) \(options look like --name value\)$"),
+        r"лишний аргумент \1 (опции пишутся как --имя значение)",
+    ),
+    (
+        re.compile(r"^--all: (\S+) is not a paged list method$"),
+        lambda m: f"--all: {_ru_name(m.group(1))} — не списочный метод",
+    ),
+    (
+        re.compile(r"^unknown method (.*) \((?:did you mean (.*)\? )?run (\S+) --help for the list\)$"),
+        lambda m: (
+            f"неизвестный метод {m.group(1)} ("
+            + (f"может быть, {m.group(2).replace(' or ', ' или ')}? " if m.group(2) else "")
+            + f"список методов: {m.group(3)} --help)"
+        ),
+    ),
+]
+
+
+def usage(message: str) -> str:
+    """A CLI error line in Russian, for a method typed under its Russian name (unknown lines stay as they are)."""
+    for pattern, russian in _USAGE:
+        found = pattern.match(message)
+        if found is not None:
+            return russian(found) if callable(russian) else found.expand(russian)
+    return message

@@ -94,7 +94,10 @@ def test_docstring_references_become_cli_method_names() -> None:
 def test_a_mistyped_method_gets_did_you_mean(capsys: Any, typed: str, meant: str) -> None:
     code, out, err = run(capsys, typed, "--url", "x")
     assert (code, out) == (EXIT_USAGE, "")
-    assert f"unknown method {typed!r} (did you mean {meant}" in err
+    if typed.isascii():
+        assert f"unknown method {typed!r} (did you mean {meant}" in err
+    else:  # typed in Russian: said in Russian
+        assert f"неизвестный метод {typed!r} (может быть, {meant} или " in err
     assert err.count("\n") == 1
 
 
@@ -414,3 +417,43 @@ def test_cyrillic_on_a_real_terminal_with_a_legacy_code_page(encoding: str) -> N
     os.close(main_end)
     assert '"NAME": "Картинка отчёта"' in written.decode(encoding)
     assert "Картинка".encode() not in written  # not UTF-8 bytes that the console would garble
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["СоздатьЗадачу"], "opi-bitrix24: ошибка: СоздатьЗадачу: не указаны обязательные опции --url --fields\n"),
+        (
+            ["СоздатьЗадачу", "--feilds", "x"],
+            "opi-bitrix24: ошибка: неизвестная опция --feilds для СоздатьЗадачу (может быть, --fields? опции: --url "
+            "--fields --token)\n",
+        ),
+        (
+            ["ПолучитьЗадачу", "--url", "https://example.bitrix24.ru/rest/1/k3y/", "--task", "1", "--all"],
+            "opi-bitrix24: ошибка: --all: ПолучитьЗадачу — не списочный метод\n",
+        ),
+        (
+            ["СоздатьЗадачку"],
+            "opi-bitrix24: ошибка: неизвестный метод 'СоздатьЗадачку' (может быть, СоздатьЗадачу? список методов: "
+            "opi-bitrix24 --help)\n",
+        ),
+        (["СоздатьЗадачу", "--fields"], "opi-bitrix24: ошибка: опции --fields нужно значение\n"),
+        (["CreateTask"], "opi-bitrix24: error: CreateTask needs --url --fields\n"),  # English stays English
+    ],
+)
+def test_usage_errors_under_a_russian_name_are_russian(capsys: Any, argv: List[str], line: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err) == (EXIT_USAGE, "", line)
+
+
+def test_a_russian_error_line_hides_secrets(capsys: Any) -> None:
+    key = "s3cretWebhookKey77"
+    code, _, err = run(capsys, "СоздатьЗадачу", "--url", f"https://example.bitrix24.ru/rest/1/{key}/", "--fields", key)
+    assert code == EXIT_USAGE and err.startswith("opi-bitrix24: ошибка: --fields (СтруктураПолей): ")
+    assert key not in err
+
+
+def test_the_overview_tells_russian_readers_about_russian_help(capsys: Any) -> None:
+    out = run(capsys, "--help")[1]
+    assert "По-русски: русские имена методов работают так же" in out
+    assert "(opi-bitrix24 ПолучитьПользователей --help) и сообщения об ошибках — на русском." in out

@@ -49,7 +49,15 @@ from opi_bitrix24 import _cli
 from opi_bitrix24._table import find
 
 CASES = load_cases()
-STRICT = ["scheme", "host", "port", "ordered_query", "ordered_json_body", "multipart_content_type"]
+STRICT = [
+    "scheme",
+    "host",
+    "port",
+    "ordered_query",
+    "ordered_json_body",
+    "multipart_content_type",
+    "json_content_type",
+]
 
 
 def _raw_body(request: Request) -> bytes:
@@ -118,11 +126,22 @@ def multipart_content_type(r1: Request, r2: Request) -> None:
                 raise AssertionError(problem)
 
 
+def json_content_type(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: a JSON body comes with ``Content-Type: application/json`` (any parameters), as OPI sends it."""
+    for request in (r1, r2):
+        body = _raw_body(request)
+        if body[:1] in (b"{", b"["):
+            media = str(request.headers.get("Content-Type", "")).partition(";")[0].strip().lower()
+            if media != "application/json":
+                raise AssertionError(f"a JSON body sent as {media or 'no Content-Type'!r}")
+
+
 def strict_vcr() -> vcr.VCR:
     recorder = replay_vcr()
     recorder.register_matcher("ordered_json_body", ordered_json_body)
     recorder.register_matcher("ordered_query", ordered_query)
     recorder.register_matcher("multipart_content_type", multipart_content_type)
+    recorder.register_matcher("json_content_type", json_content_type)
     recorder.match_on = (*recorder.match_on, *STRICT)
     return recorder
 

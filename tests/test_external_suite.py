@@ -99,7 +99,8 @@ def test_a_fake_implementation_runs_through_the_documented_command(outside: Path
     assert wrong["status"] == "fail" and wrong["section"] == "ChatsAndDialogsManagement"
     assert wrong["description"].startswith("A webhook call sends the ids as the ID array")
     assert wrong["argv"][1:3] == [str(outside / "fake_cli.py"), "GetUsers"] and "/rest/1/${SECRET}/" in wrong["argv"][4]
-    assert wrong["message"] == "1 expected request(s) never arrived"
+    missing = "expected 1 request(s); 0 arrived, request 1 (POST /rest/1/${SECRET}/im.user.list.get) never did"
+    assert wrong["message"] == missing
     # --results holds the same JSON lines.
     assert [json.loads(x) for x in (outside / "results.jsonl").read_text(encoding="utf-8").splitlines()][:-1] == records
     # JUnit XML: one suite per section, failures and skips counted as a CI server reads them.
@@ -113,7 +114,7 @@ def test_a_fake_implementation_runs_through_the_documented_command(outside: Path
     cases = {c.get("name"): c for c in tree.iter("testcase")}
     assert set(cases) == set(by_id)
     failure = cases["bitrix24/GetUsers/documented-webhook-list"].find("failure")
-    assert failure is not None and failure.get("message") == "1 expected request(s) never arrived"
+    assert failure is not None and failure.get("message") == missing
     assert "fake_cli.py GetUsers --url" in (failure.text or "")
     assert cases[server_time[0].full_id].find("skipped") is not None
     # The matrix from those results.

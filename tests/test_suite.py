@@ -104,7 +104,8 @@ import json, sys, urllib.request
 args = sys.argv[1:]
 opts = dict(zip(args[1::2], args[2::2]))
 body = json.dumps({"ID": [1, 99]}).encode()
-req = urllib.request.Request(opts["--url"] + "im.user.list.get", data=body, method="POST")
+req = urllib.request.Request(opts["--url"] + "im.user.list.get", data=body, method="POST",
+                             headers={"Content-Type": "application/json"})
 try:
     answer = urllib.request.urlopen(req).read()
 except Exception as exc:

@@ -27,7 +27,8 @@ mode = os.environ.get("FAKE_MODE", "")
 
 def send(url, body=None):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    headers = {} if body is None else {"Content-Type": "application/json; charset=utf-8"}
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST", headers=headers)
     try:
         return urllib.request.urlopen(req).read()
     except urllib.error.HTTPError as exc:
@@ -226,13 +227,23 @@ def test_this_package_passes_its_policy_and_fails_opis_where_they_differ(tmp_pat
     assert {r["id"] for r in opis[:-1] if r["status"] == "fail"} == differ
     by_id = {r["id"]: r["message"] for r in opis[:-1]}
     tail = " (the opi outcome)"  # a failed transport case names the policy it was judged by
-    assert by_id["bitrix24/GetUsers/transport-503-forever"] == "2 expected request(s) never arrived" + tail
-    assert by_id["bitrix24/CreateTask/transport-500-on-write"] == "5 expected request(s) never arrived" + tail
-    assert by_id["bitrix24/GetUsers/transport-non-json-200"].startswith("exit 99: ")
-    assert by_id["bitrix24/GetUsers/transport-non-json-200"].endswith(tail)
+    users = "POST /rest/1/${SECRET}/im.user.list.get"
+    assert by_id["bitrix24/GetUsers/transport-503-forever"] == (
+        f"expected 6 request(s); 4 arrived, request 5 ({users}) never did" + tail
+    )
+    assert by_id["bitrix24/CreateTask/transport-500-on-write"] == (
+        "expected 6 request(s); 1 arrived, request 2 (POST /rest/1/${SECRET}/tasks.task.add) never did" + tail
+    )
+    non_json = by_id["bitrix24/GetUsers/transport-non-json-200"]
+    assert non_json.startswith('expected exit 0 and a result; got exit 99, stderr: "opi-bitrix24: error: HTTP 200')
+    assert non_json.endswith(f"sent {users}" + tail)
     # a runtime error is judged after the listed exchanges: this package gives up after one send of a write
     drop = by_id["bitrix24/CreateTask/transport-drop-on-write"]
-    assert drop == "5 expected request(s) never arrived before the error" + tail
+    assert drop.startswith("expected a runtime error (exit 99 after 6 request(s)); got exit 99, stderr: ")
+    assert drop.endswith(
+        ", sent POST /rest/1/${SECRET}/tasks.task.add: 1 arrived, "
+        "request 2 (POST /rest/1/${SECRET}/tasks.task.add) never did" + tail
+    )
     # an implementation of OPI's policy that differs on some cases says so per case in its expectations file
     outcomes = {}
     for case in cases:
@@ -258,7 +269,8 @@ opts = dict(zip(args[1::2], args[2::2]))
 fetch = opts["--fields"] + ("?auth=" + opts["--token"] if os.environ.get("FAKE_MODE") == "credentials" else "")
 fields = json.loads(urllib.request.urlopen(fetch).read())
 body = json.dumps(dict({"auth": opts["--token"]}, **fields)).encode()
-req = urllib.request.Request(opts["--url"] + "/rest/user.add", data=body, method="POST")
+req = urllib.request.Request(opts["--url"] + "/rest/user.add", data=body, method="POST",
+                             headers={"Content-Type": "application/json"})
 open(opts["--out"], "wb").write(urllib.request.urlopen(req).read())
 """
 
@@ -328,7 +340,8 @@ def once(url, verb, body):
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     data = None if body is None else json.dumps(body).encode()
-    conn.request(verb, parts.path + ("?" + parts.query if parts.query else ""), body=data)
+    headers = {} if data is None else {"Content-Type": "application/json; charset=utf-8"}
+    conn.request(verb, parts.path + ("?" + parts.query if parts.query else ""), body=data, headers=headers)
     try:
         answer = conn.getresponse()
         return answer.status, answer.getheader("Location"), answer.read()

@@ -79,7 +79,18 @@ def expectations(path: Path) -> List[Dict[str, str]]:
 
 
 #: What an expectations file may say (see README "Expectations file").
-EXPECTATION_KEYS = ("xfail", "relax", "policy", "outcomes", "output", "exit_codes", "env", "names_options", "tags")
+EXPECTATION_KEYS = (
+    "xfail",
+    "relax",
+    "policy",
+    "outcomes",
+    "output",
+    "exit_codes",
+    "env",
+    "names_options",
+    "tags",
+    "stdout_with_out",
+)
 
 
 def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
@@ -87,7 +98,8 @@ def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
     (the transport policy followed), ``outcomes`` (per case id: ``requests`` / ``expect`` overrides),
     ``output`` (the result format written: ``json`` or OPI's writer format ``opi``), ``exit_codes`` (per error
     kind), ``env`` (environment for every case, e.g. ``TZ``), ``names_options`` (``false``: the error
-    messages do not name the option, so that check is off) and ``tags`` (the default of ``--tags``, e.g.
+    messages do not name the option, so that check is off), ``stdout_with_out`` (``any``: the CLI prints
+    something besides writing ``--out``; default ``empty``) and ``tags`` (the default of ``--tags``, e.g.
     ``[opi]``: judged only on the cases that pin OPI's own behaviour)."""
     data = (_read_data(path) or {}) if path is not None and path.exists() else {}
     if not isinstance(data, dict):
@@ -122,7 +134,11 @@ def expectations_file(path: Optional[Path]) -> Dict[str, Any]:
     if not isinstance(names_options, bool):
         raise ValueError(f"{path}: names_options is true or false")
     tags = [str(tag) for tag in data.get("tags") or []]
+    stdout_with_out = data.get("stdout_with_out", "empty")
+    if stdout_with_out not in ("empty", "any"):
+        raise ValueError(f"{path}: stdout_with_out is empty or any")
     return {
+        "stdout_with_out": stdout_with_out,
         "tags": tags,
         "xfail": entries,
         "relax": relax,
@@ -215,6 +231,7 @@ def run_case(
     worker: Optional[Worker] = None,
     output_format: str = "json",
     names_options: bool = True,
+    out_stdout: str = "empty",
 ) -> Tuple[bool, str, List[str]]:
     """Run one case; returns (passed, message, the argv run with secrets masked)."""
     secret = "k" + secrets.token_hex(8)
@@ -246,46 +263,106 @@ def run_case(
             return False, f"timed out after {timeout}s", shown
         except OSError as exc:
             return False, f"cannot start {argv[0]!r}: {exc}", shown
-        output = out.read_bytes() if out.exists() else done.stdout
+        wrote_out = out.exists()
+        output = out.read_bytes() if wrote_out else b""
     stderr = mask(done.stderr.decode("utf-8", errors="replace").strip(), secret, token)
     for stream_name, data in (("stdout", done.stdout), ("stderr", done.stderr), ("--out file", output)):
         for label, value in (("webhook key", secret), ("token", token)):
             if value.encode() in data:
                 return False, f"the {label} appears in {stream_name}", shown
-    if server.problems:
-        return False, mask("; ".join(server.problems), secret, token), shown
+    ok, message = _judge(
+        case, env, done, stderr, wrote_out, output, server, exit_codes, output_format, names_options, out_stdout
+    )
+    return ok, message, shown
+
+
+def _first_line(text: str) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _happened(done: Done, stderr: str, server: ReplayServer) -> str:
+    """What the CLI did, in one phrase: its exit code, its first line of stderr (else stdout), what it sent."""
+    parts = [f"exit {done.returncode}"]
+    said = _first_line(stderr) or _first_line(done.stdout.decode("utf-8", errors="replace"))
+    if said:
+        parts.append(f"{'stderr' if _first_line(stderr) else 'stdout'}: {said!r}")
+    if server.seen:
+        more = len(server.seen) - 1
+        parts.append(f"sent {server.seen[0]}" + (f" and {more} more request{'s' if more != 1 else ''}" if more else ""))
+    else:
+        parts.append("sent nothing")
+    return ", ".join(parts)
+
+
+def _judge(
+    case: Case,
+    env: Dict[str, str],
+    done: Done,
+    stderr: str,
+    wrote_out: bool,
+    output: bytes,
+    server: ReplayServer,
+    exit_codes: Dict[str, int],
+    output_format: str,
+    names_options: bool,
+    out_stdout: str,
+) -> Tuple[bool, str]:
+    """(passed, message): every failure message says what was expected and what happened."""
+    secret, token = env["SECRET"], env["TOKEN"]
+    happened = _happened(done, stderr, server)
     if "error" in case.expect:
         kind = case.expect["error"].get("kind", "usage")
         want = case.expect["error"].get("cli_exit", exit_codes.get(kind))
-        if done.returncode == 0:
-            return False, f"expected a {kind} error, the command exited 0", shown
-        if want is not None and done.returncode != want:
-            return False, f"expected exit {want} for a {kind} error, got {done.returncode}: {stderr[:200]}", shown
-        if kind == "usage" and server.served:
-            return False, "a usage error must send nothing, but a request was made", shown
+        wanted = f"a {kind} error (exit {want if want is not None else 'non-zero'}"
+        wanted += ", nothing sent)" if kind == "usage" else f" after {len(case.http)} request(s))"
+        if kind == "usage" and server.seen:
+            return False, mask(f"expected {wanted}; got {happened}", secret, token)
+        if server.problems:
+            return False, mask(server.report(), secret, token)
+        if done.returncode == 0 or (want is not None and done.returncode != want):
+            return False, mask(f"expected {wanted}; got {happened}", secret, token)
         if server.unserved():  # a runtime error after the listed exchanges (e.g. every retry), not before
-            return False, f"{server.unserved()} expected request(s) never arrived before the error", shown
+            return False, mask(f"expected {wanted}; got {happened}: {_missing(case, server)}", secret, token)
         parameter = case.expect["error"].get("parameter")
-        if parameter and names_options and f"--{parameter}" not in stderr + output.decode("utf-8", errors="replace"):
-            return False, f"the error does not name --{parameter}: {stderr[:200]}", shown
-        return True, "", shown
+        said = stderr + done.stdout.decode("utf-8", errors="replace") + output.decode("utf-8", errors="replace")
+        if parameter and names_options and f"--{parameter}" not in said:
+            return False, mask(f"expected the error to name --{parameter}; got {happened}", secret, token)
+        return True, ""
+    if server.problems:
+        return False, mask(server.report(), secret, token)
     if done.returncode != 0:
-        return False, f"exit {done.returncode}: {stderr[:300]}", shown
+        return False, mask(f"expected exit 0 and a result; got {happened}", secret, token)
     if server.unserved():
-        return False, f"{server.unserved()} expected request(s) never arrived", shown
+        return False, mask(f"expected {len(case.http)} request(s); {_missing(case, server)}", secret, token)
+    if not wrote_out:
+        shown = _first_line(done.stdout.decode("utf-8", errors="replace"))
+        return False, mask(
+            f"expected the result in the --out file; none was written (stdout: {shown!r})", secret, token
+        )
+    if out_stdout == "empty" and done.stdout.strip():
+        shown = _first_line(done.stdout.decode("utf-8", errors="replace"))
+        return False, mask(f"expected nothing on stdout with --out; got {shown!r}", secret, token)
     expected = expected_result(case, env)
     if isinstance(expected, str):
-        actual_text = output.decode("utf-8").rstrip("\r\n")
+        actual_text = output.decode("utf-8", errors="replace").rstrip("\r\n")
         if actual_text == expected:
-            return True, "", shown
-        return False, mask(f"expected {expected!r}, got {actual_text[:200]!r}", secret, token), shown
+            return True, ""
+        return False, mask(f"result: expected {expected!r}, got {actual_text[:200]!r}", secret, token)
     try:
         actual = read_result(output, output_format)
     except ValueError as exc:
         name = "JSON" if output_format == "json" else "in OPI's writer format"
-        return False, mask(f"the result is not {name} ({exc}): {output[:120]!r}", secret, token), shown
+        return False, mask(f"the result is not {name} ({exc}): {output[:120]!r}", secret, token)
     problem = json_diff(expected, actual)
-    return (problem is None), mask(problem or "", secret, token), shown
+    return (problem is None), mask(problem or "", secret, token)
+
+
+def _missing(case: Case, server: ReplayServer) -> str:
+    """Which expected request did not arrive (the first one missing)."""
+    arrived = len(case.http) - server.unserved()
+    request = case.http[arrived]["request"]
+    return f"{arrived} arrived, request {arrived + 1} ({request['method']} {request['path']}) never did"
 
 
 def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float) -> str:
@@ -472,6 +549,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             local.worker,
             output_format,
             expected["names_options"],
+            expected["stdout_with_out"],
         )
         elapsed = time.monotonic() - started
         if not ok and (case.policy or case.full_id in expected["outcomes"]):

@@ -405,7 +405,8 @@ def request_diff(
     ``query-order`` / ``json-key-order``), and, when ``origin`` (the ``scheme://host:port`` the request
     reached) is given, the request's ``origin`` (default: the portal, ``${PORTAL}``). When the request's
     ``content_type`` header is given, a multipart upload must declare ``multipart/form-data`` with the
-    boundary its body uses (a server cannot read the parts otherwise).
+    boundary its body uses (a server cannot read the parts otherwise), and a JSON body must be declared
+    ``application/json`` (any parameters, e.g. ``charset=utf-8``).
     """
     relaxed = set(relax)
     path, _, query = target.partition("?")
@@ -434,6 +435,8 @@ def request_diff(
     if "json" in expected:
         if not body:
             return "body: expected JSON, got none"
+        if content_type is not None and content_type.partition(";")[0].strip().lower() != "application/json":
+            return f"Content-Type: expected application/json (OPI sends JSON bodies so), got {content_type!r}"
         try:
             actual = parse_json(body)
         except ValueError:

@@ -11,6 +11,16 @@ from .cases import request_diff, response_bytes, response_content_type
 
 #: The status ``_answer`` gives for an exchange whose response is ``{drop: true}``.
 DROP = 0
+#: The answer to a request the case did not expect (or one that differs from it): a 4xx that no transport
+#: policy re-sends (OPI re-sends any 5xx), with a JSON error body, so the failure is reported once.
+REFUSED_STATUS = 400
+
+
+#: its body: no detail of the request (the path holds the webhook key, which a CLI may write to --out)
+REFUSAL = (
+    b'{"error": "CONFORMANCE_UNEXPECTED_REQUEST", '
+    b'"error_description": "this request differs from the case: see the conformance report"}'
+)
 
 
 class ReplayServer:
@@ -26,6 +36,9 @@ class ReplayServer:
         self._exchanges: List[Dict[str, Any]] = []
         self.served = 0
         self.problems: List[str] = []
+        #: every request received, as ``VERB /path`` (for failure messages)
+        self.seen: List[str] = []
+        self._first_at = 0
         self.scheme = "https" if tls_context is not None else "http"
         self.relax = tuple(relax)
         server = self
@@ -70,20 +83,32 @@ class ReplayServer:
             self._exchanges = list(exchanges)
             self.served = 0
             self.problems = []
+            self.seen = []
 
     def _answer(
         self, verb: str, target: str, body: bytes, origin: str, content_type: str = ""
     ) -> Tuple[int, bytes, str, Dict[str, str]]:
         with self._lock:
+            self.seen.append(f"{verb} {target.split('?', maxsplit=1)[0]}")
+            number = len(self.seen)
+            if self.problems:  # after the first difference: counted, not reported again
+                return REFUSED_STATUS, REFUSAL, "application/json", {}
             if self.served >= len(self._exchanges):
-                self.problems.append(f"unexpected request {verb} {target.split('?', maxsplit=1)[0]}")
-                return 599, b"conformance: no request was expected here", "text/plain", {}
+                want = len(self._exchanges)
+                problem = (
+                    f"request {number}: none expected (the case has {want} request{'s' if want != 1 else ''}), "
+                    f"got {self.seen[-1]}"
+                )
+                self.problems.append(problem)
+                self._first_at = number
+                return REFUSED_STATUS, REFUSAL, "application/json", {}
             exchange = self._exchanges[self.served]
             self.served += 1
             problem = request_diff(exchange["request"], verb, target, body, origin, self.relax, content_type)
             if problem:
                 self.problems.append(f"request {self.served}: {problem}")
-                return 599, f"conformance: {problem}".encode(), "text/plain", {}
+                self._first_at = number
+                return REFUSED_STATUS, REFUSAL, "application/json", {}
             response: Mapping[str, Any] = exchange["response"]
             if response.get("drop"):
                 return DROP, b"", "", {}
@@ -92,6 +117,15 @@ class ReplayServer:
             }
             status = int(response.get("status", 200))
             return status, response_bytes(response), response_content_type(response), extra
+
+    def report(self) -> str:
+        """The first difference, and how many requests followed it (each answered with a 4xx, never re-sent)."""
+        with self._lock:
+            if not self.problems:
+                return ""
+            after = len(self.seen) - self._first_at
+            more = f" ({after} more request{'s' if after != 1 else ''} after it)" if after > 0 else ""
+            return self.problems[0] + more
 
     def unserved(self) -> int:
         with self._lock:

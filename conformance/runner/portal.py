@@ -99,7 +99,9 @@ def serve(port: int, records: int = 5000, rate: float = 2.0, burst: int = 50) ->
         do_GET = do_POST = _any  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(f"portal: {self.command} {self.path.split('?')[0]}\n")
+            # on a terminal, first clear the line: the CLI's progress line may be on it (it redraws below)
+            clear = "\r\x1b[K" if getattr(sys.stderr, "isatty", lambda: False)() else ""
+            sys.stderr.write(f"{clear}portal: {self.command} {self.path.split('?')[0]}\n")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True

@@ -147,3 +147,27 @@ def test_operating_time_of_one_window_keeps_the_largest_figure() -> None:
         assert _limits.operating_state(address, "crm.deal.list") is None
     finally:
         _limits.reset()
+
+
+def test_a_wait_that_overran_takes_a_new_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    _limits.reset()
+    now = [1000.0]
+    slept: List[float] = []
+    overruns = [0.3]  # the first wait ends 0.3 s late (a busy machine); the next one on time
+
+    def sleep(seconds: float, what: str = "") -> None:
+        slept.append(seconds)
+        now[0] += seconds + (overruns.pop(0) if overruns else 0.0)
+
+    monkeypatch.setattr(_limits, "clock", lambda: now[0])
+    monkeypatch.setattr(_limits, "sleep", sleep)
+    try:
+        assert _limits.acquire("https://b24.example", (2.0, 2)) == 0.0
+        # one slot in the bucket (burst 2 keeps one free): 0.5 s; woken 0.3 s late (more than half a slot's
+        # 0.5 s) it would reach the portal with the next request: a new slot, 0.2 s more
+        assert _limits.acquire("https://b24.example", (2.0, 2)) == pytest.approx(0.7)
+        assert slept == [0.5, pytest.approx(0.2)]
+        # three slots taken: 2 in the bucket when it woke, 1.6 drained in 0.8 s, plus the new one
+        assert _state._memory._buckets["https://b24.example:443"][0] == pytest.approx(2 - 1.6 + 1)
+    finally:
+        _limits.reset()

@@ -249,7 +249,12 @@ class Settings:
 
     def __repr__(self) -> str:
         hidden = ("session", "oauth_app")
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name not in hidden)
+        values = {name: getattr(self, name) for name in self.__slots__ if name not in hidden}
+        if values["state"] != "memory":
+            from ._state import shown as shown_state
+
+            values["state"] = shown_state(values["state"])  # a Redis URL may carry a password
+        shown = ", ".join(f"{name}={value!r}" for name, value in values.items())
         return f"Settings({shown})"
 
 

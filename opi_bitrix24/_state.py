@@ -627,6 +627,14 @@ def build(spec: str, setting: str = "state") -> State:
     raise InvalidArgument(setting, f"must be {KINDS}")
 
 
+def shown(spec: str) -> str:
+    """A ``state`` value as it may be shown: a password in a Redis URL (user info or query) is ``***``."""
+    import re
+
+    text = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", spec)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", text)
+
+
 def check(spec: str, setting: str = "state") -> None:
     """Validate a ``state`` value without connecting (InvalidArgument names ``setting``)."""
     if not isinstance(spec, str):

@@ -262,3 +262,23 @@ def test_what_redis_holds_is_what_the_docs_say(redis_url: str) -> None:
     )
     assert float(pair["expires_at"]) > time.time() + 3000
     client.close()
+
+
+def test_settings_never_show_a_redis_password() -> None:
+    config = b24.Settings(state="redis://user:pa55-word@10.0.0.5:6379/2?password=pa55-word&timeout=2")
+    assert "state='redis://user:***@10.0.0.5:6379/2?password=***&timeout=2'" in repr(config)
+    assert "pa55" not in repr(config) and "pa55" not in repr(_state.build(config.state))
+    assert _state.build(config.state).name == "redis://10.0.0.5:6379/2"
+
+
+def test_redis_without_its_client_says_how_to_install_it(portal: Any, monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis -> ImportError
+    with b24.settings(state="redis://127.0.0.1:6379/9?prefix=none:", rate_limit=(2.0, 50)):
+        with pytest.raises(StateUnavailable) as caught:
+            call(portal.webhook, "profile")
+    assert str(caught.value) == (
+        "the state store redis://127.0.0.1:6379/9 needs the redis client: pip install 'opi-bitrix24[redis]'"
+    )
+    assert portal.requests == []

@@ -191,9 +191,14 @@ def deferred() -> Iterator[List[Command]]:
     ``batch(url, cmds)``. Functions whose result needs a second request (uploads) cannot be deferred.
     """
     commands: List[Command] = []
+
+    def note(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
+        return record(commands, api_method, url, token, fields)
+
     marker = _recorder.set(commands)
     try:
-        yield commands
+        with _core.intercepting(note):  # the core's interception point: calls are noted, not sent
+            yield commands
     finally:
         _recorder.reset(marker)
 

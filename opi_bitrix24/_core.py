@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
 from . import _convert, _deadline, _stream
@@ -33,6 +33,7 @@ from ._errors import (
     TransportError,
     UnexpectedResponse,
 )
+from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -478,8 +479,6 @@ def _session(config: Settings) -> requests.Session:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -877,12 +876,30 @@ def _json_body(params: Mapping[str, Any]) -> Union[bytes, _stream.StreamedBody]:
     return text.encode("utf-8")
 
 
-def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
-    from . import _bulk
+#: What takes a call instead of sending it: ``(verb, REST method, url, token, fields) -> answer``.
+Interceptor = Callable[[str, str, Any, Any, Mapping[str, Any]], Result]
 
-    commands = _bulk.recording()
-    if commands is not None:  # inside deferred(): note the command instead of sending it
-        return _bulk.record(commands, api_method, url, token, fields)
+#: The call layer's interception point, set by a layer above the core for a block (the batch layer's
+#: ``deferred()`` records each call as a batch command): the core never imports that layer.
+_interceptor: contextvars.ContextVar[Optional[Interceptor]] = contextvars.ContextVar(
+    "opi_bitrix24_interceptor", default=None
+)
+
+
+@contextlib.contextmanager
+def intercepting(interceptor: Interceptor) -> Iterator[None]:
+    """Inside the block, every call of an OPI function goes to ``interceptor`` instead of the portal."""
+    marker = _interceptor.set(interceptor)
+    try:
+        yield
+    finally:
+        _interceptor.reset(marker)
+
+
+def _call(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
+    interceptor = _interceptor.get()
+    if interceptor is not None:  # e.g. inside deferred(): the call is noted, not sent
+        return interceptor(verb, api_method, url, token, fields)
     status, data = _exchange(verb, api_method, url, token, fields)
     if "error" in data and current_settings().raise_api_errors:
         from ._limits import typed_error

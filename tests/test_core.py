@@ -534,3 +534,40 @@ def test_netrc_credentials_are_sent_as_requests_sends_them(monkeypatch: Any, tmp
         portal.close()
     expected = b"Authorization: Basic " + base64.b64encode(b"user1:pass1")
     assert [expected in request for request in seen] == [False, True]
+
+
+# --- layering (issue 22 item 0) -------------------------------------------------------------------------
+
+
+def _relative_imports(module: Any) -> set[str]:
+    import ast
+    from pathlib import Path
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.update([node.module] if node.module else [alias.name for alias in node.names])
+    return found
+
+
+def test_the_core_imports_neither_the_batch_layer_nor_the_package_root() -> None:
+    from opi_bitrix24 import _core, _deadline, _http, _version
+
+    assert not {"_bulk", "__version__"} & _relative_imports(_core)
+    assert _relative_imports(_deadline) == {"_errors"} and _relative_imports(_http) == {"_deadline"}
+    assert _relative_imports(_version) == set()
+
+
+def test_the_interception_point_takes_a_call_instead_of_sending_it() -> None:
+    from opi_bitrix24 import _core
+
+    seen: list[tuple[Any, ...]] = []
+
+    def take(verb: str, api_method: str, url: Any, token: Any, fields: Any) -> dict[str, Any]:
+        seen.append((verb, api_method, url, token, dict(fields)))
+        return {"result": "taken"}
+
+    with _core.intercepting(take):
+        assert get_users("http://127.0.0.1:9/rest/1/key1/", [1, 10]) == {"result": "taken"}  # port 9: nothing listens
+    assert seen == [("POST", "im.user.list.get", "http://127.0.0.1:9/rest/1/key1/", "", {"ID": [1, 10]})]
+    assert _core._interceptor.get() is None

@@ -71,7 +71,9 @@ class Settings:
       OAuth refresh and the repeated request, connect, send, every byte of the answer, retries and their
       waits. A wait before sending that cannot fit raises :class:`DeadlineExceeded` at once; a wait
       after an answer (``Retry-After``, ``OPERATION_TIME_LIMIT``) that cannot fit returns that answer.
-      ``None``: no deadline. Default 300.
+      No thread per call: socket timeouts are capped by what is left and one watchdog thread shuts
+      down the socket of a request still in flight past it (only the system's name lookup cannot be
+      interrupted: the resolver's own timeout bounds it). ``None``: no deadline. Default 300.
     - ``retries``: re-sends after the first attempt, only where a re-send is safe: HTTP 503 or a
       ``QUERY_LIMIT_EXCEEDED`` answer, and connection failures before the request left (any transport
       failure for GET). Default 3.

@@ -277,6 +277,11 @@ def test_help_in_russian_for_a_russian_name(capsys: Any) -> None:
     assert "  --offset (необязательная, по умолчанию 0; параметр OPI Отступ, Python indent)" in lines
     assert "      Что указать: число (идентификатор, отступ), например 10" in lines
     assert "  --all" in lines and "Опции:" in lines and "Options:" not in lines
+    english_flags = {
+        line.split()[0] for line in run(capsys, "GetDealsList", "--help")[1].splitlines() if line.startswith("  --")
+    }
+    russian_flags = {line.split()[0] for line in lines if line.startswith("  --")}
+    assert russian_flags == english_flags  # every option and flag, in both languages
     english = run(capsys, "GetDealsList", "--help")[1]
     assert english.startswith("usage: opi-bitrix24 GetDealsList") and "Что указать" not in english
 

@@ -243,3 +243,27 @@ def test_the_readme_test_command_needs_only_what_the_extras_install() -> None:
     for tool in tools:
         assert f'"{tool}' in extras, tool  # `pip install -e ".[test,lint,docs]"` brings it
     assert re.search(r'^tox = \["tox', project, re.M)  # the README's tox line: pip install -e ".[tox]"
+
+
+# --- the Portal's methods explain themselves in an IDE (hover, help()) -----------------------------
+
+
+@pytest.mark.parametrize("method", methods(), ids=lambda m: m.name)
+def test_portal_methods_carry_the_full_docstring(method: Any) -> None:
+    import inspect
+
+    from opi_bitrix24 import Portal
+
+    bound = {"url", "token"} <= {p.python for p in method.params}
+    for name, russian in ((method.python, False), (method.ru, True)):
+        doc = inspect.getdoc(getattr(Portal, name)) or ""
+        assert doc.splitlines()[0] == method.summary, name
+        assert f"OPI: {method.name} / {method.ru}; CLI: opi-bitrix24 {method.name}" in doc
+        for api in method.api:
+            assert api in doc.split("Calls:", 1)[1].splitlines()[0], (name, api)
+        assert "\nReturns:\n    " in doc and "\nRaises:\n    InvalidArgument: " in doc
+        documented = (
+            re.findall(r"^    (\w+):", doc.split("Args:", 1)[1].split("\n\n", 1)[0], re.M) if "Args:" in doc else []
+        )
+        wanted = [p.ru if russian else p.python for p in method.params if not (bound and p.python in ("url", "token"))]
+        assert documented == wanted, (name, documented, wanted)

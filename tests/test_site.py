@@ -48,6 +48,9 @@ LAYOUT = """(() => {
 })()"""
 
 
+BUILT: List[Path] = []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if importlib.util.find_spec("mkdocs") is None:
@@ -64,6 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
+    BUILT[:] = [folder]
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -146,3 +150,22 @@ def test_the_bulk_guide_shows_the_job_the_demo_runs(browser: Browser, site: str)
     russian = browser.open(site + "guides/bulk.ru/")
     assert russian.evaluate("document.documentElement.lang") == "ru"
     assert any("портал.ИзменитьСделку(" in block for block in _code_blocks(russian))
+
+
+def test_every_page_written_in_russian_says_lang_ru(site: str) -> None:
+    pages = sorted(BUILT[0].rglob("index.html"))
+    russian = []
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        main = html.split('role="main"', 1)[-1]
+        text = re.sub(r"<pre.*?</pre>|<code.*?</code>|<[^>]+>", " ", main, flags=re.S)
+        letters = [c for c in text if c.isalpha()]
+        cyrillic = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
+        lang = re.search(r'<html lang="(\w+)"', html)
+        assert lang is not None, page
+        if letters and cyrillic / len(letters) > 0.5:
+            russian.append(page.parent.relative_to(BUILT[0]).as_posix())
+            assert lang.group(1) == "ru", page
+        else:
+            assert lang.group(1) == "en", page
+    assert {"migration/ru", "guides/bulk.ru", "guides/workers.ru"} <= set(russian), russian

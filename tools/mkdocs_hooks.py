@@ -1,5 +1,6 @@
 """MkDocs hooks: publish the conformance case files with the site (the reference links to them), and give
-each page the language it is written in (``lang: ru`` in a page's front matter) on its ``<html>`` tag."""
+each page the language it is written in on its ``<html>`` tag (``lang: ru`` in a page's front matter, or a
+Russian page's name: ``*.ru.md``, ``migration/ru.md``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def on_files(files: Any, config: Any) -> Any:
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    language = page.meta.get("lang")
+    source = page.file.src_uri
+    russian = source.endswith(".ru.md") or source.startswith("migration/ru")
+    language = page.meta.get("lang") or ("ru" if russian else None)
     if not language:
         return output
     default = config["theme"]["locale"].language

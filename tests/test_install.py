@@ -69,6 +69,9 @@ def test_the_readme_install_line_installs_a_working_package(source: Path, tmp_pa
     demo = _run([python, "-m", "conformance.runner.portal", "--demo", "GetUsers", "--users", "10"], outside)
     assert demo.returncode == 0, demo.stderr
     assert '"id": 10' in demo.stdout and "portal: POST /rest/1/demo/im.user.list.get" in demo.stderr
+    job = _run([python, "-m", "opi_bitrix24.demo", "--deals", "1000"], outside)  # the job, from the installed package
+    assert job.returncode == 0, job.stderr
+    assert "exported 1000 deals, updated 998, failed 2" in job.stdout
     installed = _run([python, "-c", "import opi_bitrix24, os; print(opi_bitrix24.__file__)"], outside)
     assert str(environment) in installed.stdout  # the installed copy, not the source folder
 

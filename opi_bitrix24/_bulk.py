@@ -54,6 +54,16 @@ class Command(NamedTuple):
     params: Dict[str, Any]
 
 
+class _Recorded(Command):
+    """A command recorded from an OPI function (:func:`deferred`, :func:`command`): its values are the
+    caller's data, never references to other commands."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Command(method={self.method!r}, params={self.params!r})"
+
+
 # --- any method -----------------------------------------------------------------------------------
 
 
@@ -160,6 +170,60 @@ def build_query(params: Mapping[str, Any], prefix: str = "") -> str:
     return "&".join(parts)
 
 
+def _refuse(parameter: str, path: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(parameter, f"{path} {problem}")
+
+
+def _key_text(key: Any, parameter: str, path: str, top: bool) -> str:
+    """A parameter key as PHP's ``parse_str`` will read it back, or :class:`InvalidArgument`."""
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise _refuse(parameter, path, f"has the key {key!r}: keys must be text or whole numbers")
+    text = str(key)
+    if not text or "[" in text or "]" in text:
+        raise _refuse(parameter, path, f"has the key {text!r}: an empty key or one with [ or ] changes the structure")
+    if top and (any(c in text for c in ". ") or text != text.strip()):
+        raise _refuse(parameter, path, f"has the key {text!r}: the portal reads . and spaces in a name as _")
+    return text
+
+
+def _strict_query(params: Mapping[str, Any], parameter: str, path: str) -> str:
+    """:func:`build_query` for a batch command, refusing what it cannot carry instead of dropping it.
+
+    ``None`` and empty lists/mappings would vanish (``{"@ID": []}`` would widen a filter to everything),
+    and keys that collide as text or hold ``[``, ``]`` (``.`` or a space at the top) would change the
+    structure: each is an :class:`InvalidArgument` naming its path (``params.filter.@ID``).
+    """
+    parts: List[str] = []
+
+    def walk(value: Mapping[Any, Any], prefix: str, where: str) -> None:
+        names: Dict[str, Any] = {}
+        for key, item in value.items():
+            text = _key_text(key, parameter, where, not prefix)
+            if text in names:
+                raise _refuse(parameter, where, f"has the keys {names[text]!r} and {key!r}: one key on the wire")
+            names[text] = key
+            name = f"{prefix}[{text}]" if prefix else text
+            here = f"{where}.{text}"
+            if item is None or item is SKIP:
+                raise _refuse(parameter, here, "is None, which a batch command cannot carry; leave the key out")
+            listed = isinstance(item, (list, tuple, set, frozenset))
+            if listed or isinstance(item, Mapping):
+                if not item:
+                    raise _refuse(
+                        parameter,
+                        here,
+                        f"is an empty {'list' if listed else 'mapping'}, which a batch command cannot carry (the "
+                        "portal would not see the key: an empty filter value would select everything); leave the key "
+                        "out or give a value",
+                    )
+                walk(dict(enumerate(item)) if listed else item, name, here)
+            else:
+                parts.append(quote_plus(name) + "=" + quote_plus(_scalar(item)))
+
+    walk(params, "", path)
+    return "&".join(parts)
+
+
 # --- deferred commands ----------------------------------------------------------------------------
 
 _recorder: contextvars.ContextVar[Optional[List[Command]]] = contextvars.ContextVar(
@@ -178,7 +242,7 @@ def recording() -> Optional[List[Command]]:
 def record(commands: List[Command], api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
     """Called by the core instead of sending: note the command; the function gets an empty answer."""
     _core.endpoint_url(url, token, api_method)  # the same argument checks as a real call
-    commands.append(Command(api_method, {k: v for k, v in fields.items() if v is not SKIP}))
+    commands.append(_Recorded(api_method, {k: v for k, v in fields.items() if v is not SKIP}))
     _last_target.set((url, token))
     return {}
 
@@ -215,7 +279,9 @@ def command(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Command:
 # --- batch ----------------------------------------------------------------------------------------
 
 Commands = Union[Mapping[str, Any], Sequence[Any]]
-_REFERENCE = re.compile(r"\$(?:result|result_error|result_total|result_next|result_time)\[([^\]]*)\]")
+#: Every reference spelling the portal fills after parsing a command (``$result[k]``, ``$next[k]``,
+#: ``$total[k]``, ``$time[k]``, ``$error[k]``, any letter case; the ``$result_next`` family too).
+_REFERENCE = re.compile(r"\$(?:result|next|total|time|error)(?:_(?:error|total|next|time))?\[([^\]]*)\]", re.I)
 _PARTS = ("result", "result_error", "result_total", "result_next", "result_time")
 
 
@@ -224,12 +290,12 @@ def _normalise(commands: Commands) -> List[Tuple[Any, str, Command]]:
     out: List[Tuple[Any, str, Command]] = []
     if isinstance(commands, Mapping):
         for key, value in commands.items():
-            text = str(key)
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+            if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise InvalidArgument(
-                    "commands", f"key {text!r}: use letters, digits and _ and start with a letter (not a number)"
+                    "commands",
+                    f"key {key!r}: use text of letters, digits and _ that starts with a letter (not a number)",
                 )
-            out.append((key, text, _command(value, text)))
+            out.append((key, key, _command(value, key)))
     else:
         for index, value in enumerate(commands):
             out.append((index, f"k{index}", _command(value, str(index))))
@@ -238,7 +304,10 @@ def _normalise(commands: Commands) -> List[Tuple[Any, str, Command]]:
 
 def _command(value: Any, where: str) -> Command:
     if isinstance(value, Command):
-        return Command(_method_name(value.method), _params(value.params))
+        made = Command(_method_name(value.method), _params(value.params))
+        if isinstance(value, _Recorded):
+            _no_references(made.params, "commands", f"commands[{where}]")
+        return made
     if isinstance(value, str):
         return Command(_method_name(value), {})
     if isinstance(value, (tuple, list)) and len(value) in (1, 2):
@@ -246,17 +315,28 @@ def _command(value: Any, where: str) -> Command:
     raise InvalidArgument("commands", f"command {where}: give (method, params)")
 
 
-def _references(value: Any) -> Iterator[str]:
+def _references(value: Any, path: str = "") -> Iterator[Tuple[str, str, str]]:
+    """``(path, spelling, referred key)`` of every reference spelling in the values (and keys)."""
     if isinstance(value, str):
         for match in _REFERENCE.finditer(value):
-            yield match.group(1)
+            yield path, match.group(0), match.group(1)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _references(str(key))
-            yield from _references(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _references(item)
+            yield from _references(str(key), path)
+            yield from _references(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for index, item in enumerate(value):
+            yield from _references(item, f"{path}[{index}]")
+
+
+def _no_references(params: Mapping[str, Any], parameter: str, path: str) -> None:
+    """Refuse the caller's data that the portal would read as a reference to another command's answer."""
+    for where, spelling, _ in _references(params, path):
+        raise InvalidArgument(
+            parameter,
+            f"{where} holds {spelling!r}, which the portal would replace with another command's answer; "
+            "send this value with call(), or chain commands with (method, params) pairs in batch()",
+        )
 
 
 def _chunks(items: List[Tuple[Any, str, Command]]) -> List[List[Tuple[Any, str, Command]]]:
@@ -265,7 +345,7 @@ def _chunks(items: List[Tuple[Any, str, Command]]) -> List[List[Tuple[Any, str, 
     for chunk in chunks:
         earlier: set[str] = set()
         for _, wire, cmd in chunk:
-            for ref in _references(cmd.params):
+            for _path, _spelling, ref in _references(cmd.params):
                 if ref in earlier:
                     continue
                 if ref in every:
@@ -279,8 +359,8 @@ def _chunks(items: List[Tuple[Any, str, Command]]) -> List[List[Tuple[Any, str, 
     return chunks
 
 
-def _wire(cmd: Command) -> str:
-    query = build_query(cmd.params)
+def _wire(cmd: Command, where: str = "commands") -> str:
+    query = _strict_query(cmd.params, "commands", where)
     return cmd.method + ("?" + query if query else "")
 
 
@@ -303,6 +383,8 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
     """
     items = _normalise(commands)
     chunks = _chunks(items)
+    for user_key, _, cmd in items:
+        _wire(cmd, f"commands[{user_key}]")  # everything is encodable before anything is sent
     out: Dict[str, Any] = {part: {} for part in _PARTS}
     progress = _Progress("batch", len(items))
     try:
@@ -322,7 +404,7 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
 
 
 def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Command]]) -> Dict[str, Any]:
-    cmd = {wire: _wire(c) for _, wire, c in chunk}
+    cmd = {wire: _wire(c, f"commands[{key}]") for key, wire, c in chunk}
     data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
     inner = data.get("result")
     if not isinstance(inner, Mapping):
@@ -406,6 +488,8 @@ def iterate(
     """
     name = _method_name(method)
     fields = _params(params)
+    _strict_query(fields, "params", "params")  # pages go out as batch commands: nothing may be dropped
+    _no_references(fields, "params", "params")
     shape = _shape(name)
     if fast is None:
         fast = shape.fast and "order" not in fields and "start" not in fields

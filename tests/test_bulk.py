@@ -493,3 +493,93 @@ def test_progress_line_on_a_terminal_and_quiet(monkeypatch: Any) -> None:
     quiet = _bulk._Progress("batch", 100, quiet=True)
     quiet.add(40)
     assert quiet.on is False
+
+
+# --- nothing widened, nothing changed on the way (issue 18 items 1, 3, 4) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"filter": {"@ID": []}}, "commands[0].filter.@ID is an empty list"),
+        ({"filter": {"STATUS_ID": "NEW", "=ASSIGNED": None}}, "commands[0].filter.=ASSIGNED is None"),
+        ({"fields": {"UF_CRM_1": {}}}, "commands[0].fields.UF_CRM_1 is an empty mapping"),
+        ({"select": ["ID", ()]}, "commands[0].select.1 is an empty list"),
+        ({"fields": {"a[b]": 1}}, "commands[0].fields has the key 'a[b]'"),
+        ({"fields": {"": 1}}, "commands[0].fields has the key ''"),
+        ({"a.b": 1}, "commands[0] has the key 'a.b': the portal reads . and spaces in a name as _"),
+        ({"fields": {1: "x", "1": "y"}}, "commands[0].fields has the keys 1 and '1': one key on the wire"),
+        ({"fields": {True: "x"}}, "commands[0].fields has the key True: keys must be text or whole numbers"),
+    ],
+)
+def test_batch_refuses_what_its_encoding_cannot_carry_before_sending(portal: Any, params: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        batch(portal.webhook, [("crm.lead.list", params)])
+    assert caught.value.parameter == "commands" and message in str(caught.value)
+    assert portal.requests == []
+
+
+def test_batch_refuses_a_bad_command_of_a_later_chunk_before_the_first_is_sent(portal: Any) -> None:
+    commands = [("crm.lead.get", {"id": i}) for i in range(60)] + [("crm.lead.list", {"filter": {"@ID": []}})]
+    with pytest.raises(InvalidArgument, match=r"commands\[60\]\.filter\.@ID is an empty list"):
+        batch(portal.webhook, commands)
+    assert portal.requests == []
+
+
+def test_batch_encodes_nested_values_it_can_carry(portal: Any) -> None:
+    portal.reply(payload={"result": {"result": {"k0": []}, "result_error": []}})
+    batch(portal.webhook, [("crm.lead.list", {"filter": {"@ID": (1, 2), "x.y": False}, "select": {"ID"}})])
+    assert portal.json_body(-1)["cmd"] == {
+        "k0": "crm.lead.list?filter%5B%40ID%5D%5B0%5D=1&filter%5B%40ID%5D%5B1%5D=2&filter%5Bx.y%5D=0&select%5B0%5D=ID"
+    }
+
+
+def test_batch_refuses_command_keys_that_are_not_text(portal: Any) -> None:
+    with pytest.raises(InvalidArgument, match=r"key True: use text"):
+        batch(portal.webhook, {True: ("profile", {}), "True": ("profile", {})})  # type: ignore[dict-item]
+    assert portal.requests == []
+
+
+def test_iterate_refuses_an_empty_list_in_a_filter_instead_of_widening_it(portal: Any) -> None:
+    for fast in (None, False):
+        with pytest.raises(InvalidArgument) as caught:
+            next(iterate(portal.webhook, "crm.lead.list", {"filter": {"@ID": []}}, fast=fast))
+        assert str(caught.value).startswith("params: params.filter.@ID is an empty list")
+    with pytest.raises(InvalidArgument, match=r"params\.filter\.@ID is an empty list"):
+        all_pages(b24.get_leads_list, portal.webhook, {"@ID": []})
+    with pytest.raises(InvalidArgument, match=r"params\.filter\.STATUS_ID is None"):
+        list(iterate(portal.webhook, "user.get", {"filter": {"STATUS_ID": None}}, use_batch=False))
+    assert portal.requests == []
+
+
+def test_recorded_commands_holding_reference_text_are_refused(portal: Any) -> None:
+    for text in ("Invoice $result[k0][0][UF_SALARY]", "x $RESULT[k0]", "$Next[k0]", "$total[k0]", "$TIME[k0]"):
+        with deferred() as commands:
+            b24.get_leads_list(portal.webhook)
+            b24.update_lead(portal.webhook, 7, {"TITLE": text})
+        with pytest.raises(InvalidArgument) as caught:
+            batch(portal.webhook, commands)
+        spelling = text.split()[-1].split("]")[0] + "]"
+        assert str(caught.value).startswith(f"commands: commands[1].fields.TITLE holds '{spelling}'")
+    with pytest.raises(InvalidArgument, match=r"commands\[k\]\.fields\.TITLE holds '\$error\[a\]'"):
+        batch(portal.webhook, {"k": command(b24.update_lead, portal.webhook, 7, {"TITLE": "$error[a]"})})
+    with pytest.raises(InvalidArgument, match=r"params\.filter\.TITLE holds '\$result\[p0\]'"):
+        next(iterate(portal.webhook, "crm.lead.list", {"filter": {"TITLE": "$result[p0][0][ID]"}}))
+    assert portal.requests == []
+    assert repr(command(b24.get_lead, portal.webhook, 5)) == "Command(method='crm.lead.get', params={'id': '5'})"
+
+
+def test_the_cross_chunk_guard_knows_every_reference_spelling_in_any_case(portal: Any) -> None:
+    for spelling in ("$RESULT[k3]", "$next[k3]", "$Total[k3]", "$time[k3]", "$ERROR[k3]", "$result_next[k3]"):
+        commands = [("crm.lead.get", {"id": i}) for i in range(50)] + [("crm.lead.get", {"id": spelling})]
+        with pytest.raises(InvalidArgument, match=r"command k50 refers to \$result\[k3\]"):
+            batch(portal.webhook, commands)
+        with pytest.raises(InvalidArgument, match="an unknown command"):
+            batch(portal.webhook, [("crm.lead.get", {"id": spelling.replace("k3", "zz")})])
+    assert portal.requests == []
+
+
+def test_reference_spellings_in_raw_commands_are_sent_as_references(portal: Any) -> None:
+    portal.reply(payload={"result": {"result": {"k0": {"ID": "1"}, "k1": {"ID": "1"}}, "result_error": []}})
+    batch(portal.webhook, [("crm.lead.get", {"id": 1}), ("crm.lead.get", {"id": "$Result[k0][ID]"})])
+    assert portal.json_body()["cmd"]["k1"] == "crm.lead.get?id=%24Result%5Bk0%5D%5BID%5D"

@@ -368,42 +368,83 @@ _Progress = _progress.Task
 _quiet = _progress.quiet  # the CLI's --quiet
 
 
+#: The ``error`` of the marker that :func:`batch` puts in ``result_error`` for a command the portal
+#: answered in neither ``result`` nor ``result_error`` (after ``halt``, or lost), or never got (a chunk
+#: not sent after ``halt``).
+NOT_ANSWERED = "NOT_ANSWERED"
+
+
 def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> Dict[str, Any]:
     """Run many commands, 50 per ``batch`` request, in order.
 
     ``commands``: a mapping ``{key: (method, params)}`` or a list of ``(method, params)`` (or
     :class:`Command` values from :func:`deferred` / :func:`command`). A parameter value may refer to
     an earlier command of the same chunk of 50 as ``$result[key][field]`` (list input: keys ``k0``,
-    ``k1``, ...); a reference across a chunk boundary is refused before anything is sent.
+    ``k1``, ...); a reference across a chunk boundary is refused before anything is sent, and so is a
+    value the batch encoding cannot carry (``None``, an empty list or mapping), a key that would change
+    on the wire, and reference text inside a command recorded from an OPI function.
 
     Returns ``{"result": {...}, "result_error": {...}, "result_total": {...}, "result_next": {...},
-    "result_time": {...}}`` keyed by your keys (list positions for a list), in command order. With
-    ``halt=True`` no further chunk is sent after one that had an error. An error answer of the batch
-    request itself raises :class:`APIError`.
+    "result_time": {...}}`` keyed by your keys (list positions for a list), in command order. Every
+    command is in ``result`` or ``result_error``: one the portal answered in neither, or that was never
+    sent, has ``{"error": "NOT_ANSWERED", ...}``. With ``halt=True`` no further chunk is sent after one
+    that had an error. An error answer of the batch request itself raises :class:`APIError`; with
+    ``raise_api_errors=True`` the first failed (or unanswered) command raises its typed
+    :class:`APIError` once its chunk is done, and no further chunk is sent.
     """
     items = _normalise(commands)
     chunks = _chunks(items)
     for user_key, _, cmd in items:
         _wire(cmd, f"commands[{user_key}]")  # everything is encodable before anything is sent
     out: Dict[str, Any] = {part: {} for part in _PARTS}
+    raising = _core.current_settings().raise_api_errors
     progress = _Progress("batch", len(items))
     try:
-        for chunk in chunks:
+        for number, chunk in enumerate(chunks):
             answer = _send_chunk(url, token, halt, chunk)
-            for user_key, wire, _cmd in chunk:
-                for part in _PARTS:
-                    values = answer.get(part)
-                    if isinstance(values, Mapping) and wire in values:
-                        out[part][user_key] = values[wire]
+            failed = _account(chunk, answer, out, "the portal answered it in neither result nor result_error")
             progress.add(len(chunk))
+            if failed is not None and raising:
+                raise _command_error(failed, out, items)
             if halt and out["result_error"]:
+                for later in chunks[number + 1 :]:
+                    _account(later, {}, out, "not sent: an earlier command failed and halt is on")
                 break
     finally:
         progress.close()
     return out
 
 
+def _account(
+    chunk: List[Tuple[Any, str, Command]], answer: Mapping[str, Any], out: Dict[str, Any], missing: str
+) -> Optional[Tuple[Any, Command]]:
+    """Copy one chunk's answer into ``out`` under the caller's keys; a command in neither ``result`` nor
+    ``result_error`` gets the :data:`NOT_ANSWERED` marker. Returns the first failed ``(key, command)``."""
+    failed: Optional[Tuple[Any, Command]] = None
+    for user_key, wire, cmd in chunk:
+        for part in _PARTS:
+            values = answer.get(part)
+            if isinstance(values, Mapping) and wire in values:
+                out[part][user_key] = values[wire]
+        if user_key not in out["result"] and user_key not in out["result_error"]:
+            out["result_error"][user_key] = {"error": NOT_ANSWERED, "error_description": missing}
+        if user_key in out["result_error"] and failed is None:
+            failed = (user_key, cmd)
+    return failed
+
+
+def _command_error(failed: Tuple[Any, Command], out: Mapping[str, Any], items: Sequence[Any]) -> APIError:
+    key, cmd = failed
+    body = out["result_error"][key]
+    error = api_error(200, cmd.method, dict(body) if isinstance(body, Mapping) else {"error": str(body)})
+    done = len(out["result"])
+    error.args = (f"{error.args[0]} (batch command {key!r}; {done} of {len(items)} commands succeeded)",)
+    return error
+
+
 def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Command]]) -> Dict[str, Any]:
+    """Send one batch request of at most 50 commands; its inner answer (``result``, ``result_error``, ...),
+    with the portal's error texts cleaned of secrets."""
     cmd = {wire: _wire(c, f"commands[{key}]") for key, wire, c in chunk}
     data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
     inner = data.get("result")
@@ -416,7 +457,10 @@ def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Co
     if isinstance(times, Mapping):
         for _, wire, c in chunk:
             _limits.note_time(address, c.method, times.get(wire))
-    return dict(inner)
+    answer = dict(inner)
+    if isinstance(answer.get("result_error"), Mapping):
+        answer["result_error"] = _clean(answer["result_error"], url, token)
+    return answer
 
 
 # --- every page -----------------------------------------------------------------------------------

@@ -184,7 +184,12 @@ def test_batch_halt_stops_after_the_chunk_with_an_error(sim: SimPortal) -> None:
     commands = [("crm.lead.get", {"id": 0})] + [("crm.lead.get", {"id": i}) for i in range(1, 80)]
     out = batch(sim.webhook, commands, halt=True)
     assert sim.stats["batches"] == 1 and sim.stats["commands"] == 1
-    assert out["result"] == {} and list(out["result_error"]) == [0]
+    assert out["result"] == {} and list(out["result_error"]) == list(range(80))  # every command accounted for
+    assert out["result_error"][0] == {"error": "NOT_FOUND", "error_description": "Not found"}
+    halted = {"error": "NOT_ANSWERED", "error_description": "the portal answered it in neither result nor result_error"}
+    assert [out["result_error"][i] for i in range(1, 50)] == [halted] * 49
+    unsent = {"error": "NOT_ANSWERED", "error_description": "not sent: an earlier command failed and halt is on"}
+    assert [out["result_error"][i] for i in range(50, 80)] == [unsent] * 30
 
 
 def test_batch_request_error_raises(portal: Any) -> None:
@@ -583,3 +588,27 @@ def test_reference_spellings_in_raw_commands_are_sent_as_references(portal: Any)
     portal.reply(payload={"result": {"result": {"k0": {"ID": "1"}, "k1": {"ID": "1"}}, "result_error": []}})
     batch(portal.webhook, [("crm.lead.get", {"id": 1}), ("crm.lead.get", {"id": "$Result[k0][ID]"})])
     assert portal.json_body()["cmd"]["k1"] == "crm.lead.get?id=%24Result%5Bk0%5D%5BID%5D"
+
+
+def test_a_command_answered_in_neither_part_is_reported(portal: Any) -> None:
+    portal.reply(payload={"result": {"result": {"a": True}, "result_error": [], "result_time": []}})
+    out = batch(portal.webhook, {"a": ("crm.lead.update", {"id": 1}), "b": ("crm.lead.update", {"id": 2})})
+    assert out["result"] == {"a": True}
+    assert out["result_error"] == {
+        "b": {"error": "NOT_ANSWERED", "error_description": "the portal answered it in neither result nor result_error"}
+    }
+
+
+def test_raise_api_errors_makes_batch_raise_the_first_failed_command(sim: SimPortal) -> None:
+    commands = [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in (1, 2, 0, 3)]
+    commands += [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in range(4, 60)]
+    with b24.settings(raise_api_errors=True), pytest.raises(NotFound) as caught:
+        batch(sim.webhook, commands)
+    assert str(caught.value) == (
+        "crm.lead.update: HTTP 200 NOT_FOUND: Not found (batch command 2; 49 of 60 commands succeeded)"
+    )
+    assert (caught.value.status, caught.value.method, caught.value.error) == (200, "crm.lead.update", "NOT_FOUND")
+    assert sim.stats["batches"] == 1 and sorted(sim.updates) == list(range(1, 50))  # no second chunk
+    portal = b24.Portal(sim.webhook, raise_api_errors=True)  # the case: it returned the failure
+    with pytest.raises(NotFound, match=r"crm\.lead\.update: HTTP 200 NOT_FOUND: Not found \(batch command 'b'; 1 of 2"):
+        portal.batch({"a": ("profile", {}), "b": ("crm.lead.update", {"id": 0, "fields": {"TITLE": "x"}})})

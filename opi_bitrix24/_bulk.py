@@ -31,7 +31,7 @@ from urllib.parse import quote_plus
 
 from . import _core, _progress
 from ._convert import SKIP
-from ._errors import APIError, InvalidArgument, api_error
+from ._errors import APIError, InvalidArgument, UnexpectedResponse, api_error
 
 __all__ = ["Command", "all_pages", "batch", "build_query", "call", "command", "deferred", "iterate"]
 
@@ -542,86 +542,221 @@ def iterate(
     return _classic(url, name, fields, token, shape, use_batch)
 
 
+class _Seen:
+    """The IDs yielded so far: each row once, and each row with its ID (every loop ends)."""
+
+    def __init__(self, method: str, shape: Shape) -> None:
+        self.method = method
+        self.shape = shape
+        self.ids: set[str] = set()
+
+    def check(self, rows: List[Any], where: str) -> None:
+        for row in rows:
+            if not isinstance(row, Mapping) or self.shape.row_id not in row:
+                raise _paging_error(
+                    self.method,
+                    f"a row of {where} has no {self.shape.row_id!r} field (iterate needs it to yield each row once)",
+                    str(row)[:120],
+                )
+            ident = str(row[self.shape.row_id])
+            if ident in self.ids:
+                raise _paging_error(
+                    self.method,
+                    f"{where} repeats {self.shape.row_id} {ident}, already yielded ({len(self.ids)} rows so far); "
+                    "the portal does not page as asked, so the loop stops instead of repeating rows",
+                    f"{len(rows)} rows",
+                )
+            self.ids.add(ident)
+
+
+def _paging_error(method: str, problem: str, seen: str) -> UnexpectedResponse:
+    """The error of a page that cannot be right (the portal answered HTTP 200)."""
+    return UnexpectedResponse(200, _core.redact(seen), f"{method}: {problem}")
+
+
+def _next_of(answer: Mapping[str, Any]) -> Optional[int]:
+    value = answer.get("next")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_next(method: str, start: int, rows: List[Any], following: Optional[int]) -> None:
+    """A page that says ``next`` must have rows and point forward."""
+    if following is None:
+        return
+    if not rows:
+        raise _paging_error(method, f"the page at start={start} is empty but says next={following}", "0 rows")
+    if following <= start:
+        raise _paging_error(
+            method, f"the page at start={start} says next={following}, which does not go forward", f"{len(rows)} rows"
+        )
+
+
+def _first_start(fields: Dict[str, Any]) -> int:
+    value = fields.pop("start", 0)
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise InvalidArgument("params", f"params.start must be a whole number, not {value!r}") from None
+
+
 def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
-    start = int(fields.pop("start", 0) or 0)
+    start = _first_start(fields)
+    seen = _Seen(method, shape)
     first = _exchange(url, method, dict(fields, start=start), token)
     rows = _rows(method, shape, first.get("result"))
+    seen.check(rows, f"the page at start={start}")
     total = first.get("total")
     progress = _Progress(method, total if isinstance(total, int) else None)
     try:
         yield from rows
         progress.add(len(rows))
-        following = first.get("next")
-        if not use_batch or not isinstance(total, int):
-            while isinstance(following, int) and rows:
-                page = _exchange(url, method, dict(fields, start=following), token)
+        following = _next_of(first)
+        _check_next(method, start, rows, following)
+        if not use_batch or not isinstance(total, int) or isinstance(total, bool):
+            while following is not None:
+                start = following
+                page = _exchange(url, method, dict(fields, start=start), token)
                 rows = _rows(method, shape, page.get("result"))
+                seen.check(rows, f"the page at start={start}")
                 yield from rows
                 progress.add(len(rows))
-                following = page.get("next")
+                following = _next_of(page)
+                _check_next(method, start, rows, following)
             return
-        offsets = list(range(start + PAGE, total, PAGE)) if isinstance(following, int) else []
-        for i in range(0, len(offsets), BATCH_SIZE):
-            group = offsets[i : i + BATCH_SIZE]
-            cmds = [Command(method, dict(fields, start=offset)) for offset in group]
-            with _progress.inner():
-                answer = batch(url, cmds, token)
-            if answer["result_error"]:
-                key = next(iter(answer["result_error"]))
-                raise api_error(200, method, dict(answer["result_error"][key]))
-            for index in range(len(group)):
-                if index not in answer["result"]:
-                    raise APIError(200, method, {"error": "MISSING_PAGE", "error_description": f"start={group[index]}"})
-                page_rows = _rows(method, shape, answer["result"][index])
+        while following is not None:
+            # at most one batch request of pages planned at a time, never past what total says
+            group = [following + i * PAGE for i in range(BATCH_SIZE) if following + i * PAGE < total]
+            if not group:
+                return
+            following = None
+            for offset, page_rows, page_next in _classic_pages(url, method, fields, token, shape, group):
+                seen.check(page_rows, f"the page at start={offset}")
                 yield from page_rows
                 progress.add(len(page_rows))
+                _check_next(method, offset, page_rows, page_next)
+                if page_next is None:
+                    return  # the last page
+                if page_next != offset + PAGE:
+                    raise _paging_error(
+                        method, f"the page at start={offset} says next={page_next}, not {offset + PAGE}", ""
+                    )
+                following = page_next
     finally:
         progress.close()
+
+
+def _classic_pages(
+    url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, offsets: List[int]
+) -> Iterator[Tuple[int, List[Any], Optional[int]]]:
+    """One batch request for the pages at ``offsets``: ``(offset, rows, next)`` in order; a failed or
+    unanswered page raises."""
+    chunk = [(offset, f"s{offset}", Command(method, dict(fields, start=offset))) for offset in offsets]
+    answer = _send_chunk(url, token, False, chunk)
+    for offset, wire, _cmd in chunk:
+        result = _page_result(method, answer, wire, f"start={offset}")
+        nexts = answer.get("result_next")
+        page_next = nexts.get(wire) if isinstance(nexts, Mapping) else None
+        yield offset, _rows(method, shape, result), page_next if isinstance(page_next, int) else None
+
+
+def _page_result(method: str, answer: Mapping[str, Any], wire: str, where: str) -> Any:
+    """A batched page's result; its error raises (typed), and so does a page answered in neither part."""
+    errors = answer.get("result_error")
+    if isinstance(errors, Mapping) and wire in errors:
+        body = errors[wire]
+        raise api_error(200, method, dict(body) if isinstance(body, Mapping) else {"error": str(body)})
+    results = answer.get("result")
+    if not isinstance(results, Mapping) or wire not in results:
+        raise APIError(
+            200, method, {"error": "MISSING_PAGE", "error_description": f"no answer for the page at {where}"}
+        )
+    return results[wire]
 
 
 def _fast(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
     user_filter = dict(fields.pop("filter", None) or {})
     fields.pop("start", None)
     key = ">" + shape.filter_id
-    last = user_filter.pop(key, 0)
-    order = {shape.filter_id: "ASC"}
+    bound = user_filter.pop(key, 0)
+    last = _whole(bound)
+    if last is None:
+        raise InvalidArgument("params", f"params.filter.{key} must be a whole number to page by ID, not {bound!r}")
+    seen = _Seen(method, shape)
     progress = _Progress(method)
-
-    def page_params(after: Any) -> Dict[str, Any]:
-        return dict(fields, order=order, filter=dict(user_filter, **{key: after}), start=-1)
-
-    path = f"[{shape.rows}]" if shape.rows else ""
+    sent: Any = bound  # what the next page's filter carries: the last row's ID as the portal gave it
     try:
         while True:
-            if not use_batch:
-                page = _exchange(url, method, page_params(last), token)
-                rows = _rows(method, shape, page.get("result"))
-                yield from rows
-                progress.add(len(rows))
-                if len(rows) < PAGE:
-                    return
-                last = rows[-1][shape.row_id]
-                continue
-            cmds: Dict[str, Any] = {"p0": Command(method, page_params(last))}
-            for i in range(1, BATCH_SIZE):
-                ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
-                cmds[f"p{i}"] = Command(method, page_params(ref))
-            with _progress.inner():
-                answer = batch(url, cmds, token)
-            for i in range(BATCH_SIZE):
-                wire = f"p{i}"
-                if wire in answer["result_error"]:
-                    raise api_error(200, method, dict(answer["result_error"][wire]))
-                if wire not in answer["result"]:
-                    raise APIError(200, method, {"error": "MISSING_PAGE", "error_description": wire})
-                rows = _rows(method, shape, answer["result"][wire])
+            pages = (
+                _fast_pages(url, method, fields, user_filter, token, shape, sent)
+                if use_batch
+                else iter([_fast_page(url, method, fields, user_filter, token, shape, sent)])
+            )
+            for rows in pages:
+                where = f"the page after {shape.row_id} {last}"
+                last = _after(method, shape, rows, last)
+                seen.check(rows, where)
                 yield from rows
                 progress.add(len(rows))
                 if len(rows) < PAGE:
                     return  # the end; later pages referred to a row that does not exist and are dropped
-                last = rows[-1][shape.row_id]
+                sent = rows[-1][shape.row_id]
     finally:
         progress.close()
+
+
+def _whole(value: Any) -> Optional[int]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if re.fullmatch(r"-?\d+", text) else None
+
+
+def _after(method: str, shape: Shape, rows: List[Any], last: int) -> int:
+    """The last ID of a fast page, each ID after the one before (a portal ignoring ``>ID`` stops here)."""
+    for row in rows:
+        value = row.get(shape.row_id) if isinstance(row, Mapping) else None
+        ident = _whole(value)
+        if ident is None:
+            raise _paging_error(
+                method, f"a row after {shape.row_id} {last} has no whole-number {shape.row_id!r}", str(row)[:120]
+            )
+        if ident <= last:
+            raise _paging_error(
+                method,
+                f"asked for rows with {shape.row_id} > {last} in ascending order, got {shape.row_id} {ident}; "
+                "the portal ignores the filter, so the loop stops instead of repeating rows",
+                f"{len(rows)} rows",
+            )
+        last = ident
+    return last
+
+
+def _fast_params(fields: Dict[str, Any], user_filter: Dict[str, Any], shape: Shape, after: Any) -> Dict[str, Any]:
+    order = {shape.filter_id: "ASC"}
+    return dict(fields, order=order, filter=dict(user_filter, **{">" + shape.filter_id: after}), start=-1)
+
+
+def _fast_page(
+    url: str, method: str, fields: Dict[str, Any], user_filter: Dict[str, Any], token: str, shape: Shape, last: Any
+) -> List[Any]:
+    page = _exchange(url, method, _fast_params(fields, user_filter, shape, last), token)
+    return _rows(method, shape, page.get("result"))
+
+
+def _fast_pages(
+    url: str, method: str, fields: Dict[str, Any], user_filter: Dict[str, Any], token: str, shape: Shape, last: Any
+) -> Iterator[List[Any]]:
+    """50 pages chained in one batch request (each page's ``>ID`` is the previous page's last row)."""
+    path = f"[{shape.rows}]" if shape.rows else ""
+    chunk = [(0, "p0", Command(method, _fast_params(fields, user_filter, shape, last)))]
+    for i in range(1, BATCH_SIZE):
+        ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
+        chunk.append((i, f"p{i}", Command(method, _fast_params(fields, user_filter, shape, ref))))
+    answer = _send_chunk(url, token, False, chunk)
+    for _, wire, _cmd in chunk:
+        yield _rows(method, shape, _page_result(method, answer, wire, wire))
 
 
 def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any) -> List[Any]:

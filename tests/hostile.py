@@ -28,8 +28,9 @@ What every kind gets for free (checked after the kind's own asserts; any failure
   secret — raw, percent-encoded, JSON-escaped or base64 — appear in nothing the kind's code printed to
   stdout/stderr, logged (the ``opi_bitrix24`` loggers at DEBUG), raised inside ``h.raises`` or handed to
   ``h.output(...)``;
-- **no duplicates**: no portal received the same REST call twice (same method and parameters, batch
-  commands counted one by one; ``h.allow_repeats()`` for a kind where repeating is the point, e.g. retries);
+- **no duplicates**: no portal received the same REST call twice (the same method and text as the client
+  sent it, batch commands counted one by one, before references are filled; ``h.allow_repeats()`` for a
+  kind where repeating is the point, e.g. retries);
   ``h.once(rows)`` asserts each row's ID once;
 - **wall time**: the kind finished within its ``budget`` seconds (default 5; measured and shown).
 
@@ -128,6 +129,7 @@ class Call:
     params: Dict[str, Any]
     key: Optional[str] = None  # the batch command's key; None for a request of its own
     auth: str = ""  # the webhook key or token it came with
+    sent: str = ""  # what the client sent: the command's text, or the request's query and body
 
     @property
     def filter(self) -> Dict[str, Any]:
@@ -218,7 +220,8 @@ def listing(rows: Sequence[Dict[str, Any]], call: Call, id_field: str = "ID", wr
         bare = key.lstrip("<>=!@")
         op = key[: len(key) - len(bare)]
         if op == "@":
-            wanted = {str(v) for v in (value.values() if isinstance(value, dict) else [value])}
+            values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+            wanted = {str(v) for v in values}
             selected = [r for r in selected if str(r.get(bare)) in wanted]
         elif op in (">", ">=", "<", "<="):
             bound = int(value) if str(value).strip().lstrip("-").isdigit() else 0
@@ -354,7 +357,7 @@ class HostilePortal:
             if custom is not None and not isinstance(custom, _Unanswered):
                 return custom
             return self._batch(params, auth)
-        call = Call(method, params, auth=auth)
+        call = Call(method, params, auth=auth, sent=seen.query + " " + seen.body.decode("utf-8", "replace"))
         self._note(call)
         answer = self._reply(call, self._honest)
         return answer
@@ -412,7 +415,7 @@ class HostilePortal:
                 continue
             method, _, query = str(text).partition("?")
             sub = fill_references(parse_str(query), pools)  # parsed first, then references are filled
-            call = Call(method, sub, key=str(key), auth=auth)
+            call = Call(method, sub, key=str(key), auth=auth, sent=str(text))
             self._note(call)
             if method.lower() == "batch":
                 answer: Reply = (400, {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED", "error_description": "No"})
@@ -575,7 +578,7 @@ class Check:
             for call in portal.calls:
                 if call.method == "batch":
                     continue
-                fingerprint = call.method + " " + json.dumps(call.params, sort_keys=True, default=str)
+                fingerprint = call.method + " " + call.sent  # as the client sent it (before references)
                 seen[fingerprint] = seen.get(fingerprint, 0) + 1
             repeated = [f for f, n in seen.items() if n > 1]
             assert not repeated, f"the portal received the same call more than once: {repeated[:3]}"

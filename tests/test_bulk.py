@@ -531,18 +531,15 @@ def test_batch_refuses_a_bad_command_of_a_later_chunk_before_the_first_is_sent(p
     assert portal.requests == []
 
 
-def test_batch_encodes_nested_values_it_can_carry(portal: Any) -> None:
+def test_batch_refuses_command_keys_that_are_not_text_and_sends_nested_values_it_can_carry(portal: Any) -> None:
+    with pytest.raises(InvalidArgument, match=r"key True: use text"):
+        batch(portal.webhook, {True: ("profile", {}), "True": ("profile", {})})  # type: ignore[dict-item]
+    assert portal.requests == []
     portal.reply(payload={"result": {"result": {"k0": []}, "result_error": []}})
     batch(portal.webhook, [("crm.lead.list", {"filter": {"@ID": (1, 2), "x.y": False}, "select": {"ID"}})])
     assert portal.json_body(-1)["cmd"] == {
         "k0": "crm.lead.list?filter%5B%40ID%5D%5B0%5D=1&filter%5B%40ID%5D%5B1%5D=2&filter%5Bx.y%5D=0&select%5B0%5D=ID"
     }
-
-
-def test_batch_refuses_command_keys_that_are_not_text(portal: Any) -> None:
-    with pytest.raises(InvalidArgument, match=r"key True: use text"):
-        batch(portal.webhook, {True: ("profile", {}), "True": ("profile", {})})  # type: ignore[dict-item]
-    assert portal.requests == []
 
 
 def test_iterate_refuses_an_empty_list_in_a_filter_instead_of_widening_it(portal: Any) -> None:
@@ -582,12 +579,9 @@ def test_the_cross_chunk_guard_knows_every_reference_spelling_in_any_case(portal
         with pytest.raises(InvalidArgument, match="an unknown command"):
             batch(portal.webhook, [("crm.lead.get", {"id": spelling.replace("k3", "zz")})])
     assert portal.requests == []
-
-
-def test_reference_spellings_in_raw_commands_are_sent_as_references(portal: Any) -> None:
     portal.reply(payload={"result": {"result": {"k0": {"ID": "1"}, "k1": {"ID": "1"}}, "result_error": []}})
     batch(portal.webhook, [("crm.lead.get", {"id": 1}), ("crm.lead.get", {"id": "$Result[k0][ID]"})])
-    assert portal.json_body()["cmd"]["k1"] == "crm.lead.get?id=%24Result%5Bk0%5D%5BID%5D"
+    assert portal.json_body()["cmd"]["k1"] == "crm.lead.get?id=%24Result%5Bk0%5D%5BID%5D"  # a reference, as meant
 
 
 def test_a_command_answered_in_neither_part_is_reported(portal: Any) -> None:

@@ -272,5 +272,6 @@ def test_missing_page(h: Check) -> None:
     rows.clear()
     with h.raises(APIError) as caught:
         rows.extend(_bulk.iterate(portal.webhook, "crm.lead.list", fast=False))
-    assert (caught.value.error, caught.value.error_description) == ("MISSING_PAGE", "no answer for the page at start=100")
+    missing = ("MISSING_PAGE", "no answer for the page at start=100")
+    assert (caught.value.error, caught.value.error_description) == missing
     assert h.once(rows) == [str(i) for i in range(1, 101)] and len(portal.requests) == 3

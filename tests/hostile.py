@@ -464,7 +464,19 @@ class Kind:
 
 
 KINDS: Dict[Tuple[str, str], Kind] = {}
-AREAS = ("batch", "iterate", "all_pages", "refresh", "limiter", "deadline", "recording", "scan", "cli", "errors")
+AREAS = (
+    "batch",
+    "iterate",
+    "all_pages",
+    "refresh",
+    "limiter",
+    "deadline",
+    "transport",
+    "recording",
+    "scan",
+    "cli",
+    "errors",
+)
 
 
 def kind(area: str, title: str, outcome: str, budget: float = 5.0) -> Callable[[Callable[[Check], None]], Any]:

@@ -157,11 +157,11 @@ def test_callback_for_a_batch_run(sim: SimPortal) -> None:
 
 def test_off_from_python(sim: SimPortal, monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = on_terminal(monkeypatch)
-    b24.Portal(sim.webhook, progress=False).batch([("crm.deal.update", {"id": 1, "fields": {}})])
+    b24.Portal(sim.webhook, progress=False).batch([("crm.deal.update", {"id": 1, "fields": {"TITLE": "x"}})])
     with b24.settings(progress=False):
         assert len(list(b24.iterate(sim.webhook, "crm.deal.list"))) == 5000
     assert terminal.text == ""
-    b24.batch(sim.webhook, [("crm.deal.update", {"id": 1, "fields": {}})])
+    b24.batch(sim.webhook, [("crm.deal.update", {"id": 1, "fields": {"TITLE": "x"}})])
     assert screen(terminal.text)[0].startswith("batch: 1/1 in ")  # on by default
 
 

@@ -130,7 +130,9 @@ def test_russian_pages_say_they_are_russian(browser: Browser, site: str) -> None
     assert browser.open(site + "migration/en/").evaluate("document.documentElement.lang") == "en"
 
 
-@pytest.mark.parametrize("path", ["METHODS/", "reference/CustomsTasksFieldsManagement/", "migration/ru/"])
+@pytest.mark.parametrize(
+    "path", ["METHODS/", "reference/CustomsTasksFieldsManagement/", "migration/ru/", "guides/bulk/", "guides/bulk.ru/"]
+)
 def test_pages_are_readable_at_1280_px(browser: Browser, site: str, path: str) -> None:
     layout = browser.open(site + path, width=1280, height=900).evaluate(LAYOUT)
     assert layout["page"] <= layout["viewport"], layout  # no sideways scrolling
@@ -169,3 +171,15 @@ def test_every_page_written_in_russian_says_lang_ru(site: str) -> None:
         else:
             assert lang.group(1) == "en", page
     assert {"migration/ru", "guides/bulk.ru", "guides/workers.ru"} <= set(russian), russian
+
+
+def test_no_page_scrolls_sideways_or_clips_a_table_at_1280_px(browser: Browser, site: str) -> None:
+    pages = sorted(p.parent.relative_to(BUILT[0]).as_posix() for p in BUILT[0].rglob("index.html"))
+    pages = [p for p in pages if not p.startswith(("conformance", "search"))]
+    assert len(pages) > 30
+    bad = {}
+    for path in pages:
+        layout = browser.open(site + ("" if path == "." else path + "/"), width=1280, height=900).evaluate(LAYOUT)
+        if layout["page"] > layout["viewport"] or layout["clipped"] or layout["sidebar_spill"] or layout["overlap"]:
+            bad[path] = layout
+    assert bad == {}

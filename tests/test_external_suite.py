@@ -159,7 +159,8 @@ def test_the_wheel_ships_every_file_of_the_suite() -> None:
     """pyproject's package-data globs cover every data file under conformance/ (so the wheel is the suite)."""
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert {"conformance", "conformance.runner"} <= set(config["tool"]["setuptools"]["packages"])
+    found = config["tool"]["setuptools"]["packages"]["find"]
+    assert {"conformance", "conformance.*"} <= set(found["include"]) and found["namespaces"] is True
     patterns = config["tool"]["setuptools"]["package-data"]["conformance"]
     shipped = {path for pattern in patterns for path in SUITE.glob(pattern) if path.is_file()}
     data = {

@@ -273,6 +273,16 @@ def _absolute_if_file(part: str) -> str:
     return part
 
 
+def _package_version() -> str:
+    """The version of the opi-bitrix24 distribution that ships this suite (the suite has its own: VERSION)."""
+    try:
+        from importlib.metadata import version
+
+        return version("opi-bitrix24")
+    except Exception:  # noqa: BLE001 - a checkout without an installed distribution
+        return "not installed"
+
+
 def _startable(program: str) -> bool:
     """True if ``program`` names an executable file (a path) or a command on PATH."""
     if os.sep in program or (os.altsep and os.altsep in program):
@@ -429,7 +439,7 @@ def _missing(case: Case, server: ReplayServer) -> str:
     return f"{arrived} arrived, request {arrived + 1} ({request['method']} {request['path']}) never did"
 
 
-def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float) -> str:
+def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float, argv: Optional[List[str]] = None) -> str:
     """JUnit XML: one testsuite per section, one testcase per case (xfail and skip as skipped)."""
     by_section: Dict[str, List[Dict[str, Any]]] = {}
     for record in records:
@@ -448,6 +458,10 @@ def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float) -> str:
             f'skipped="{sum(r["status"] in ("skip", "xfail") for r in items)}" '
             f'time="{sum(r["ms"] for r in items) / 1000:.3f}">'
         )
+        lines.append("    <properties>")
+        for name, value in (("suite_version", suite_version()), ("impl", impl), ("argv", shlex.join(argv or []))):
+            lines.append(f"      <property name={quoteattr(name)} value={quoteattr(value)}/>")
+        lines.append("    </properties>")
         for r in items:
             head = (
                 f"    <testcase classname={quoteattr(impl + '.' + section + '.' + r['method'])} "
@@ -480,11 +494,20 @@ def section_table(records: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+#: The program name of the console script (``python -m conformance.runner`` otherwise).
+SCRIPT = "opi-bitrix24-conformance"
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "python -m conformance.runner") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m conformance.runner",
+        prog=prog,
         description=(__doc__ or "").splitlines()[0],
         epilog=f"Suite version {suite_version()} at {SUITE}.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s: conformance suite {suite_version()} (package opi-bitrix24 {_package_version()})",
     )
     parser.add_argument(
         "--impl", default="python", help="implementation name (adapters.yaml, expectations/<impl>.yaml, reports)"
@@ -724,7 +747,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if results_file is not None:
         results_file.close()
     if args.junit_xml:
-        args.junit_xml.write_text(junit_xml(records, args.impl, seconds), encoding="utf-8")
+        args.junit_xml.write_text(junit_xml(records, args.impl, seconds, prefix), encoding="utf-8")
     if args.json:
         return 1 if failed else 0
     bad = [r for r in records if r["status"] == "fail" or (r["status"] == "xpass" and xpass_fails)]
@@ -755,7 +778,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run() -> None:
     """Console-script entry point (``opi-bitrix24-conformance``)."""
-    raise SystemExit(main())
+    raise SystemExit(main(prog=SCRIPT))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
 )
 from urllib.parse import quote_plus
@@ -130,6 +131,23 @@ def _clean(value: Any, url: str, token: str) -> Any:
         return item
 
     return walk(value)
+
+
+_T = TypeVar("_T")
+
+
+def _carry(function: Callable[..., _T]) -> Callable[..., _T]:
+    """``function`` run in a copy of the caller's context, taken now: the settings of a ``with settings()``
+    block (and the other context the package keeps) reach a worker thread. Every thread or pool task the
+    package starts goes through this; each run gets its own copy, so tasks may run side by side.
+    Callers' own pools do the same with ``pool.submit(contextvars.copy_context().run, fn, *args)``.
+    """
+    context = contextvars.copy_context()
+
+    def run(*args: Any, **kwargs: Any) -> _T:
+        return context.copy().run(function, *args, **kwargs)
+
+    return run
 
 
 # --- PHP http_build_query -------------------------------------------------------------------------

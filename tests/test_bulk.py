@@ -606,3 +606,25 @@ def test_raise_api_errors_makes_batch_raise_the_first_failed_command(sim: SimPor
     portal = b24.Portal(sim.webhook, raise_api_errors=True)  # the issue's case: it returned the failure
     with pytest.raises(NotFound, match=r"crm\.lead\.update: HTTP 200 NOT_FOUND: Not found \(batch command 'b'; 1 of 2"):
         portal.batch({"a": ("profile", {}), "b": ("crm.lead.update", {"id": 0, "fields": {"TITLE": "x"}})})
+
+
+# --- settings in threads (issue 18 item 10) -------------------------------------------------------
+
+
+def test_settings_reach_the_package_worker_threads_and_callers_pools() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opi_bitrix24 import _convert
+
+    def read(_: int) -> None:  # what reading a text argument as a file checks first
+        _convert.allowed_source("file", "note")
+
+    with b24.settings(sources="none", timeout=(5, 30)), ThreadPoolExecutor(4) as pool:
+        plain = list(pool.map(lambda _: b24.current_settings().sources, range(4)))
+        carried = [pool.submit(_bulk._carry(lambda _: b24.current_settings()), i) for i in range(8)]
+        documented = [pool.submit(contextvars.copy_context().run, b24.current_settings) for _ in range(4)]
+        refused = pool.submit(_bulk._carry(read), 0)
+        with pytest.raises(InvalidArgument, match=r"Settings\.sources='none'"):
+            refused.result()
+    assert plain == ["all"] * 4  # a bare pool thread starts with a fresh context: the block does not reach it
+    assert {(f.result().sources, f.result().timeout) for f in carried + documented} == {("none", (5, 30))}

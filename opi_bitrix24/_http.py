@@ -71,36 +71,50 @@ def _watch_manager(manager: Any) -> None:
                 pool.__class__ = _watched_classes[type(pool)]  # only methods added: the state is the same
 
 
-class WatchedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose pools (direct or through a proxy) report their connections to the watchdog."""
+class _WatchingAdapter:
+    """Mixed into a requests adapter class: its pools (direct or through a proxy) are watched pools."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        _watch_manager(self.poolmanager)
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[misc]
+        _watch_manager(self.poolmanager)  # type: ignore[attr-defined]
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        known = proxy in self.proxy_manager
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        known = proxy in self.proxy_manager  # type: ignore[attr-defined]
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)  # type: ignore[misc]
         if not known:
             _watch_manager(manager)
         return manager
 
 
-def instrument(session: requests.Session) -> None:
-    """Teach the pools of a caller's session to report their connections to the watchdog (once per adapter).
+class WatchedAdapter(_WatchingAdapter, requests.adapters.HTTPAdapter):
+    """requests' adapter whose pools (direct or through a proxy) report their connections to the watchdog."""
 
+
+_watched_adapters: Dict[type, type] = {requests.adapters.HTTPAdapter: WatchedAdapter}
+
+
+def instrument(session: requests.Session) -> None:
+    """Teach the adapters of a caller's session to report their connections to the watchdog (once each).
+
+    Each ``HTTPAdapter`` (or subclass) becomes the same class with the watching methods mixed in, and
+    the pools it already holds become watched pools: only methods are added, the state is the same.
     Nothing changes outside this package's calls: a pool reports only to a request this package is
     watching in the same context.
     """
     for adapter in list(session.adapters.values()):
-        if getattr(adapter, "_opi_watched", False) or not isinstance(adapter, requests.adapters.HTTPAdapter):
+        cls = type(adapter)
+        if issubclass(cls, _WatchingAdapter) or not issubclass(cls, requests.adapters.HTTPAdapter):
             continue
+        with _classes_lock:
+            watched = _watched_adapters.get(cls)
+            if watched is None:
+                watched = _watched_adapters[cls] = type(f"Watched{cls.__name__}", (_WatchingAdapter, cls), {})
         manager = getattr(adapter, "poolmanager", None)
         if manager is not None:
             _watch_manager(manager)
         for proxy_manager in list(getattr(adapter, "proxy_manager", {}).values()):
             _watch_manager(proxy_manager)
-        adapter._opi_watched = True  # type: ignore[attr-defined]
+        adapter.__class__ = watched
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}

@@ -329,3 +329,33 @@ def test_a_connection_stopped_at_the_deadline_is_closed_not_pooled(servers: Any)
         if conn is not None
     ]
     assert kept and all(conn.sock is None for conn in kept)  # the pool holds no shut-down socket
+
+
+@pytest.mark.parametrize("own_session", [False, True], ids=["default session", "own session"])
+def test_the_watchdog_stops_a_request_through_a_proxy(servers: Any, own_session: bool) -> None:
+    import requests
+
+    closed: List[float] = []
+
+    def slow_proxy(conn: socket.socket, request: bytes, server: Server) -> None:
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Filler: " + b"x" * 60:  # 3 s of headers, then it gives up
+                if server.stop.wait(0.05):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            closed.append(time.monotonic())
+
+    proxy = servers(slow_proxy)
+    options: Any = {"proxies": {"http": proxy.base}, "deadline": 1, "timeout": 5, "retries": 0}
+    if own_session:
+        options["session"] = requests.Session()
+    started = time.monotonic()
+    with opi_bitrix24.settings(**options), pytest.raises(DeadlineExceeded):
+        _core.get("server.time", f"http://127.0.0.1:9/rest/1/{KEY}/", "")  # port 9: only the proxy is asked
+    ended = time.monotonic()
+    assert [path for _, path, _ in proxy.requests] == [f"http://127.0.0.1:9/rest/1/{KEY}/server.time"]
+    while not closed and time.monotonic() < ended + 1.0:
+        time.sleep(0.05)
+    assert closed and closed[0] - started < 2.5  # the proxy saw the socket closed a second after the deadline
+    assert _deadline.in_flight() == 0

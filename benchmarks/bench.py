@@ -1,10 +1,10 @@
 """Benchmarks: opi_bitrix24 against a baseline doing the same work by hand, run side by side.
 
-    python benchmarks/bench.py [--calls 1000] [--repeat 7]
+    python benchmarks/bench.py [--calls 200] [--repeat 25]
 
 Each row runs the measured code and its baseline alternately, --repeat times, and prints the median of
-each and the ratio of the medians (the machine may be shared: medians of alternating runs in one
-process, never absolute claims):
+each and the median of the ratios of each run to the baseline run beside it (the machine may be shared:
+a load that drifts during the run moves both runs of a pair alike; never absolute claims):
 - call: get_users(webhook, [1, 10]) with the default settings (deadline on; the rate limiter on but set
   so that it never binds) vs a bare keep-alive requests.Session().post(json=...) + .json() with its
   default settings, on the same loopback server (a separate process, so the CPU is the client's);
@@ -103,8 +103,8 @@ def subprocess_time(argv: List[str], repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -142,47 +142,41 @@ def main() -> int:
         for _ in range(n * 10):
             json.dumps({"ID": [1, 10], "TITLE": "10"}, ensure_ascii=False)
 
-    rows: List[Tuple[str, float, float, str]] = []
+    rows: List[Tuple[str, float, float, str, float]] = []
+
+    def row(name: str, runs: List[List[Tuple[float, float]]], index: int, per: int) -> None:
+        ratio = statistics.median(ours[index] / theirs[index] for ours, theirs in zip(runs[0], runs[1]))
+        rows.append((name, median(runs[0], index) / per, median(runs[1], index) / per, "s", ratio))
+
     try:
         ours(), baseline()  # warm up connections
         calls = alternate(ours, baseline, args.repeat)
-        rows.append(("call (per call)", median(calls[0], 0) / n, median(calls[1], 0) / n, "s"))
-        rows.append(("call CPU (per call)", median(calls[0], 1) / n, median(calls[1], 1) / n, "s"))
-        plain = alternate(ours_no_deadline, baseline, args.repeat)
-        rows.append(("call, no deadline", median(plain[0], 0) / n, median(plain[1], 0) / n, "s"))
-        converts = alternate(convert_ours, convert_baseline, args.repeat)
-        rows.append(("convert (per call)", median(converts[0], 0) / (n * 10), median(converts[1], 0) / (n * 10), "s"))
-        rows.append(("memory peak (bytes)", float(peak(ours)), float(peak(baseline)), "B"))
+        row("call (per call)", calls, 0, n)
+        row("call CPU (per call)", calls, 1, n)
+        row("call, no deadline", alternate(ours_no_deadline, baseline, args.repeat), 0, n)
+        row("convert (per call)", alternate(convert_ours, convert_baseline, args.repeat), 0, n * 10)
+        mine, theirs = float(peak(ours)), float(peak(baseline))
+        rows.append(("memory peak (bytes)", mine, theirs, "B", mine / theirs))
         py = sys.executable
-        rows.append(
-            (
-                "import (s)",
-                subprocess_time([py, "-c", "import opi_bitrix24"], args.repeat),
-                subprocess_time([py, "-c", "import json"], args.repeat),
-                "s",
-            )
-        )
+        mine = subprocess_time([py, "-c", "import opi_bitrix24"], args.repeat)
+        theirs = subprocess_time([py, "-c", "import json"], args.repeat)
+        rows.append(("import (s)", mine, theirs, "s", mine / theirs))
         by_hand = f"import requests; requests.post('{hook}im.user.list.get', json={{'ID': ['10']}}).json()"
-        rows.append(
-            (
-                "cli call (s)",
-                subprocess_time([py, "-m", "opi_bitrix24", "GetUsers", "--url", hook, "--users", "10"], args.repeat),
-                subprocess_time([py, "-c", by_hand], args.repeat),
-                "s",
-            )
-        )
+        mine = subprocess_time([py, "-m", "opi_bitrix24", "GetUsers", "--url", hook, "--users", "10"], args.repeat)
+        theirs = subprocess_time([py, "-c", by_hand], args.repeat)
+        rows.append(("cli call (s)", mine, theirs, "s", mine / theirs))
     finally:
         server.stdin.close()
         server.wait()
 
     print(f"{'measure (median)':<22} {'opi_bitrix24':>14} {'baseline':>14} {'ratio':>7}")
-    for name, mine, theirs, unit in rows:
+    for name, mine, theirs, unit, ratio in rows:
         fmt = (
             (lambda v: f"{v * 1e6:11.1f} µs")
             if unit == "s" and mine < 0.01
             else ((lambda v: f"{v * 1e3:11.1f} ms") if unit == "s" else (lambda v: f"{v / 1024:11.1f} KiB"))
         )
-        print(f"{name:<22} {fmt(mine):>14} {fmt(theirs):>14} {mine / theirs:7.2f}")
+        print(f"{name:<22} {fmt(mine):>14} {fmt(theirs):>14} {ratio:7.2f}")
     return 0
 
 

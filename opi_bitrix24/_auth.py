@@ -57,6 +57,9 @@ class OAuthApp:
         self.on_refresh = on_refresh
         self.key = key or client_id
         self.lock = threading.Lock()
+        #: The pair's fields (tokens, retired tokens), held only briefly: a call reading the token to send
+        #: never waits for another thread's refresh (``lock`` is held across the token request).
+        self.pair_lock = threading.RLock()
         self.retired: Set[str] = set()
         #: refreshes attempted, and the last failure (attempt number, status, body) for waiting threads
         self.attempts = 0
@@ -74,7 +77,7 @@ _started: contextvars.ContextVar[Tuple[int, int]] = contextvars.ContextVar("opi_
 
 def secrets(app: OAuthApp) -> Tuple[str, ...]:
     """Every secret the app holds (client secret, tokens, replaced tokens): hidden in messages."""
-    with app.lock:
+    with app.pair_lock:
         held = (app.client_secret, app.refresh_token, app.access_token, *sorted(app.retired))
     return tuple(s for s in held if isinstance(s, str) and s)
 
@@ -91,7 +94,7 @@ def current(app: OAuthApp, token: str) -> str:
     store = _state.current()
     if store.shared and store.name not in app.synced:
         _sync(app, store)
-    with app.lock:
+    with app.pair_lock:  # not app.lock: a refresh in progress must not hold a new call past its deadline
         _started.set((id(app), app.attempts))
         if token in app.retired and app.access_token:
             return app.access_token
@@ -100,7 +103,7 @@ def current(app: OAuthApp, token: str) -> str:
 
 def _sync(app: OAuthApp, store: Any) -> None:
     stored = store.load_pair(_store_key(app))
-    with app.lock:
+    with app.pair_lock:
         app.synced.add(store.name)
         if stored is not None:
             _adopt(app, stored[0], stored[1])
@@ -112,12 +115,13 @@ def _store_key(app: OAuthApp) -> str:
 
 def _adopt(app: OAuthApp, access: str, renewed: str, stale: str = "") -> None:
     """Make ``(access, renewed)`` the app's pair; the tokens it replaces are retired (held by app.lock)."""
-    for old in (stale, app.access_token):
-        if old and old != access:
-            app.retired.add(old)
-    app.retired.discard(access)
-    app.access_token = access
-    app.refresh_token = renewed
+    with app.pair_lock:
+        for old in (stale, app.access_token):
+            if old and old != access:
+                app.retired.add(old)
+        app.retired.discard(access)
+        app.access_token = access
+        app.refresh_token = renewed
 
 
 def refresh(app: OAuthApp, stale: str) -> str:

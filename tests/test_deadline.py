@@ -359,3 +359,25 @@ def test_the_watchdog_stops_a_request_through_a_proxy(servers: Any, own_session:
         time.sleep(0.05)
     assert closed and closed[0] - started < 2.5  # the proxy saw the socket closed a second after the deadline
     assert _deadline.in_flight() == 0
+
+
+def test_a_call_starting_during_another_threads_refresh_is_not_held_by_it() -> None:
+    import threading
+
+    from opi_bitrix24 import _auth
+
+    app = OAuthApp("app.1", "CLIENTSECRET1", "REFRESHTOKEN1", TOKEN)
+    got: List[str] = []
+    app.lock.acquire()  # another thread's refresh, its token request still in flight
+    try:
+
+        def read() -> None:
+            got.append(_auth.current(app, TOKEN))  # it sends the token it has
+            got.extend(_auth.secrets(app))  # the redaction of an error path does not wait either
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(2)
+        assert not reader.is_alive() and got[0] == TOKEN and "CLIENTSECRET1" in got
+    finally:
+        app.lock.release()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import contextlib
+import io
+import json
+from typing import Any, Dict, List, Optional, Tuple
 
 from hostile import KEY, TOKEN, UNANSWERED, Answer, Call, Check, kind, parse_str
 
 import opi_bitrix24 as b24
 from opi_bitrix24 import _bulk
+from opi_bitrix24 import _cli as _cli_module
 from opi_bitrix24._errors import APIError, InvalidArgument, InvalidRequest, NotFound, UnexpectedResponse
 
 # --- batch ----------------------------------------------------------------------------------------
@@ -275,3 +279,25 @@ def test_missing_page(h: Check) -> None:
     missing = ("MISSING_PAGE", "no answer for the page at start=100")
     assert (caught.value.error, caught.value.error_description) == missing
     assert h.once(rows) == [str(i) for i in range(1, 101)] and len(portal.requests) == 3
+
+
+def _cli(h: Check, *args: str) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _cli_module.main(list(args))
+    h.output(out.getvalue(), err.getvalue())
+    return code, out.getvalue(), err.getvalue()
+
+
+@kind("cli", "Call --all and GetLeadsList --all with an empty ID list", "exit 2 naming params.filter.@ID; nothing sent")
+def test_cli_all_with_an_empty_id_list(h: Check) -> None:
+    portal = h.portal()
+    code, out, err = _cli(
+        h, "Call", "--url", portal.webhook, "--method", "crm.lead.list", "--params", '{"filter": {"@ID": []}}', "--all"
+    )
+    assert (code, out) == (_cli_module.EXIT_USAGE, "") and "params.filter.@ID is an empty list" in err, err
+    code, out, err = _cli(h, "GetLeadsList", "--url", portal.webhook, "--filter", '{"@ID": []}', "--all", "--quiet")
+    assert (code, out) == (_cli_module.EXIT_USAGE, "") and "params.filter.@ID is an empty list" in err, err
+    assert portal.requests == []
+    code, out, err = _cli(h, "GetLeadsList", "--url", portal.webhook, "--filter", '{"@ID": [3, 5]}', "--all", "--quiet")
+    assert code == 0 and [row["ID"] for row in json.loads(out)] == ["3", "5"] and len(portal.requests) == 1

@@ -282,3 +282,22 @@ def test_redis_without_its_client_says_how_to_install_it(portal: Any, monkeypatc
         "the state store redis://127.0.0.1:6379/9 needs the redis client: pip install 'opi-bitrix24[redis]'"
     )
     assert portal.requests == []
+
+
+def test_waiting_for_another_workers_refresh_ends_at_the_deadline(shared: str) -> None:
+    from opi_bitrix24 import DeadlineExceeded
+
+    with SimPortal(records=1, rate=100, burst=100) as sim:
+        store = _state.build(shared)
+        owner = store.lock("app.sim\x1fapp.sim", 30)  # another worker is refreshing (and takes its time)
+        assert owner is not None
+        app = OAuthApp(sim.client_id, sim.client_secret, "refresh-0", "access-1")
+        sim.expire()
+        started = time.monotonic()
+        with b24.settings(state=shared, oauth_app=app, oauth_url=sim.oauth_url, deadline=1):
+            with pytest.raises(DeadlineExceeded) as caught:
+                call(sim.base, "profile", token="access-1")
+        assert time.monotonic() - started < 5  # bounded by the deadline, not by the lock's 30 s
+        assert "waiting for another worker's token refresh" in str(caught.value)
+        assert (sim.stats["requests"], sim.stats["refreshes"]) == (1, 0)  # the first call only; no refresh
+        store.unlock("app.sim\x1fapp.sim", owner)

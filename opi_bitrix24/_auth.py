@@ -207,7 +207,10 @@ def _refresh_shared(app: OAuthApp, store: Any, stale: str) -> Dict[str, Any]:
         _adopt(app, answer["access_token"], answer["refresh_token"], stale)
         return answer
     finally:
-        store.unlock(key, owner)
+        try:
+            store.unlock(key, owner)
+        except StateUnavailable:  # the store is down: the lock expires by itself after its time-to-live
+            pass
 
 
 def _wait(seconds: float) -> None:

@@ -301,3 +301,28 @@ def test_waiting_for_another_workers_refresh_ends_at_the_deadline(shared: str) -
         assert "waiting for another worker's token refresh" in str(caught.value)
         assert (sim.stats["requests"], sim.stats["refreshes"]) == (1, 0)  # the first call only; no refresh
         store.unlock("app.sim\x1fapp.sim", owner)
+
+
+def test_a_store_failing_after_the_portal_rotated_hands_the_pair_to_on_refresh(monkeypatch: Any) -> None:
+    class Failing(_state.MemoryState):
+        shared = True
+        name = "failing"
+
+        def save_pair(self, key: str, access: str, refresh: str, expires_at: float) -> None:
+            raise StateUnavailable("the state store failing cannot be used (down)", "failing")
+
+        def unlock(self, key: str, owner: str) -> None:
+            raise StateUnavailable("the state store failing cannot be used (down)", "failing")
+
+    store = Failing()
+    monkeypatch.setattr(_state, "current", lambda: store)
+    saved: List[Dict[str, Any]] = []
+    with SimPortal(records=1, rate=100, burst=100) as sim:
+        app = OAuthApp(sim.client_id, sim.client_secret, "refresh-0", "access-1", on_refresh=saved.append)
+        sim.expire()
+        with b24.settings(oauth_app=app, oauth_url=sim.oauth_url), pytest.raises(StateUnavailable) as caught:
+            call(sim.base, "profile", token="access-1")
+        assert sim.stats["refreshes"] == 1
+    assert str(caught.value) == "the state store failing cannot be used (down)"
+    assert [(s["access_token"], s["refresh_token"]) for s in saved] == [("access-2", "refresh-2")]
+    assert (app.access_token, app.refresh_token) == ("access-2", "refresh-2")  # kept in this process

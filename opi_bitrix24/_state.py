@@ -11,7 +11,7 @@ accounting and the OAuth token pair. The backend is chosen by the ``state`` sett
   server shared by processes on many machines (the ``redis`` extra: ``pip install "opi-bitrix24[redis]"``).
 
 Options go in the query: ``lock_ttl`` (seconds the refresh lock lives without its holder, default 30),
-``timeout`` (seconds to wait for the store, default 5), ``prefix`` (Redis key prefix, default
+``timeout`` (seconds to wait for the store: Redis 5, SQLite's write lock 15), ``prefix`` (Redis key prefix, default
 ``opi-bitrix24:``), e.g. ``redis://10.0.0.5:6379/2?lock_ttl=20``.
 
 Keys are the portal's origin: ``scheme://host:port`` with the host in lower case and the default port
@@ -256,11 +256,12 @@ class _Shared(State):
     """What the SQLite and Redis backends have in common: options, error mapping, owners."""
 
     shared = True
+    default_timeout = 5.0
 
     def __init__(self, name: str, options: Dict[str, str]) -> None:
         self.name = name
         self.lock_ttl = float(options.get("lock_ttl", 30.0))
-        self.timeout = float(options.get("timeout", 5.0))
+        self.timeout = float(options.get("timeout", self.default_timeout))
 
     def _fail(self, exc: BaseException, hidden: Tuple[str, ...] = ()) -> StateUnavailable:
         from ._core import redact
@@ -271,6 +272,8 @@ class _Shared(State):
 
 class SQLiteState(_Shared):
     """One SQLite file for the processes of one machine (atomic by ``BEGIN IMMEDIATE`` transactions)."""
+
+    default_timeout = 15.0  # how long a write waits for the file's write lock (busy machines included)
 
     SCHEMA = (
         "CREATE TABLE IF NOT EXISTS bucket (origin TEXT PRIMARY KEY, level REAL, stamp REAL, rate REAL, burst INTEGER)",
@@ -390,11 +393,17 @@ class SQLiteState(_Shared):
     def lock(self, key: str, ttl: float) -> Optional[str]:
         owner = self._owner()
 
+        def held(db: Any) -> bool:
+            row = db.execute("SELECT expires FROM lock WHERE key = ?", (key,)).fetchone()
+            return row is not None and float(row[0]) > time.time()
+
+        if self._run(held, write=False):  # waiting workers only read: no write lock taken while they poll
+            return None
+
         def work(db: Any) -> Optional[str]:
-            now = time.time()
-            row = db.execute("SELECT owner, expires FROM lock WHERE key = ?", (key,)).fetchone()
-            if row is not None and float(row[1]) > now:
+            if held(db):
                 return None
+            now = time.time()
             db.execute("INSERT OR REPLACE INTO lock (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + ttl))
             return owner
 

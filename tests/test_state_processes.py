@@ -91,6 +91,7 @@ def export(spec: str) -> tuple[List[Optional[Dict[str, Any]]], SimPortal]:
 
 def test_eight_processes_export_with_a_shared_bucket_and_no_503(store: str) -> None:
     outs, sim = export(store)
+    assert [(o or {}).get("error") for o in outs] == [None] * WORKERS
     assert outs == [{"ids": list(range(1, RECORDS + 1))}] * WORKERS  # every row, once, in every process
     assert sim.stats["503"] == 0
     assert sim.stats["requests"] == WORKERS * (RECORDS // 50 + 1)
@@ -118,6 +119,7 @@ def test_eight_processes_hitting_expired_token_refresh_once(store: str) -> None:
         go(workers)
         outs = results(workers)
         stats = dict(sim.stats)
+    assert [(o or {}).get("error") for o in outs] == [None] * WORKERS
     expected = {"results": ["1", "1", "1"], "access": "access-2", "refresh": "refresh-2"}
     assert [{k: o[k] for k in expected} for o in outs if o is not None] == [expected] * WORKERS
     assert sum(o["on_refresh"] for o in outs if o is not None) == 1  # on_refresh called once, in one process

@@ -5,8 +5,8 @@
 
 Both sides start the same CLI with the same arguments the same number of times, one at a time:
 
-- **CLI alone**: each case's argv run directly (no server: the CLI fails fast on the closed port it is given),
-  so this is the cost of starting the CLI and letting it fail;
+- **CLI alone**: each case's argv run directly against a loopback server that answers every request at once
+  with ``{"result": {}}``: the cost of starting the CLI and making its call;
 - **runner**: ``python -m conformance.runner --jobs 1 --process-per-case`` over the same cases (replay server,
   judging, reports).
 
@@ -17,11 +17,13 @@ It prints both wall times and the runner's overhead as a ratio of the CLI-alone 
 from __future__ import annotations
 
 import argparse
+import http.server
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,7 +43,26 @@ def main() -> int:
     prefix = shlex.split(args.argv)
     cases = [c for c in load_cases() if c.matches([args.run]) and c.args_native is None and "tls" not in c.tags]
     cases = (cases * (args.cases // max(1, len(cases)) + 1))[: args.cases]
-    env = environment("http", "127.0.0.1:9", "key", "token", "localhost:9")
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"result": {}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    where = f"127.0.0.1:{server.server_address[1]}"
+    env = environment("http", where, "key", "token", where)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as work:
         for case in cases:
@@ -50,6 +71,7 @@ def main() -> int:
                 argv += [f"--{option}", cli_text(expand(value, env))]
             subprocess.run([*argv, "--out", os.path.join(work, "r.json")], capture_output=True, check=False)
     alone = time.monotonic() - started
+    server.shutdown()
     ids = sorted({c.full_id for c in cases})
     runs = -(-len(cases) // len(ids))  # the runner runs each selected case once; repeat to match the count
     started = time.monotonic()

@@ -113,3 +113,22 @@ def test_a_cli_that_cannot_be_started_is_one_error_with_its_own_exit_code(tmp_pa
         assert done.returncode == EXIT_CANNOT_START == 3
         assert done.stdout == "" and done.stderr.count("\n") == 1
         assert "cannot start the CLI under test:" in done.stderr and argv.split()[0] in done.stderr
+
+
+def test_one_command_runs_the_suites_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.runner.__main__ import SUBCOMMANDS, main
+
+    assert set(SUBCOMMANDS) == {"matrix", "scan", "record", "cassettes", "portal", "twin"}
+    assert main(["twin", "--check"]) == 0
+    planted = tmp_path / "leak.json"
+    planted.write_text('{"uri": "https://x.bitrix24.ru/rest/1/h0m3k3y1234/user.get"}', encoding="utf-8")
+    assert main(["scan", str(tmp_path)]) == 1 and "leak.json" in capsys.readouterr().out
+    results = tmp_path / "r.jsonl"
+    results.write_text('{"summary": true, "impl": "x", "suite_version": "2.0.0", "argv": ["x"]}\n', encoding="utf-8")
+    assert main(["matrix", str(results), "-o", str(tmp_path / "m.md")]) == 0
+    assert (tmp_path / "m.md").read_text(encoding="utf-8").startswith("# Compatibility matrix")
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.runner", "run", "--run", "bitrix24/GetFileBlock/documented", "--json"],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and json.loads(done.stdout.splitlines()[-1])["passed"] == 1

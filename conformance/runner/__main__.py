@@ -498,11 +498,34 @@ def section_table(records: List[Dict[str, Any]]) -> str:
 SCRIPT = "opi-bitrix24-conformance"
 
 
+#: ``opi-bitrix24-conformance <subcommand> ...``: the suite's other tools under the one command (``run`` is the
+#: default and may be left out); each keeps its own options (``<subcommand> --help``).
+SUBCOMMANDS = {
+    "matrix": ("matrix", "merge JSON results into the compatibility matrix (Markdown, HTML)"),
+    "scan": ("scan", "scan files for secrets"),
+    "record": ("recording", "record cases against your own portal (scrubbed)"),
+    "cassettes": ("cassettes", "write (or --check) the vcrpy cassettes from the cases"),
+    "portal": ("portal", "serve the sample portal"),
+    "twin": ("cases", "write (or --check) the JSON twin cases.json"),
+}
+
+
 def main(argv: Optional[List[str]] = None, prog: str = "python -m conformance.runner") -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0] in SUBCOMMANDS:
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.{SUBCOMMANDS[given[0]][0]}")
+        return int(module.main(given[1:]) or 0)
+    if given and given[0] == "run":
+        given = given[1:]
+    argv = given
     parser = argparse.ArgumentParser(
         prog=prog,
         description=(__doc__ or "").splitlines()[0],
-        epilog=f"Suite version {suite_version()} at {SUITE}.",
+        epilog=f"Suite version {suite_version()} at {SUITE}. Other subcommands: "
+        + "; ".join(f"{name}: {text}" for name, (_, text) in SUBCOMMANDS.items())
+        + f" ({prog} <subcommand> --help).",
     )
     parser.add_argument(
         "--version",

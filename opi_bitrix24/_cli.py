@@ -395,12 +395,19 @@ def _emit(result: Any, out: Optional[str]) -> int:
 
 
 def _suite_version() -> str:
-    """The version of the conformance suite installed beside the package (conformance/VERSION)."""
+    """The version of the conformance suite installed beside the package (conformance/VERSION), read from the
+    file: the library never imports the suite (finding a package's folder does not run it)."""
+    import importlib.util
+
     try:
-        from conformance import __version__ as suite
-    except (ImportError, OSError):
+        spec = importlib.util.find_spec("conformance")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not folders:
+            return "not installed"
+        with open(os.path.join(folders[0], "VERSION"), encoding="utf-8") as handle:
+            return handle.read().strip()
+    except (ImportError, OSError, ValueError):
         return "not installed"
-    return str(suite)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

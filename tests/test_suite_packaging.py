@@ -95,3 +95,17 @@ def test_the_built_wheel_runs_the_suite_from_anywhere(installed: Path, tmp_path:
     properties = {p.get("name"): p.get("value") for p in suites[0].iter("property")}
     assert properties["suite_version"] == suite_version() and properties["impl"] == "python"
     assert properties["argv"].endswith(" -m opi_bitrix24")
+
+
+def test_the_library_does_not_import_the_suite() -> None:
+    # --version reads the suite's VERSION file; importing opi_bitrix24 or running its CLI never runs conformance
+    probe = (
+        "import sys, io, contextlib\n"
+        "from opi_bitrix24 import _cli\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    _cli.main(['--version'])\n"
+        "print(out.getvalue().strip(), 'conformance' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip().endswith(f"(conformance suite {suite_version()}) False")

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
-from . import _convert, _deadline, _stream
+from . import _convert, _deadline, _redact, _stream
 from ._convert import SKIP
 from ._errors import (
     AnswerTooLarge,
@@ -33,6 +33,7 @@ from ._errors import (
     TransportError,
     UnexpectedResponse,
 )
+from ._redact import redact
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("opi_bitrix24")
+
+#: The redaction lives in its own leaf module (:mod:`._redact`); the core and its callers use these names.
+_url_secrets = _redact._url_secrets
 
 Result = Dict[str, Any]
 Timeout = Union[float, Tuple[float, float]]
@@ -326,7 +330,6 @@ def settings(**changes: Unpack[SettingsChanges]) -> Iterator[Settings]:
 
 _SCHEME = re.compile(r"^(https?)://", re.IGNORECASE)
 _WEBHOOK_PATH = re.compile(r"/rest/\d+/[^/]+/")
-_WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)([^/?#\s]+)")
 
 
 def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, Any]]:
@@ -360,24 +363,6 @@ def endpoint_url(url: Any, token: Any, api_method: str) -> Tuple[str, Dict[str, 
             rest += "rest/"
         params["auth"] = token_text
     return f"{scheme}://{rest}{api_method.strip()}", params
-
-
-_ESCAPED_WEBHOOK = re.compile(r"(\\/rest\\/\d+\\/)([^\\/?#\s\"]+)")
-_ENCODED_WEBHOOK = re.compile(r"(%2Frest%2F\d+%2F)((?:(?!%2F)[^/?#&\s\"])+)", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token|token)=[^&\s\"']+")
-
-
-def redact(text: str, *secrets: str) -> str:
-    """Remove the webhook key (the path segment after ``/rest/<user>/``), secret query values and ``secrets``."""
-    cleaned = _WEBHOOK_SECRET.sub(r"\1***", text)
-    cleaned = _ESCAPED_WEBHOOK.sub(r"\1***", cleaned)
-    cleaned = _ENCODED_WEBHOOK.sub(r"\1***", cleaned)
-    cleaned = _SECRET_QUERY.sub(r"\1=***", cleaned)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            for spelling in {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
-                cleaned = cleaned.replace(spelling, "***")
-    return cleaned
 
 
 # --- wire encoding --------------------------------------------------------------------------------
@@ -552,13 +537,6 @@ def _shown_origin(url: str) -> str:
     default = {"http": 80, "https": 443}.get(scheme)
     text = f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
     return redact(text)[:200]
-
-
-def _url_secrets(url: str) -> Tuple[str, ...]:
-    """The webhook key in a URL's path and secret query values: also hidden in their other spellings."""
-    found = [match.group(2) for match in _WEBHOOK_SECRET.finditer(url.split("?", 1)[0])]
-    found += [match.group(0).split("=", 1)[1] for match in _SECRET_QUERY.finditer(url.partition("?")[2])]
-    return tuple(secret for secret in found if len(secret) >= 4)
 
 
 def _socket_of(response: Any) -> Any:

@@ -108,7 +108,7 @@ class APIError(OPIError):
 
 def _scrub(value: Any, secrets: Tuple[str, ...]) -> Any:
     """``value`` with every text in it redacted (dict keys too); other values unchanged."""
-    from ._core import redact
+    from ._redact import redact
 
     if isinstance(value, str):
         return redact(value, *secrets)

@@ -264,7 +264,7 @@ class _Shared(State):
         self.timeout = float(options.get("timeout", self.default_timeout))
 
     def _fail(self, exc: BaseException, hidden: Tuple[str, ...] = ()) -> StateUnavailable:
-        from ._core import redact
+        from ._redact import redact
 
         detail = redact(f"{type(exc).__name__}: {exc}", *hidden)[:300]
         return StateUnavailable(f"the state store {self.name} cannot be used ({detail})", self.name)

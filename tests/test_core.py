@@ -551,11 +551,12 @@ def _relative_imports(module: Any) -> set[str]:
 
 
 def test_the_core_imports_neither_the_batch_layer_nor_the_package_root() -> None:
-    from opi_bitrix24 import _core, _deadline, _http, _version
+    from opi_bitrix24 import _core, _deadline, _errors, _http, _redact, _version
 
     assert not {"_bulk", "__version__"} & _relative_imports(_core)
     assert _relative_imports(_deadline) == {"_errors"} and _relative_imports(_http) == {"_deadline"}
-    assert _relative_imports(_version) == set()
+    assert _relative_imports(_version) == set() and _relative_imports(_redact) == set()
+    assert "_core" not in _relative_imports(_errors)  # the error classes redact through the leaf module
 
 
 def test_the_interception_point_takes_a_call_instead_of_sending_it() -> None:

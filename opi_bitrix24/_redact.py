@@ -1,0 +1,40 @@
+"""The one redaction of the package: webhook keys, tokens and secret query values out of any text.
+
+Every error path (transport, API errors, refresh failures, bulk errors, CLI stderr) and the transport
+loggers go through :func:`redact` (``_core.redact`` is the same function). A leaf module: it imports
+nothing of the package, so the error classes and the state backends use it without importing the core.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Tuple
+from urllib.parse import quote
+
+__all__ = ["redact"]
+
+_WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)([^/?#\s]+)")
+_ESCAPED_WEBHOOK = re.compile(r"(\\/rest\\/\d+\\/)([^\\/?#\s\"]+)")
+_ENCODED_WEBHOOK = re.compile(r"(%2Frest%2F\d+%2F)((?:(?!%2F)[^/?#&\s\"])+)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"\b(auth|client_secret|code|refresh_token|access_token|token)=[^&\s\"']+")
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Remove the webhook key (the path segment after ``/rest/<user>/``), secret query values and ``secrets``."""
+    cleaned = _WEBHOOK_SECRET.sub(r"\1***", text)
+    cleaned = _ESCAPED_WEBHOOK.sub(r"\1***", cleaned)
+    cleaned = _ENCODED_WEBHOOK.sub(r"\1***", cleaned)
+    cleaned = _SECRET_QUERY.sub(r"\1=***", cleaned)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            for spelling in {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
+                cleaned = cleaned.replace(spelling, "***")
+    return cleaned
+
+
+def _url_secrets(url: str) -> Tuple[str, ...]:
+    """The webhook key in a URL's path and secret query values: also hidden in their other spellings."""
+    found = [match.group(2) for match in _WEBHOOK_SECRET.finditer(url.split("?", 1)[0])]
+    found += [match.group(0).split("=", 1)[1] for match in _SECRET_QUERY.finditer(url.partition("?")[2])]
+    return tuple(secret for secret in found if len(secret) >= 4)

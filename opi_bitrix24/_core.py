@@ -104,6 +104,13 @@ class Settings:
       anything is sent. See the guide "Many workers, one portal".
     - ``operating_wait``: the longest wait (seconds) for a method's operating-time budget to reset
       after ``429 OPERATION_TIME_LIMIT``; ``0`` never waits (the answer is returned, as OPI does).
+    - ``operating_budget``: the portal's operating-time budget per method, ``(seconds, window
+      seconds)``, default ``(480.0, 600.0)`` (cloud). Bulk work (``batch``, ``iterate``, ``all_pages``,
+      ``call_many``) paces every method it sends to stay within it, so a big job meets no ``429``;
+      ``None`` turns the pacing off. OPI functions never pace.
+    - ``concurrency``: how many independent bulk requests may be in flight at once (batch chunks, parts
+      of an export, lists of calls), all inside the rate limit; results keep their order. Default 8;
+      ``1`` sends them one after another.
     - ``raise_api_errors``: raise :class:`APIError` subclasses for error answers instead of returning
       the body (OPI returns the body: default ``False``).
     - ``oauth_app``: an :class:`OAuthApp` (client id, secret, refresh token); an ``expired_token``
@@ -119,11 +126,13 @@ class Settings:
 
     __slots__ = (
         "backoff",
+        "concurrency",
         "deadline",
         "max_answer_bytes",
         "max_backoff",
         "oauth_app",
         "oauth_url",
+        "operating_budget",
         "operating_wait",
         "progress",
         "proxies",
@@ -149,6 +158,8 @@ class Settings:
     sources: str
     rate_limit: Optional[Tuple[float, int]]
     operating_wait: float
+    operating_budget: Optional[Tuple[float, float]]
+    concurrency: int
     raise_api_errors: bool
     oauth_app: Optional[OAuthApp]
     oauth_url: str
@@ -174,6 +185,8 @@ class Settings:
         oauth_app: Optional[OAuthApp] = None,
         state: str = "memory",
         progress: ProgressSetting = True,
+        operating_budget: Optional[Tuple[float, float]] = (480.0, 600.0),
+        concurrency: int = 8,
     ) -> None:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
             raise InvalidArgument("retries", "must be a whole number from 0 to 10")
@@ -199,6 +212,14 @@ class Settings:
             and rate_limit[1] >= 1
         ):
             raise InvalidArgument("rate_limit", "must be (requests per second, burst), e.g. (2.0, 50), or None")
+        if operating_budget is not None and not (
+            isinstance(operating_budget, tuple)
+            and len(operating_budget) == 2
+            and all(_is_number(v) and 0 < v < float("inf") for v in operating_budget)
+        ):
+            raise InvalidArgument("operating_budget", "must be (seconds, window seconds), e.g. (480.0, 600.0), or None")
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 50:
+            raise InvalidArgument("concurrency", "must be a whole number from 1 to 50")
         if not isinstance(raise_api_errors, bool):
             raise InvalidArgument("raise_api_errors", "must be True or False")
         if not isinstance(progress, bool) and not callable(progress):
@@ -216,11 +237,13 @@ class Settings:
                 raise InvalidArgument("oauth_app", "must be an OAuthApp")
         values = {
             "backoff": backoff,
+            "concurrency": concurrency,
             "deadline": deadline,
             "max_answer_bytes": max_answer_bytes,
             "max_backoff": max_backoff,
             "oauth_app": oauth_app,
             "oauth_url": oauth_url,
+            "operating_budget": operating_budget,
             "operating_wait": operating_wait,
             "progress": progress,
             "proxies": proxies,
@@ -293,6 +316,8 @@ if TYPE_CHECKING:  # pragma: no cover
         sources: str
         rate_limit: Optional[Tuple[float, int]]
         operating_wait: float
+        operating_budget: Optional[Tuple[float, float]]
+        concurrency: int
         raise_api_errors: bool
         oauth_app: Optional[OAuthApp]
         state: str

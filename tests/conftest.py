@@ -21,6 +21,10 @@ import opi_bitrix24  # noqa: E402
 # The client-side leaky bucket (on by default: 2/s, burst 50) would throttle hundreds of loopback calls;
 # tests that exercise it (tests/test_bulk.py) turn it on explicitly with settings(rate_limit=...).
 opi_bitrix24.configure(rate_limit=None)
+# Bulk work sends independent requests several at a time by default (concurrency 8), so the order in which
+# they reach a portal varies; tests that pin request sequences run one at a time, and the tests of
+# concurrency (tests/test_speed.py) turn it on explicitly with settings(concurrency=...).
+opi_bitrix24.configure(concurrency=1)
 
 #: OPI's catalog of the 179 functions (the contract), kept in the repository (see conformance/README.md).
 CATALOG = ROOT / "conformance" / "catalog" / "opi_bitrix24.yaml"

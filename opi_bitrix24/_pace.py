@@ -1,0 +1,159 @@
+"""Operating-time pacing for bulk work (additions beyond OPI; OPI functions never pace).
+
+A cloud portal allows each REST method ``budget`` seconds of server time within a sliding ``window``
+(480 s per 600 s) and answers ``429 OPERATION_TIME_LIMIT`` past it. Bulk work (:func:`batch`,
+:func:`iterate`, :func:`all_pages`, :func:`call_many`) keeps every method it sends under that budget:
+
+- each answered command's server time (its ``time`` block's ``duration``/``processing``) is recorded
+  per portal and method and leaves the account ``window`` seconds after its answer arrived (a little
+  later than on the portal: the client's own clock, no skew);
+- usage the client did not make itself (other programs on the same portal) is what the answer's
+  ``time.operating`` reports beyond the recorded time, and is counted until the next answer;
+- before a request is sent, its commands' expected server time (the largest recent cost of one command
+  of the method, times the commands of that method) is reserved; the request waits while the recorded,
+  foreign and reserved time plus its own would pass ``budget`` minus a 1 % headroom, until enough of the
+  recorded time leaves the window. A method whose cost is not known yet has one request in flight.
+
+So a big job runs at the portal's operating-time ceiling and meets no 429, with any number of requests
+in flight. The budget and window come from the ``operating_budget`` setting (``None``: no pacing).
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import threading
+import time
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
+
+__all__ = ["Reservation", "admit", "reset", "settle"]
+
+HEADROOM = 0.01
+#: How many recent command costs the estimate of one command looks at (the largest of them).
+RECENT = 64
+
+clock = time.time
+
+
+class _Method:
+    __slots__ = ("charges", "foreign", "in_flight", "own", "recent", "reserved", "reset_at", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.charges: List[Tuple[float, float]] = []  # (wall time it leaves the window, seconds), sorted
+        self.own = 0.0
+        self.foreign = 0.0
+        self.reset_at = 0.0
+        self.reserved = 0.0
+        self.in_flight = 0
+        self.recent: Deque[float] = collections.deque(maxlen=RECENT)
+
+    def expire(self, now: float) -> None:
+        cut = bisect.bisect_right(self.charges, (now, float("inf")))
+        if cut:
+            del self.charges[:cut]
+            self.own = sum(c for _, c in self.charges)
+
+    def unit(self) -> Optional[float]:
+        return max(self.recent) if self.recent else None
+
+    def wait(self, over: float, now: float, give_up: float) -> Optional[float]:
+        """How long to wait for ``over`` seconds of room; None: waiting cannot help (send one request)."""
+        freed = 0.0
+        for leaves, seconds in self.charges:
+            freed += seconds
+            if freed >= over:
+                return min(give_up, leaves) - now
+        if self.in_flight:
+            return give_up - now  # an answer will tell more
+        if now < self.reset_at:
+            return min(give_up, self.reset_at) - now  # other programs' time leaves from then on
+        return None
+
+
+_lock = threading.Condition()
+_methods: Dict[Tuple[str, str], _Method] = {}
+
+Reservation = List[Tuple[Tuple[str, str], float]]
+
+
+def _host(address: str) -> str:
+    rest = address.split("://", 1)[-1]
+    return rest.split("/", 1)[0].lower()
+
+
+def admit(address: str, counts: Mapping[str, int], budget: Tuple[float, float], bound: float) -> Reservation:
+    """Wait (at most ``bound`` s in all) until ``counts`` commands per method fit ``budget`` =
+    ``(seconds, window seconds)``; returns the reservation to :func:`settle` with the answer."""
+    limit = budget[0] * (1 - HEADROOM)
+    give_up = clock() + bound
+    reservation: Reservation = []
+    with _lock:
+        for method in sorted(counts):
+            key = (_host(address), method.strip().lower())
+            state = _methods.get(key)
+            if state is None:
+                state = _methods[key] = _Method(float(budget[1]))
+            state.window = float(budget[1])
+            while True:
+                now = clock()
+                state.expire(now)
+                unit = state.unit()
+                if unit is None:  # the cost is not known yet: one request at a time until an answer tells it
+                    need = 0.0
+                    if state.in_flight == 0 or now >= give_up:
+                        break
+                    _lock.wait(give_up - now)
+                    continue
+                need = unit * counts[method]
+                foreign = state.foreign if (now < state.reset_at or state.in_flight) else 0.0
+                over = state.own + foreign + state.reserved + need - limit
+                if over <= 0 or now >= give_up:
+                    break
+                wait = state.wait(over, now, give_up)
+                if wait is None:
+                    break
+                _lock.wait(max(wait, 0.001))
+            state.reserved += need
+            state.in_flight += 1
+            reservation.append((key, need))
+    return reservation
+
+
+def settle(reservation: Reservation, blocks: Mapping[str, List[Any]]) -> None:
+    """Release a reservation and record the answered commands' ``time`` blocks (by method)."""
+    now = clock()
+    with _lock:
+        for key, need in reservation:
+            state = _methods[key]
+            state.reserved = max(0.0, state.reserved - need)
+            state.in_flight -= 1
+            reported: Optional[float] = None
+            for block in blocks.get(key[1], []):
+                if not isinstance(block, Mapping):
+                    continue
+                spent = max(_number(block.get("duration")), _number(block.get("processing")))
+                state.recent.append(spent)
+                if spent > 0:  # counted from the answer's arrival on this clock (not the portal's: no skew)
+                    bisect.insort(state.charges, (now + state.window, spent))
+                    state.own += spent
+                operating = block.get("operating")
+                if isinstance(operating, (int, float)) and not isinstance(operating, bool):
+                    reported = max(reported or 0.0, float(operating))
+                reset_at = block.get("operating_reset_at")
+                if isinstance(reset_at, (int, float)) and not isinstance(reset_at, bool):
+                    state.reset_at = max(state.reset_at, float(reset_at))
+            if reported is not None:
+                state.expire(now)
+                state.foreign = max(0.0, reported - state.own - state.reserved)
+        _lock.notify_all()
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def reset() -> None:
+    """Forget every account (tests)."""
+    with _lock:
+        _methods.clear()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._auth import OAuthApp
-from ._bulk import Command, all_pages, batch, call, command, deferred, iterate
+from ._bulk import Command, all_pages, batch, call, call_many, command, deferred, iterate
 from ._core import Settings, configure, current_settings, settings
 from ._errors import (
     AccessDenied,
@@ -472,6 +472,7 @@ __all__ = [
     "attach_file_to_topic",
     "batch",
     "call",
+    "call_many",
     "change_chat_color",
     "change_chat_owner",
     "change_chat_picture",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import re
 from typing import (
     Any,
     Callable,
     Dict,
+    Iterable,
     Iterator,
     List,
     Mapping,
@@ -30,11 +32,11 @@ from typing import (
 )
 from urllib.parse import quote_plus
 
-from . import _core, _progress
+from . import _core, _pace, _pool, _progress
 from ._convert import SKIP
 from ._errors import APIError, InvalidArgument, UnexpectedResponse, api_error
 
-__all__ = ["Command", "all_pages", "batch", "build_query", "call", "command", "deferred", "iterate"]
+__all__ = ["Command", "all_pages", "batch", "build_query", "call", "call_many", "command", "deferred", "iterate"]
 
 #: The platform's cap on commands per batch request.
 BATCH_SIZE = 50
@@ -79,6 +81,37 @@ def call(url: str, method: str, params: Optional[Mapping[str, Any]] = None, toke
     return _core._call("POST", name, url, token, fields)
 
 
+def call_many(
+    url: str, method: str, params: Iterable[Optional[Mapping[str, Any]]], token: str = ""
+) -> List[Dict[str, Any]]:
+    """Call ``method`` once per parameter set, sent 50 calls per ``batch`` request; the answers in order.
+
+    ``call_many(url, "crm.deal.update", [{"id": 1, "fields": {...}}, {"id": 2, "fields": {...}}])``.
+    Each answer has the shape :func:`call` returns: ``{"result": ..., "time": {...}}`` (with ``total``
+    and ``next`` for a list method), or the portal's error for that call, ``{"error": ...,
+    "error_description": ...}``; one call's error never stops the others. Batch requests go out
+    several at a time (``concurrency``) and are paced by operating time (``operating_budget``). An error
+    answer of a batch request itself raises :class:`APIError`.
+    """
+    name = _method_name(method)
+    if isinstance(params, (str, bytes, Mapping)):
+        raise InvalidArgument("params", "must be a list of parameter sets (mappings), one per call")
+    commands = [Command(name, _params(one)) for one in params]
+    out = batch(url, commands, token)
+    answers: List[Dict[str, Any]] = []
+    for index in range(len(commands)):
+        if index in out["result"]:
+            answer: Dict[str, Any] = {"result": out["result"][index]}
+            for part, field in (("result_total", "total"), ("result_next", "next"), ("result_time", "time")):
+                if index in out[part]:
+                    answer[field] = out[part][index]
+        else:
+            error = out["result_error"].get(index)
+            answer = dict(error) if isinstance(error, Mapping) else {"error": "NOT_ANSWERED", "error_description": ""}
+        answers.append(answer)
+    return answers
+
+
 def _method_name(method: Any) -> str:
     name = "" if method is None else str(method).strip()
     if not name or not re.fullmatch(r"[A-Za-z0-9_.]+", name):
@@ -98,8 +131,35 @@ def _params(params: Any) -> Dict[str, Any]:
     return {str(k): v for k, v in params.items() if v is not SKIP}
 
 
+@contextlib.contextmanager
+def _paced(url: str, token: str, counts: Mapping[str, int]) -> Iterator[Dict[str, List[Any]]]:
+    """Around one bulk request: wait until its commands (``{method: count}``) fit the operating-time
+    budget (``operating_budget``), then record the ``time`` blocks the block puts in the yielded mapping."""
+    config = _core.current_settings()
+    budget = config.operating_budget
+    blocks: Dict[str, List[Any]] = {}
+    if budget is None:
+        yield blocks
+        return
+    address = _core.endpoint_url(url, token, "batch")[0]
+    reservation = _pace.admit(address, counts, budget, max(budget[1] * 2, config.operating_wait))
+    try:
+        yield blocks
+    finally:
+        _pace.settle(reservation, blocks)
+
+
 def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> Dict[str, Any]:
     """One request whose error answer always raises (batch and iterate never return part of a job)."""
+    if method != "batch":
+        with _paced(url, token, {method: 1}) as blocks:
+            data = _exchange_once(url, method, fields, token)
+            blocks[method.strip().lower()] = [data.get("time")]
+            return data
+    return _exchange_once(url, method, fields, token)
+
+
+def _exchange_once(url: str, method: str, fields: Mapping[str, Any], token: str) -> Dict[str, Any]:
     status, data = _core._exchange("POST", method, url, token, fields)
     if "error" in data:
         from ._limits import typed_error
@@ -417,9 +477,12 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
     out: Dict[str, Any] = {part: {} for part in _PARTS}
     raising = _core.current_settings().raise_api_errors
     progress = _Progress("batch", len(items))
+    # chunks are independent (references never cross them): several in flight at once, unless halt or
+    # raise_api_errors must see one chunk's errors before the next is sent
+    workers = 1 if halt or raising or len(chunks) < 2 else _core.current_settings().concurrency
+    answers = _pool.ordered([functools.partial(_send_chunk, url, token, halt, chunk) for chunk in chunks], workers)
     try:
-        for number, chunk in enumerate(chunks):
-            answer = _send_chunk(url, token, halt, chunk)
+        for number, (chunk, answer) in enumerate(zip(chunks, answers)):
             failed = _account(chunk, answer, out, "the portal answered it in neither result nor result_error")
             progress.add(len(chunk))
             if failed is not None and raising:
@@ -429,6 +492,7 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
                     _account(later, {}, out, "not sent: an earlier command failed and halt is on")
                 break
     finally:
+        answers.close()
         progress.close()
     return out
 
@@ -462,19 +526,25 @@ def _command_error(failed: Tuple[Any, Command], out: Mapping[str, Any], items: S
 
 def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Command]]) -> Dict[str, Any]:
     """Send one batch request of at most 50 commands; its inner answer (``result``, ``result_error``, ...),
-    with the portal's error texts cleaned of secrets."""
+    with the portal's error texts cleaned of secrets. The request waits until its commands fit each
+    method's operating-time budget (:func:`_paced`)."""
     cmd = {wire: _wire(c, f"commands[{key}]") for key, wire, c in chunk}
-    data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
-    inner = data.get("result")
-    if not isinstance(inner, Mapping):
-        raise APIError(200, "batch", {"error": "UNEXPECTED_ANSWER", "error_description": "no result block"})
-    from . import _limits
+    counts: Dict[str, int] = {}
+    for _, _, c in chunk:
+        counts[c.method] = counts.get(c.method, 0) + 1
+    with _paced(url, token, counts) as blocks:
+        data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
+        inner = data.get("result")
+        if not isinstance(inner, Mapping):
+            raise APIError(200, "batch", {"error": "UNEXPECTED_ANSWER", "error_description": "no result block"})
+        from . import _limits
 
-    address = _core.endpoint_url(url, token, "batch")[0]
-    times = inner.get("result_time")
-    if isinstance(times, Mapping):
-        for _, wire, c in chunk:
-            _limits.note_time(address, c.method, times.get(wire))
+        address = _core.endpoint_url(url, token, "batch")[0]
+        times = inner.get("result_time")
+        if isinstance(times, Mapping):
+            for _, wire, c in chunk:
+                _limits.note_time(address, c.method, times.get(wire))
+                blocks.setdefault(c.method.strip().lower(), []).append(times.get(wire))
     answer = dict(inner)
     if isinstance(answer.get("result_error"), Mapping):
         answer["result_error"] = _clean(answer["result_error"], url, token)
@@ -641,24 +711,42 @@ def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: S
                 following = _next_of(page)
                 _check_next(method, start, rows, following)
             return
-        while following is not None:
-            # at most one batch request of pages planned at a time, never past what total says
-            group = [following + i * PAGE for i in range(BATCH_SIZE) if following + i * PAGE < total]
-            if not group:
-                return
-            following = None
-            for offset, page_rows, page_next in _classic_pages(url, method, fields, token, shape, group):
-                seen.check(page_rows, f"the page at start={offset}")
-                yield from page_rows
-                progress.add(len(page_rows))
-                _check_next(method, offset, page_rows, page_next)
-                if page_next is None:
-                    return  # the last page
-                if page_next != offset + PAGE:
-                    raise _paging_error(
-                        method, f"the page at start={offset} says next={page_next}, not {offset + PAGE}", ""
-                    )
-                following = page_next
+        if following is None:
+            return
+        begin = following
+
+        def groups() -> Iterator[List[int]]:
+            # one batch request of pages per group, never past what total says; the next group starts
+            # where the previous one ends (its last page must say so: checked below)
+            offset = begin
+            while True:
+                group = [offset + i * PAGE for i in range(BATCH_SIZE) if offset + i * PAGE < total]
+                if not group:
+                    return
+                yield group
+                offset = group[-1] + PAGE
+
+        def fetch(group: List[int]) -> List[Tuple[int, List[Any], Optional[int]]]:
+            return list(_classic_pages(url, method, fields, token, shape, group))
+
+        # up to concurrency groups in flight, read in order; at most that many answers held
+        plan = _pool.ordered((functools.partial(fetch, g) for g in groups()), _core.current_settings().concurrency)
+        try:
+            for pages in plan:
+                for offset, page_rows, page_next in pages:
+                    seen.check(page_rows, f"the page at start={offset}")
+                    yield from page_rows
+                    progress.add(len(page_rows))
+                    _check_next(method, offset, page_rows, page_next)
+                    if page_next is None:
+                        return  # the last page
+                    if page_next != offset + PAGE:
+                        raise _paging_error(
+                            method, f"the page at start={offset} says next={page_next}, not {offset + PAGE}", ""
+                        )
+                    following = page_next
+        finally:
+            plan.close()
     finally:
         progress.close()
 
@@ -692,6 +780,14 @@ def _page_result(method: str, answer: Mapping[str, Any], wire: str, where: str) 
 
 
 def _fast(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
+    if use_batch and _core.current_settings().concurrency > 1 and _splittable(fields, shape):
+        return _fast_parts(url, method, fields, token, shape)
+    return _fast_chain(url, method, fields, token, shape, use_batch)
+
+
+def _fast_chain(
+    url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool
+) -> Iterator[Any]:
     user_filter = dict(fields.pop("filter", None) or {})
     fields.pop("start", None)
     key = ">" + shape.filter_id
@@ -775,6 +871,102 @@ def _fast_pages(
     answer = _send_chunk(url, token, False, chunk)
     for _, wire, _cmd in chunk:
         yield _rows(method, shape, _page_result(method, answer, wire, wire))
+
+
+#: IDs per part of a split export: one batch request of 50 chained pages when the IDs are dense.
+PART = PAGE * BATCH_SIZE
+
+
+def _splittable(fields: Mapping[str, Any], shape: Shape) -> bool:
+    """An export can run as ID-range parts when its own ID bounds are whole numbers (or absent)."""
+    user_filter = fields.get("filter") or {}
+    if not isinstance(user_filter, Mapping):
+        return False
+    for op in (">", "<="):
+        key = op + shape.filter_id
+        if key in user_filter and _whole(user_filter[key]) is None:
+            return False
+    return True
+
+
+def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape) -> Iterator[Any]:
+    """The fast export split by ID ranges, several parts in flight (``concurrency``), rows in ID order.
+
+    One request finds the highest ID that matches (``order ID DESC``, ``start=-1``); the range from the
+    export's start to it is cut into parts of :data:`PART` IDs, each read as a chain of pages inside its
+    range (``>ID`` and ``<=ID`` added to the caller's filter, which only narrows it), and a last part
+    above that ID catches rows added meanwhile. Parts are disjoint, so each row comes once; at most
+    ``concurrency`` parts are read ahead of the consumer, so memory stays bounded.
+    """
+    user_filter = dict(fields.pop("filter", None) or {})
+    fields.pop("start", None)
+    lower_key, upper_key = ">" + shape.filter_id, "<=" + shape.filter_id
+    start = _whole(user_filter.pop(lower_key, 0)) or 0
+    ceiling = _whole(user_filter.pop(upper_key)) if upper_key in user_filter else None
+    probe = dict(user_filter, **{lower_key: start})
+    if ceiling is not None:
+        probe[upper_key] = ceiling
+    top_page = _exchange(url, method, dict(fields, order={shape.filter_id: "DESC"}, filter=probe, start=-1), token)
+    top_rows = _rows(method, shape, top_page.get("result"))
+    if not top_rows:
+        return
+    top = _whole(top_rows[0].get(shape.row_id)) if isinstance(top_rows[0], Mapping) else None
+    if top is None or top <= start:
+        raise _paging_error(
+            method, f"the highest {shape.row_id} after {start} is not a whole number above it", str(top_rows[0])[:120]
+        )
+    bounds: List[Tuple[int, Optional[int]]] = [(a, min(a + PART, top)) for a in range(start, top, PART)]
+    bounds.append((max(start, top), ceiling))  # above the highest ID: rows added while the export runs
+    jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b) for a, b in bounds)
+    progress = _Progress(method)
+    parts = _pool.ordered(jobs, _core.current_settings().concurrency)
+    try:
+        for rows in parts:
+            yield from rows
+            progress.add(len(rows))
+    finally:
+        parts.close()
+        progress.close()
+
+
+def _part(
+    url: str,
+    method: str,
+    fields: Dict[str, Any],
+    user_filter: Dict[str, Any],
+    token: str,
+    shape: Shape,
+    after: int,
+    upper: Optional[int],
+) -> List[Any]:
+    """Every row with ``after < ID <= upper`` (no upper bound: None), in ID order, by chained pages; a row
+    out of order or beyond the part raises (as in the one-chain export)."""
+    bounded = dict(user_filter, **{"<=" + shape.filter_id: upper}) if upper is not None else dict(user_filter)
+    path = f"[{shape.rows}]" if shape.rows else ""
+    out: List[Any] = []
+    last = after
+    sent: Any = after  # what the next page's filter carries: the last row's ID as the portal gave it
+    while True:
+        # as many pages as the range can still hold (dense IDs); one page to look above the highest ID
+        count = 1 if upper is None and not out else BATCH_SIZE
+        if upper is not None:
+            count = max(1, min(BATCH_SIZE, -(-(upper - last) // PAGE)))
+        chunk = [(0, "p0", Command(method, _fast_params(fields, bounded, shape, sent)))]
+        for i in range(1, count):
+            ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
+            chunk.append((i, f"p{i}", Command(method, _fast_params(fields, bounded, shape, ref))))
+        answer = _send_chunk(url, token, False, chunk)
+        for _, wire, _cmd in chunk:
+            rows = _rows(method, shape, _page_result(method, answer, wire, wire))
+            last = _after(method, shape, rows, last)
+            if upper is not None and last > upper:
+                raise _paging_error(
+                    method, f"asked for rows with {shape.row_id} <= {upper}, got {shape.row_id} {last}", ""
+                )
+            out.extend(rows)
+            if len(rows) < PAGE or (upper is not None and last >= upper):
+                return out  # the end of the range; later pages of the chain are dropped
+            sent = rows[-1][shape.row_id]
 
 
 def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any) -> List[Any]:

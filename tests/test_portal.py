@@ -49,7 +49,7 @@ def test_portal_has_every_function_under_both_names() -> None:
     assert len(expected) == 2 * 179
     assert expected <= public
     # Besides the OPI functions: the bound address/token/settings and the bulk helpers, nothing else.
-    assert public - expected <= {"url", "token", "changes", "call", "batch", "iterate"}
+    assert public - expected <= {"url", "token", "changes", "call", "call_many", "batch", "iterate"}
 
 
 @pytest.mark.parametrize("method", methods(), ids=[m.name for m in methods()])

@@ -45,6 +45,7 @@ SUPPORT = [
     "all_pages",
     "batch",
     "call",
+    "call_many",
     "command",
     "deferred",
     "iterate",
@@ -228,7 +229,7 @@ def portal_source() -> str:
         "from __future__ import annotations",
         "",
         "import contextlib",
-        "from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Mapping, Optional",
+        "from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterable, Iterator, List, Mapping, Optional",
         "",
         "from . import _bulk",
         "from ._core import current_settings, settings",
@@ -298,6 +299,11 @@ def portal_source() -> str:
         '        """Call any REST method with params as a JSON body; the portal\'s JSON answer."""',
         "        with self._scope():",
         "            return _bulk.call(self.url, method, params, self.token)",
+        "",
+        "    def call_many(self, method: str, params: Iterable[Optional[Mapping[str, Any]]]) -> List[Dict[str, Any]]:",
+        '        """Call a method once per parameter set, 50 per batch request; answers in order (see call_many)."""',
+        "        with self._scope():",
+        "            return _bulk.call_many(self.url, method, params, self.token)",
         "",
         "    def batch(self, commands: Commands, halt: bool = False) -> Dict[str, Any]:",
         '        """Run many commands, 50 per batch request, in order (see opi_bitrix24.batch)."""',
@@ -378,7 +384,7 @@ SUPPORT_IMPORTS = {
         "UnexpectedResponse",
     ],
     "._auth": ["OAuthApp"],
-    "._bulk": ["Command", "all_pages", "batch", "call", "command", "deferred", "iterate"],
+    "._bulk": ["Command", "all_pages", "batch", "call", "call_many", "command", "deferred", "iterate"],
     "._progress": ["Progress"],
 }
 
@@ -480,7 +486,7 @@ def methods_doc() -> str:
     return "\n".join(out) + "\n"
 
 
-BULK = ["call", "batch", "deferred", "command", "iterate", "all_pages"]
+BULK = ["call", "call_many", "batch", "deferred", "command", "iterate", "all_pages"]
 
 
 def _bulk_doc() -> List[str]:

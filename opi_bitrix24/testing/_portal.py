@@ -6,10 +6,11 @@ import bisect
 import http.server
 import json
 import re
+import ssl
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._records import Records, Row, deal, lead, task
@@ -77,13 +78,15 @@ class SimPortal:
       ``operating_reset_at`` (Unix time when its oldest recorded time leaves the window, in wall-clock
       time, so a client waiting for it waits the right amount). ``cost`` adds that many seconds of
       operating time per command without taking time (a model of a heavy method in a fast test).
+    - ``ssl_context``: a server :class:`ssl.SSLContext` serves HTTPS (clients that insist on https).
     - OAuth: a token older than ``token_ttl`` (or every token after :meth:`expire`) answers
       ``401 expired_token``; ``/oauth/token/`` rotates the refresh token (an old one is refused).
 
     :attr:`stats` counts ``requests``, ``503``, ``429``, ``batches``, ``commands``, ``rows`` (list rows
     served), ``refreshes``, ``expired``, ``bad_refresh`` and ``max_in_flight`` (the most requests served
-    at once); :attr:`updates` counts updates per ID. ``GET /_sim/stats`` answers both as JSON (not
-    counted), for a portal run in another process (``python -m opi_bitrix24.testing``).
+    at once); :attr:`updates` counts updates per ID; :attr:`spent` sums the server seconds charged.
+    ``GET /_sim/stats`` answers the counters as JSON (not counted), for a portal run in another process
+    (``python -m opi_bitrix24.testing``).
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class SimPortal:
         row_time: float = 0.0,
         time_scale: float = 1.0,
         port: int = 0,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         for name, value in (
             ("records", records),
@@ -127,6 +131,7 @@ class SimPortal:
         self.stats: Counter[str] = Counter()
         self.updates: Counter[int] = Counter()
         self.operating: Dict[str, List[Tuple[float, float]]] = {}
+        self.spent = 0.0  # server seconds charged to every method since the start (or reset_counters)
         self.in_flight = 0
         self.client_id, self.client_secret = "app.sim", "simSecretValue"
         self.refresh_token = "refresh-0"
@@ -165,7 +170,11 @@ class SimPortal:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if ssl_context is not None:  # HTTPS (a server context with its certificate, e.g. from trustme)
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.webhook = f"{self.base}/rest/1/{WEBHOOK_KEY}/"
         self.oauth_url = f"{self.base}/oauth/token/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -195,6 +204,7 @@ class SimPortal:
             self.level = 0.0
             self.stamp = time.monotonic()
             self.operating.clear()
+            self.spent = 0.0
             self.stats.clear()
             self.updates.clear()
 
@@ -347,6 +357,7 @@ class SimPortal:
             spent = self._spent(method, finish)
             if charge:
                 spent.append((finish, charge))
+                self.spent += charge
             used = sum(c for _, c in spent)
             reset_at = (spent[0][0] if spent else finish) + self.window
         answer["time"] = self._block(at, finish, used, reset_at)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import logging
 import os
+import re
 import ssl
 import sys
 import tempfile
@@ -35,6 +37,8 @@ sys.path[:0] = [str(ROOT)]
 import opi_bitrix24 as b24  # noqa: E402
 from opi_bitrix24 import _limits, _pace  # noqa: E402
 from opi_bitrix24.testing import WEBHOOK_KEY, SimPortal  # noqa: E402
+
+BEGIN, END = "<!-- benchmarks/peers.py: begin -->", "<!-- benchmarks/peers.py: end -->"
 
 
 class Job(NamedTuple):
@@ -193,9 +197,11 @@ def available(module: str) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # a peer's unretrieved task errors: in the table
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny configuration (no figures)")
     parser.add_argument("--client", action="append", help="run only these clients")
+    parser.add_argument("--write-docs", action="store_true", help="rewrite the peers table in docs/performance.md")
     args = parser.parse_args(argv)
     results: List[Result] = []
     skipped: List[str] = []
@@ -210,15 +216,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                             skipped.append(f"{client}: skipped, {reason}")
                         continue
                     results.append(run(client, work, job, sim))
-    print("| job | client | wall s | requests | 503 | 429 | rows/writes | lost | duplicated | note |")
-    print("|---" * 10 + "|")
+    head = "| job | client | wall s | requests | 503 | 429 | rows/writes | lost | duplicated | note |"
+    lines = [head, "|---" * 10 + "|"]
     for r in results:
-        print(
+        note = r.note.replace("|", "/")
+        lines.append(
             f"| {r.job} | {r.client} | {r.wall:.2f} | {r.requests} | {r.e503} | {r.e429} | {r.count} "
-            f"| {r.lost} | {r.duplicated} | {r.note} |"
+            f"| {r.lost} | {r.duplicated} | {note} |"
         )
-    for line in sorted(set(skipped)):
-        print(line)
+    lines += sorted(set(skipped))
+    print("\n".join(lines))
+    if args.write_docs and not args.smoke:
+        page = ROOT / "docs" / "performance.md"
+        said = f"`python benchmarks/peers.py` ({time.strftime('%Y-%m-%d')}):"
+        block = f"{BEGIN}\n{said}\n\n" + "\n".join(lines) + f"\n{END}"
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, page.read_text("utf-8"), flags=re.S)
+        page.write_text(text, "utf-8")
     ours_failed = [r for r in results if r.client == "opi_bitrix24" and (r.lost or r.duplicated or r.note != "ok")]
     return 1 if ours_failed else 0
 

@@ -47,6 +47,33 @@ def parse_str(query: str) -> Dict[str, Any]:
     return out
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """Many connections at once (a deep accept queue), TLS set up on each connection's own thread, and a
+    client that hangs up counted in ``stats["disconnects"]`` instead of printed."""
+
+    daemon_threads = True
+    request_queue_size = 512
+
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        handler: Any,
+        context: Optional[ssl.SSLContext],
+        stats: Counter[str],
+    ) -> None:
+        self.context = context
+        self.stats = stats
+        super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.context is not None:
+            request = self.context.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.stats["disconnects"] += 1
+
+
 class _Table:
     """A data set and how a list method wraps it."""
 
@@ -168,12 +195,8 @@ class SimPortal:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        scheme = "http"
-        if ssl_context is not None:  # HTTPS (a server context with its certificate, e.g. from trustme)
-            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
-            scheme = "https"
+        self.httpd = _Server(("127.0.0.1", port), Handler, ssl_context, self.stats)
+        scheme = "http" if ssl_context is None else "https"
         self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.webhook = f"{self.base}/rest/1/{WEBHOOK_KEY}/"
         self.oauth_url = f"{self.base}/oauth/token/"

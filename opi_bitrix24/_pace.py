@@ -5,8 +5,9 @@ A cloud portal allows each REST method ``budget`` seconds of server time within 
 :func:`iterate`, :func:`all_pages`, :func:`call_many`) keeps every method it sends under that budget:
 
 - each answered command's server time (its ``time`` block's ``duration``/``processing``) is recorded
-  per portal and method and leaves the account ``window`` seconds after its answer arrived (a little
-  later than on the portal: the client's own clock, no skew);
+  per portal and method and leaves the account ``window`` seconds after it finished (the block's
+  ``finish``, moved to this machine's clock by the least arrival delay seen, so a clock skew does not
+  matter; the arrival time when there is no ``finish``);
 - usage the client did not make itself (other programs on the same portal) is what the answer's
   ``time.operating`` reports beyond the recorded time, and is counted until the next answer;
 - before a request is sent, its commands' expected server time (the largest recent cost of one command
@@ -36,7 +37,7 @@ clock = time.time
 
 
 class _Method:
-    __slots__ = ("charges", "foreign", "in_flight", "own", "recent", "reserved", "reset_at", "window")
+    __slots__ = ("charges", "foreign", "in_flight", "offset", "own", "recent", "reserved", "reset_at", "window")
 
     def __init__(self, window: float) -> None:
         self.window = window
@@ -46,6 +47,7 @@ class _Method:
         self.reset_at = 0.0
         self.reserved = 0.0
         self.in_flight = 0
+        self.offset = float("inf")  # this clock minus the portal's, plus the least delay seen (seconds)
         self.recent: Deque[float] = collections.deque(maxlen=RECENT)
 
     def expire(self, now: float) -> None:
@@ -134,8 +136,15 @@ def settle(reservation: Reservation, blocks: Mapping[str, List[Any]]) -> None:
                     continue
                 spent = max(_number(block.get("duration")), _number(block.get("processing")))
                 state.recent.append(spent)
-                if spent > 0:  # counted from the answer's arrival on this clock (not the portal's: no skew)
-                    bisect.insort(state.charges, (now + state.window, spent))
+                finish = _number(block.get("finish"))
+                if finish > 0:
+                    state.offset = min(state.offset, now - finish)
+                # the command's time leaves the window when it finished on the portal, on this clock: the
+                # portal's finish plus the least (arrival - finish) seen, which takes in a clock skew; the
+                # arrival itself when the answer has no finish
+                leaves = (finish + state.offset if finish > 0 else now) + state.window
+                if spent > 0:
+                    bisect.insort(state.charges, (min(leaves, now + state.window), spent))
                     state.own += spent
                 operating = block.get("operating")
                 if isinstance(operating, (int, float)) and not isinstance(operating, bool):

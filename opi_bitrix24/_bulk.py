@@ -90,13 +90,17 @@ def call_many(
     Each answer has the shape :func:`call` returns: ``{"result": ..., "time": {...}}`` (with ``total``
     and ``next`` for a list method), or the portal's error for that call, ``{"error": ...,
     "error_description": ...}``; one call's error never stops the others. Batch requests go out
-    several at a time (``concurrency``) and are paced by operating time (``operating_budget``). An error
-    answer of a batch request itself raises :class:`APIError`.
+    several at a time (``concurrency``) and are paced by operating time (``operating_budget``). Text the
+    portal would read as a reference to another command (``$result[...]``) and values a batch command
+    cannot carry (``None``, empty lists) are refused before anything is sent. An error answer of a
+    batch request itself raises :class:`APIError`.
     """
     name = _method_name(method)
     if isinstance(params, (str, bytes, Mapping)):
         raise InvalidArgument("params", "must be a list of parameter sets (mappings), one per call")
     commands = [Command(name, _params(one)) for one in params]
+    for index, cmd in enumerate(commands):  # each call is the caller's data: never a reference to another
+        _no_references(cmd.params, "params", f"params[{index}]")
     out = batch(url, commands, token)
     answers: List[Dict[str, Any]] = []
     for index in range(len(commands)):

@@ -177,6 +177,12 @@ def test_call_many_answers_in_order_with_errors_per_call() -> None:
         assert b24.call_many(sim.webhook, "profile", []) == []
         with pytest.raises(b24.InvalidArgument, match="params"):
             b24.call_many(sim.webhook, "crm.lead.get", {"id": 1})  # type: ignore[arg-type]
+        sim.reset_counters()
+        with pytest.raises(b24.InvalidArgument, match=r"params\[1\]\.fields\.TITLE holds '\$result\[k0\]'"):
+            b24.call_many(sim.webhook, "crm.lead.update", [{"id": 1}, {"id": 2, "fields": {"TITLE": "$result[k0]"}}])
+        with pytest.raises(b24.InvalidArgument, match=r"fields\.TITLE is None"):
+            b24.call_many(sim.webhook, "crm.lead.update", [{"id": 1, "fields": {"TITLE": None}}])
+        assert sim.stats["requests"] == 0
 
 
 # --- operating time -----------------------------------------------------------------------------------

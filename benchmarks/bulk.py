@@ -215,7 +215,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "a" in chosen:
         rows.append(job_a(2_000 if smoke else 100_000, 50.0 if smoke else 1.0))
     if "b" in chosen:
-        rows.append(job_b(20_000 if smoke else 1_000_000, 2_000.0 if smoke else 40.0))
+        rows.append(job_b(20_000 if smoke else 1_000_000, 2_000.0 if smoke else 30.0))
     if "c" in chosen:
         rows.append(job_c(500 if smoke else 10_000, 100.0 if smoke else 2.0))
     if "m" in chosen:

@@ -36,12 +36,16 @@ def test_ordered_keeps_order_bounds_jobs_in_flight_and_carries_the_context() -> 
     running, most = [0], [0]
     lock = threading.Lock()
 
+    together = threading.Barrier(4, timeout=10)  # the first four must all be running at once
+
     def job(number: int) -> Callable[[], str]:
         def run() -> str:
             with lock:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-            time.sleep(0.02 * (number % 3))  # finish out of order
+            if number < 4:
+                together.wait()
+            time.sleep(0.01 * (number % 3))  # finish out of order
             with lock:
                 running[0] -= 1
             return f"{number}:{marker.get()}"

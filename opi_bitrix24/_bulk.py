@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import re
 from typing import (
     Any,
@@ -730,14 +731,22 @@ def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: S
                 yield group
                 offset = group[-1] + PAGE
 
-        def fetch(group: List[int]) -> List[Tuple[int, List[Any], Optional[int]]]:
-            return list(_classic_pages(url, method, fields, token, shape, group))
+        def fetch(group: List[int]) -> Tuple[List[Tuple[int, str, Command]], Dict[str, Any]]:
+            chunk = _classic_chunk(method, fields, group)
+            return chunk, _send_chunk(url, token, False, chunk)
 
-        # up to concurrency groups in flight, read in order; at most that many answers held
-        plan = _pool.ordered((functools.partial(fetch, g) for g in groups()), _core.current_settings().concurrency)
+        # the first group alone (a portal whose paging is wrong shows it there, before more is asked), then
+        # up to concurrency groups in flight, read in order (at most that many answers held); a page's
+        # error raises when its turn comes, after the rows of the pages before it
+        planned = groups()
+        plan_parts = (
+            _pool.ordered((functools.partial(fetch, g) for g in itertools.islice(planned, 1)), 1),
+            _pool.ordered((functools.partial(fetch, g) for g in planned), _core.current_settings().concurrency),
+        )
+        plan = itertools.chain(*plan_parts)
         try:
-            for pages in plan:
-                for offset, page_rows, page_next in pages:
+            for chunk, answer in plan:
+                for offset, page_rows, page_next in _classic_read(method, shape, chunk, answer):
                     seen.check(page_rows, f"the page at start={offset}")
                     yield from page_rows
                     progress.add(len(page_rows))
@@ -750,18 +759,21 @@ def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: S
                         )
                     following = page_next
         finally:
-            plan.close()
+            for part in plan_parts:
+                part.close()
     finally:
         progress.close()
 
 
-def _classic_pages(
-    url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, offsets: List[int]
+def _classic_chunk(method: str, fields: Dict[str, Any], offsets: List[int]) -> List[Tuple[int, str, Command]]:
+    return [(offset, f"s{offset}", Command(method, dict(fields, start=offset))) for offset in offsets]
+
+
+def _classic_read(
+    method: str, shape: Shape, chunk: List[Tuple[int, str, Command]], answer: Mapping[str, Any]
 ) -> Iterator[Tuple[int, List[Any], Optional[int]]]:
-    """One batch request for the pages at ``offsets``: ``(offset, rows, next)`` in order; a failed or
-    unanswered page raises."""
-    chunk = [(offset, f"s{offset}", Command(method, dict(fields, start=offset))) for offset in offsets]
-    answer = _send_chunk(url, token, False, chunk)
+    """The pages of one answered batch request: ``(offset, rows, next)`` in order; a failed or unanswered
+    page raises when it is reached."""
     for offset, wire, _cmd in chunk:
         result = _page_result(method, answer, wire, f"start={offset}")
         nexts = answer.get("result_next")
@@ -894,42 +906,59 @@ def _splittable(fields: Mapping[str, Any], shape: Shape) -> bool:
 
 
 def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape) -> Iterator[Any]:
-    """The fast export split by ID ranges, several parts in flight (``concurrency``), rows in ID order.
+    """The fast export with several requests in flight (``concurrency``), rows in ID order, each once.
 
-    One request finds the highest ID that matches (``order ID DESC``, ``start=-1``); the range from the
-    export's start to it is cut into parts of :data:`PART` IDs, each read as a chain of pages inside its
-    range (``>ID`` and ``<=ID`` added to the caller's filter, which only narrows it), and a last part
-    above that ID catches rows added meanwhile. Parts are disjoint, so each row comes once; at most
-    ``concurrency`` parts are read ahead of the consumer, so memory stays bounded.
+    The first batch request is the one-chain export's (50 chained pages); an export that ends there
+    sends nothing more. Past it, one request finds the highest ID that matches (``order ID DESC``,
+    ``start=-1``), the range up to it is cut into parts of :data:`PART` IDs, each read as a chain of
+    pages inside its range (``>ID`` and ``<=ID`` added to the caller's filter, which only narrows it),
+    and a last part above that ID catches rows added meanwhile. Parts are disjoint and each checks its
+    IDs ascend inside its range, so each row comes once; at most ``concurrency`` parts are read ahead of
+    the consumer, so memory stays bounded.
     """
     user_filter = dict(fields.pop("filter", None) or {})
     fields.pop("start", None)
     lower_key, upper_key = ">" + shape.filter_id, "<=" + shape.filter_id
-    start = _whole(user_filter.pop(lower_key, 0)) or 0
-    ceiling = _whole(user_filter.pop(upper_key)) if upper_key in user_filter else None
-    probe = dict(user_filter, **{lower_key: start})
-    if ceiling is not None:
-        probe[upper_key] = ceiling
-    top_page = _exchange(url, method, dict(fields, order={shape.filter_id: "DESC"}, filter=probe, start=-1), token)
-    top_rows = _rows(method, shape, top_page.get("result"))
-    if not top_rows:
-        return
-    top = _whole(top_rows[0].get(shape.row_id)) if isinstance(top_rows[0], Mapping) else None
-    if top is None or top <= start:
-        raise _paging_error(
-            method, f"the highest {shape.row_id} after {start} is not a whole number above it", str(top_rows[0])[:120]
+    bound = user_filter.pop(lower_key, 0)
+    last = _whole(bound)
+    if last is None:
+        raise InvalidArgument(
+            "params", f"params.filter.{lower_key} must be a whole number to page by ID, not {bound!r}"
         )
-    bounds: List[Tuple[int, Optional[int]]] = [(a, min(a + PART, top)) for a in range(start, top, PART)]
-    bounds.append((max(start, top), ceiling))  # above the highest ID: rows added while the export runs
-    jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b) for a, b in bounds)
     progress = _Progress(method)
-    parts = _pool.ordered(jobs, _core.current_settings().concurrency)
     try:
-        for rows in parts:
+        sent: Any = bound
+        for rows in _fast_pages(url, method, fields, user_filter, token, shape, sent):
+            last = _after(method, shape, rows, last)
             yield from rows
             progress.add(len(rows))
+            if len(rows) < PAGE:
+                return  # a small export: one batch request, as the one-chain export sends
+            sent = rows[-1][shape.row_id]
+        ceiling = _whole(user_filter.pop(upper_key)) if upper_key in user_filter else None
+        probe = dict(user_filter, **{lower_key: last})
+        if ceiling is not None:
+            probe[upper_key] = ceiling
+        top_page = _exchange(url, method, dict(fields, order={shape.filter_id: "DESC"}, filter=probe, start=-1), token)
+        top_rows = _rows(method, shape, top_page.get("result"))
+        top = _whole(top_rows[0].get(shape.row_id)) if top_rows and isinstance(top_rows[0], Mapping) else last
+        if top is None or top < last:
+            raise _paging_error(
+                method, f"asked for the highest {shape.row_id} above {last}, got {top_rows[0]!r}"[:200], ""
+            )
+        bounds: List[Tuple[int, Optional[int]]] = [(a, min(a + PART, top)) for a in range(last, top, PART)]
+        bounds.append((top, ceiling))  # above the highest ID: rows added while the export runs
+        jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b) for a, b in bounds)
+        parts = _pool.ordered(jobs, _core.current_settings().concurrency)
+        try:
+            for rows, error in parts:
+                yield from rows  # the rows before a failing page come first, as in the one-chain export
+                progress.add(len(rows))
+                if error is not None:
+                    raise error
+        finally:
+            parts.close()
     finally:
-        parts.close()
         progress.close()
 
 
@@ -942,12 +971,31 @@ def _part(
     shape: Shape,
     after: int,
     upper: Optional[int],
-) -> List[Any]:
-    """Every row with ``after < ID <= upper`` (no upper bound: None), in ID order, by chained pages; a row
-    out of order or beyond the part raises (as in the one-chain export)."""
+) -> Tuple[List[Any], Optional[Exception]]:
+    """Every row with ``after < ID <= upper`` (no upper bound: None), in ID order, by chained pages, and the
+    error that stopped the part, if any (a failed page, a row out of order or beyond the part): the
+    caller yields the rows read before it, then raises it."""
+    out: List[Any] = []
+    try:
+        _part_rows(url, method, fields, user_filter, token, shape, after, upper, out)
+    except Exception as error:  # noqa: BLE001 - handed to the consumer after the rows before it
+        return out, error
+    return out, None
+
+
+def _part_rows(
+    url: str,
+    method: str,
+    fields: Dict[str, Any],
+    user_filter: Dict[str, Any],
+    token: str,
+    shape: Shape,
+    after: int,
+    upper: Optional[int],
+    out: List[Any],
+) -> None:
     bounded = dict(user_filter, **{"<=" + shape.filter_id: upper}) if upper is not None else dict(user_filter)
     path = f"[{shape.rows}]" if shape.rows else ""
-    out: List[Any] = []
     last = after
     sent: Any = after  # what the next page's filter carries: the last row's ID as the portal gave it
     while True:
@@ -969,7 +1017,7 @@ def _part(
                 )
             out.extend(rows)
             if len(rows) < PAGE or (upper is not None and last >= upper):
-                return out  # the end of the range; later pages of the chain are dropped
+                return  # the end of the range; later pages of the chain are dropped
             sent = rows[-1][shape.row_id]
 
 

@@ -908,13 +908,13 @@ def _splittable(fields: Mapping[str, Any], shape: Shape) -> bool:
 def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape) -> Iterator[Any]:
     """The fast export with several requests in flight (``concurrency``), rows in ID order, each once.
 
-    The first batch request is the one-chain export's (50 chained pages); an export that ends there
-    sends nothing more. Past it, one request finds the highest ID that matches (``order ID DESC``,
-    ``start=-1``), the range up to it is cut into parts of :data:`PART` IDs, each read as a chain of
-    pages inside its range (``>ID`` and ``<=ID`` added to the caller's filter, which only narrows it),
-    and a last part above that ID catches rows added meanwhile. Parts are disjoint and each checks its
-    IDs ascend inside its range, so each row comes once; at most ``concurrency`` parts are read ahead of
-    the consumer, so memory stays bounded.
+    The first batch request chains 49 pages as the one-chain export does, and asks in its last command
+    for the highest ID that matches (``order ID DESC``, ``start=-1``); an export that ends within those
+    pages sends nothing more. Past them, the range up to that ID is cut into parts of :data:`PART` IDs,
+    each read as a chain of pages inside its range (``>ID`` and ``<=ID`` added to the caller's filter,
+    which only narrows it); the last part has no upper bound, so rows added meanwhile are read too.
+    Parts are disjoint and each checks that its IDs ascend inside its range, so each row comes once; at
+    most ``concurrency`` parts are read ahead of the consumer, so memory stays bounded.
     """
     user_filter = dict(fields.pop("filter", None) or {})
     fields.pop("start", None)
@@ -925,30 +925,38 @@ def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape
         raise InvalidArgument(
             "params", f"params.filter.{lower_key} must be a whole number to page by ID, not {bound!r}"
         )
+    path = f"[{shape.rows}]" if shape.rows else ""
+    chain = BATCH_SIZE - 1
+    chunk = [(0, "p0", Command(method, _fast_params(fields, user_filter, shape, bound)))]
+    for i in range(1, chain):
+        ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
+        chunk.append((i, f"p{i}", Command(method, _fast_params(fields, user_filter, shape, ref))))
+    highest = dict(fields, order={shape.filter_id: "DESC"}, filter=dict(user_filter, **{lower_key: bound}), start=-1)
+    chunk.append((chain, "top", Command(method, highest)))
     progress = _Progress(method)
     try:
-        sent: Any = bound
-        for rows in _fast_pages(url, method, fields, user_filter, token, shape, sent):
+        answer = _send_chunk(url, token, False, chunk)
+        for _, wire, _cmd in chunk[:chain]:
+            rows = _rows(method, shape, _page_result(method, answer, wire, wire))
             last = _after(method, shape, rows, last)
             yield from rows
             progress.add(len(rows))
             if len(rows) < PAGE:
-                return  # a small export: one batch request, as the one-chain export sends
-            sent = rows[-1][shape.row_id]
-        ceiling = _whole(user_filter.pop(upper_key)) if upper_key in user_filter else None
-        probe = dict(user_filter, **{lower_key: last})
-        if ceiling is not None:
-            probe[upper_key] = ceiling
-        top_page = _exchange(url, method, dict(fields, order={shape.filter_id: "DESC"}, filter=probe, start=-1), token)
-        top_rows = _rows(method, shape, top_page.get("result"))
+                return  # a small export: this one batch request
+        top_rows = _rows(method, shape, _page_result(method, answer, "top", "the highest ID"))
         top = _whole(top_rows[0].get(shape.row_id)) if top_rows and isinstance(top_rows[0], Mapping) else last
-        if top is None or top < last:
-            raise _paging_error(
-                method, f"asked for the highest {shape.row_id} above {last}, got {top_rows[0]!r}"[:200], ""
-            )
-        bounds: List[Tuple[int, Optional[int]]] = [(a, min(a + PART, top)) for a in range(last, top, PART)]
-        bounds.append((top, ceiling))  # above the highest ID: rows added while the export runs
-        jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b) for a, b in bounds)
+        if top is None:
+            raise _paging_error(method, f"the highest {shape.row_id} has no whole number", str(top_rows[0])[:120])
+        top = max(top, last)
+        ceiling = _whole(user_filter.pop(upper_key)) if upper_key in user_filter else None
+        # parts of PART IDs while more is left than one batch request reads with the page that sees the end
+        bounds: List[Tuple[int, Optional[int]]] = []
+        start = last
+        while top - start > PART - PAGE:
+            bounds.append((start, start + PART))
+            start += PART
+        bounds.append((start, ceiling))  # the rest, and rows added meanwhile
+        jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b, top) for a, b in bounds)
         parts = _pool.ordered(jobs, _core.current_settings().concurrency)
         try:
             for rows, error in parts:
@@ -971,13 +979,14 @@ def _part(
     shape: Shape,
     after: int,
     upper: Optional[int],
+    top: int,
 ) -> Tuple[List[Any], Optional[Exception]]:
     """Every row with ``after < ID <= upper`` (no upper bound: None), in ID order, by chained pages, and the
     error that stopped the part, if any (a failed page, a row out of order or beyond the part): the
     caller yields the rows read before it, then raises it."""
     out: List[Any] = []
     try:
-        _part_rows(url, method, fields, user_filter, token, shape, after, upper, out)
+        _part_rows(url, method, fields, user_filter, token, shape, after, upper, top, out)
     except Exception as error:  # noqa: BLE001 - handed to the consumer after the rows before it
         return out, error
     return out, None
@@ -992,6 +1001,7 @@ def _part_rows(
     shape: Shape,
     after: int,
     upper: Optional[int],
+    top: int,
     out: List[Any],
 ) -> None:
     bounded = dict(user_filter, **{"<=" + shape.filter_id: upper}) if upper is not None else dict(user_filter)
@@ -999,10 +1009,11 @@ def _part_rows(
     last = after
     sent: Any = after  # what the next page's filter carries: the last row's ID as the portal gave it
     while True:
-        # as many pages as the range can still hold (dense IDs); one page to look above the highest ID
-        count = 1 if upper is None and not out else BATCH_SIZE
-        if upper is not None:
-            count = max(1, min(BATCH_SIZE, -(-(upper - last) // PAGE)))
+        # as many pages as the range can hold with dense IDs, and one more to see the end when the range
+        # reaches past the highest ID known; 50 when rows were added past it while the export ran
+        reach = top if upper is None else min(upper, top)
+        count = -(-(reach - last) // PAGE) + (1 if upper is None or upper > top else 0)
+        count = BATCH_SIZE if last >= top else max(1, min(BATCH_SIZE, count))
         chunk = [(0, "p0", Command(method, _fast_params(fields, bounded, shape, sent)))]
         for i in range(1, count):
             ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"

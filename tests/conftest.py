@@ -41,6 +41,14 @@ def catalog() -> Dict[str, Dict[str, Any]]:
 Reply = Tuple[int, Dict[str, str], bytes]
 
 
+class LoopbackServer(http.server.ThreadingHTTPServer):
+    """A threaded loopback server with a deep accept queue: tests that start 8 or 200 clients at once must
+    not have connections dropped by a full listen backlog (the default is 5) and retried a second later."""
+
+    daemon_threads = True
+    request_queue_size = 256
+
+
 class Portal:
     """A loopback HTTP server that records requests and answers from a queue (or a default)."""
 
@@ -83,7 +91,7 @@ class Portal:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

@@ -66,6 +66,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import parse_qsl, quote
 
+from conftest import LoopbackServer
+
 #: The secrets every hostile portal uses; none may reach any output.
 KEY = "hostKEYw3bh00kQ9"
 TOKEN = "hostTOKacc355Z7"
@@ -314,7 +316,7 @@ class HostilePortal:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

@@ -29,11 +29,14 @@ __all__ = [
     "attach",
     "check",
     "detach",
+    "fits",
     "in_flight",
+    "nap",
     "remaining",
     "scope",
     "seconds",
     "sleep",
+    "too_long",
     "watching",
 ]
 
@@ -103,18 +106,37 @@ def check(what: str = "the call") -> None:
         raise DeadlineExceeded(f"{what}: the deadline of {current[1]:g} s has passed")
 
 
+def fits(delay: float) -> bool:
+    """True when a wait of ``delay`` seconds ends before the deadline (always, without a deadline).
+
+    A wait that ends exactly at the deadline does not fit (nothing could be done after it). The flows
+    decide with this; only the drivers wait.
+    """
+    current = _current.get()
+    return current is None or clock() + max(delay, 0.0) < current[0]
+
+
+def too_long(delay: float, what: str = "waiting") -> DeadlineExceeded:
+    """The error for a wait of ``delay`` seconds that does not fit the deadline (see :func:`fits`)."""
+    current = _current.get()
+    limit = 0.0 if current is None else current[1]
+    return DeadlineExceeded(f"{what}: a wait of {max(delay, 0.0):.3g} s would pass the deadline of {limit:g} s")
+
+
+def nap(delay: float) -> None:
+    """A driver's blocking wait of ``delay`` seconds (``_sleep`` is looked up here, so tests can replace it)."""
+    if delay > 0:
+        _sleep(delay)
+
+
 def sleep(delay: float, what: str = "waiting") -> None:
     """Sleep ``delay`` seconds, unless that would pass the deadline: then raise :class:`DeadlineExceeded` at once.
 
     A wait that ends exactly at the deadline does not fit either (nothing could be done after it).
     """
-    current = _current.get()
-    if current is not None and clock() + max(delay, 0.0) >= current[0]:
-        raise DeadlineExceeded(
-            f"{what}: a wait of {max(delay, 0.0):.3g} s would pass the deadline of {current[1]:g} s"
-        ) from None
-    if delay > 0:
-        _sleep(delay)
+    if not fits(delay):
+        raise too_long(delay, what) from None
+    nap(delay)
 
 
 # --- the watchdog: one thread for the process, no thread per call -----------------------------------

@@ -653,7 +653,7 @@ def check(spec: str, setting: str = "state") -> None:
 
 def current() -> State:
     """The backend the current settings choose (the in-process one by default)."""
-    from ._core import current_settings
+    from ._settings import current_settings
 
     spec = current_settings().state
     if spec in ("", "memory"):

@@ -16,7 +16,7 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 import opi_bitrix24
-from opi_bitrix24 import _cli, _core
+from opi_bitrix24 import _cli, _settings
 from opi_bitrix24._help import pageable
 from opi_bitrix24._table import find, methods
 
@@ -199,7 +199,7 @@ def _run_example(code: str, demo: str, where: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
     monkeypatch.setenv("OPI_B24_URL", f"{demo}/rest/1/k3yk3y/")  # the nightly job reads its webhook from here
     monkeypatch.chdir(where)
-    monkeypatch.setattr(_core, "_global", _core._global)  # configure() in an example is undone afterwards
+    monkeypatch.setattr(_settings, "_global", _settings._global)  # configure() in an example is undone afterwards
     source = code.replace(EXAMPLE_ORIGIN, demo)
     with opi_bitrix24.settings(oauth_url=f"{demo}/oauth/token/", rate_limit=None, retries=0):
         exec(compile(source, "<docs example>", "exec"), {"__name__": "__docs__"})

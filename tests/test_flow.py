@@ -1,0 +1,76 @@
+"""The sans-IO flows (opi_bitrix24._flow): effects, the generic driver loop, the deadline's fit test."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import pytest
+
+from opi_bitrix24 import _deadline, _flow
+from opi_bitrix24._errors import DeadlineExceeded
+from opi_bitrix24._flow import Acquire, Do, Effect, Flow, Release, Wait
+
+
+def _sample() -> Flow[str]:
+    got = yield Do(len, ("abc",))
+    yield Wait(0.5, "a test")
+    try:
+        yield Do(int, ("not a number",))
+    except ValueError as exc:
+        return f"{got}:{type(exc).__name__}"
+    return "unreachable"
+
+
+def test_drive_sends_results_back_throws_exceptions_in_and_returns_the_value() -> None:
+    seen: List[Effect] = []
+
+    def perform(effect: Effect) -> Any:
+        seen.append(effect)
+        if isinstance(effect, Do):
+            return effect.function(*effect.args)
+        return None
+
+    assert _flow.drive(_sample(), perform) == "3:ValueError"
+    assert seen == [Do(len, ("abc",)), Wait(0.5, "a test"), Do(int, ("not a number",))]
+
+
+def test_a_flow_cleans_up_with_effects_when_an_effect_fails() -> None:
+    def locked() -> Flow[int]:
+        taken = yield Acquire("app", 1.0)
+        assert taken is True
+        try:
+            yield Wait(1.0, "work")
+        except KeyboardInterrupt:
+            yield Release("app")
+            raise
+        return 1
+
+    seen: List[Effect] = []
+
+    def perform(effect: Effect) -> Any:
+        seen.append(effect)
+        if isinstance(effect, Wait):
+            raise KeyboardInterrupt
+        return True if isinstance(effect, Acquire) else None
+
+    with pytest.raises(KeyboardInterrupt):
+        _flow.drive(locked(), perform)
+    assert seen == [Acquire("app", 1.0), Wait(1.0, "work"), Release("app")]
+
+
+def test_effects_are_immutable() -> None:
+    with pytest.raises(AttributeError):
+        Wait(1.0, "x").seconds = 2.0  # type: ignore[misc]
+
+
+def test_fits_says_whether_a_wait_ends_before_the_deadline(monkeypatch: Any) -> None:
+    now = [100.0]
+    monkeypatch.setattr(_deadline, "clock", lambda: now[0])
+    assert _deadline.fits(1e9)  # no deadline
+    with _deadline.scope(10.0):
+        assert _deadline.fits(9.999) and not _deadline.fits(10.0) and _deadline.fits(-1.0)
+        error = _deadline.too_long(12.0, "the rate limiter")
+        assert isinstance(error, DeadlineExceeded)
+        assert str(error) == "the rate limiter: a wait of 12 s would pass the deadline of 10 s"
+        now[0] = 115.0
+        assert not _deadline.fits(0.0)

@@ -109,7 +109,9 @@ async def perform(effect: Effect, held: Optional[Set[Hashable]] = None) -> Any:
         if held is None or effect.key in held:
             if held is not None:
                 held.discard(effect.key)
-            _lock(effect.key).release()
+            lock = _lock(effect.key)
+            if lock.locked():
+                lock.release()
         return None
     if isinstance(effect, Exchange):
         return await _exchange(effect)
@@ -248,7 +250,19 @@ class _Client:
             trace_configs=[trace],
         )
         self.contexts: Dict[Tuple[Union[bool, str], str], Union[ssl.SSLContext, bool]] = {}
+        self.jars: Dict[Tuple[str, str, Optional[int]], aiohttp.CookieJar] = {}
         self.users = 0
+
+    def jar(self, url: Any) -> aiohttp.CookieJar:
+        """The cookie jar of the URL's origin: what one origin sets is only ever sent back to it (another port
+        of the same host included), as the blocking driver's session does."""
+        import aiohttp
+
+        key = (url.scheme, url.host or "", url.port)
+        found = self.jars.get(key)
+        if found is None:
+            found = self.jars[key] = aiohttp.CookieJar(unsafe=True)  # unsafe: IP-address hosts keep theirs too
+        return found
 
     def tls(self, verify: Union[bool, str]) -> Union[ssl.SSLContext, bool]:
         """The TLS setting of aiohttp for ``verify`` (as requests reads it, its CA bundle variables included)."""
@@ -378,6 +392,10 @@ async def _attempt(made: _Client, effect: Send, trace: _Trace, remaining: Option
     elif body is None and effect.verb not in ("GET", "HEAD", "OPTIONS"):
         headers.setdefault("Content-Length", "0")  # as requests sends a POST without a body
     url = URL(effect.url, encoded=True)
+    jar = made.jar(url)
+    cookies = jar.filter_cookies(url)
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{morsel.key}={morsel.value}" for morsel in cookies.values())
     response = await made.session.request(
         effect.verb,
         url,
@@ -391,6 +409,8 @@ async def _attempt(made: _Client, effect: Send, trace: _Trace, remaining: Option
     )
     try:
         status = response.status
+        if "Set-Cookie" in response.headers:
+            jar.update_cookies(response.cookies, url)
         if status in effect.skip_body and "Location" in response.headers:
             response.close()  # the connection is dropped, not reused with an unread body
             return Reply(status, response.headers, b"")

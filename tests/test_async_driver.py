@@ -550,3 +550,19 @@ def test_the_library_benchmark_runs() -> None:
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines if line.startswith("| ")}
     assert rows["redirect not followed"] == ["yes", "yes |"]
     assert rows["its loggers write the URL with the key"][1] == "no |"
+
+
+def test_cookies_go_back_to_their_origin_only(server: RawServer) -> None:
+    other = RawServer()
+    answers = [ok(b"{}", extra=b"Set-Cookie: sid=A1; Path=/\r\n"), ok(b"{}")]
+    server.answer = lambda head, body, conn: answers.pop(0)
+
+    async def go() -> None:
+        await _async.arun(one(send(f"{server.base}/a", verb="GET")))
+        await _async.arun(one(send(f"{other.base}/b", verb="GET")))  # the same host, another port
+        await _async.arun(one(send(f"{server.base}/c", verb="GET")))
+
+    run(go())
+    other.close()
+    assert b"cookie" not in other.requests[0][0].lower()
+    assert b"\r\nCookie: sid=A1\r\n" in server.requests[1][0]

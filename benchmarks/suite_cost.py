@@ -7,8 +7,8 @@ Both sides start the same CLI with the same arguments the same number of times, 
 
 - **CLI alone**: each case's argv run directly against a loopback server that answers every request at once
   with ``{"result": {}}``: the cost of starting the CLI and making its call;
-- **runner**: ``python -m conformance.runner --jobs 1 --process-per-case`` over the same cases (replay server,
-  judging, reports).
+- **runner**: ``python -m opi_bitrix24_conformance.runner --jobs 1 --process-per-case`` over the same cases
+  (replay server, judging, reports).
 
 It prints both wall times and the runner's overhead as a ratio of the CLI-alone time, measured in the same run
 (so the machine's load cancels out as far as it can). The figure the README quotes comes from this command.
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from conformance.runner.cases import cli_text, environment, expand, load_cases  # noqa: E402
+from opi_bitrix24_conformance.runner.cases import cli_text, environment, expand, load_cases  # noqa: E402
 
 
 def main() -> int:
@@ -77,7 +77,17 @@ def main() -> int:
     started = time.monotonic()
     for _ in range(runs):
         subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--argv", args.argv, "--impl", args.impl, "--jobs", "1"]
+            [
+                sys.executable,
+                "-m",
+                "opi_bitrix24_conformance.runner",
+                "--argv",
+                args.argv,
+                "--impl",
+                args.impl,
+                "--jobs",
+                "1",
+            ]
             + ["--process-per-case", "--json", "--expectations", os.devnull]
             + [arg for case_id in ids for arg in ("--run", case_id)],
             capture_output=True,

@@ -395,12 +395,12 @@ def _emit(result: Any, out: Optional[str]) -> int:
 
 
 def _suite_version() -> str:
-    """The version of the conformance suite installed beside the package (conformance/VERSION), read from the
-    file: the library never imports the suite (finding a package's folder does not run it)."""
+    """The version of the conformance suite installed beside the package (opi_bitrix24_conformance/VERSION), read
+    from the file: the library never imports the suite (finding a package's folder does not run it)."""
     import importlib.util
 
     try:
-        spec = importlib.util.find_spec("conformance")
+        spec = importlib.util.find_spec("opi_bitrix24_conformance")
         folders = list(spec.submodule_search_locations or []) if spec is not None else []
         if not folders:
             return "not installed"

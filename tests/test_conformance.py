@@ -1,4 +1,4 @@
-"""In-process conformance runner: every case in conformance/cases, replayed from its vcrpy cassette.
+"""In-process conformance runner: every case in opi_bitrix24_conformance/cases, replayed from its vcrpy cassette.
 
 Arguments are handed to the function as the text a CLI user types (as oint hands them to OPI), so the
 wire requests are the ones the external runner checks against the CLI; a native-value case (``args_native``)
@@ -30,7 +30,9 @@ import vcr
 from vcr.request import Request
 
 import opi_bitrix24
-from conformance.runner.cases import (
+from opi_bitrix24 import _cli
+from opi_bitrix24._table import find
+from opi_bitrix24_conformance.runner.cases import (
     PACKAGE_POLICY,
     Case,
     cassette_env,
@@ -43,10 +45,8 @@ from conformance.runner.cases import (
     native_value,
     under_policy,
 )
-from conformance.runner.cassettes import cassette_path
-from conformance.runner.recording import replay_vcr
-from opi_bitrix24 import _cli
-from opi_bitrix24._table import find
+from opi_bitrix24_conformance.runner.cassettes import cassette_path
+from opi_bitrix24_conformance.runner.recording import replay_vcr
 
 CASES = load_cases()
 STRICT = [
@@ -189,7 +189,9 @@ def _run_case(
 
     cassette = cassette_path(case) if case.http else tmp_path / "no-request.yaml"
     if case.http:
-        assert cassette.exists(), f"missing cassette {cassette}: run python -m conformance.runner.cassettes"
+        assert cassette.exists(), (
+            f"missing cassette {cassette}: run python -m opi_bitrix24_conformance.runner.cassettes"
+        )
     error = case.expect.get("error")
     session = DroppingSession(expand(case.http, env))
     with (
@@ -255,7 +257,7 @@ def test_strict_matchers_reject_reordered_requests() -> None:
 def test_native_values_map_tagged_objects_to_python_types() -> None:
     import datetime
 
-    from conformance.runner.cases import NATIVE_SKIP, _check_native
+    from opi_bitrix24_conformance.runner.cases import NATIVE_SKIP, _check_native
 
     given = {"n": 0, "b": False, "l": [1, {"$bytes": "AAE="}], "m": {"k": {"$decimal": "1.50"}}}
     assert native_value(given) == {"n": 0, "b": False, "l": [1, b"\x00\x01"], "m": {"k": Decimal("1.50")}}

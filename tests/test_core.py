@@ -460,8 +460,8 @@ def test_the_default_oauth_endpoint_is_bitrix_info(monkeypatch: Any) -> None:
 
 
 def test_upload_sends_one_multipart_file_part_without_auth(portal: Any) -> None:
-    from conformance.runner.cases import parse_multipart
     from opi_bitrix24 import _core
+    from opi_bitrix24_conformance.runner.cases import parse_multipart
 
     portal.reply(payload={"result": {"ID": 7}})
     content = b"\x89PNG\r\n--not-a-boundary\r\n\x00"

@@ -79,7 +79,7 @@ def test_the_demo_command_runs_the_job_offline(tmp_path: Path) -> None:
 
 def test_the_demo_portal_pages_and_batches() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner.portal", "--demo", "GetDealsList", "--all", "--quiet"],
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner.portal", "--demo", "GetDealsList", "--all", "--quiet"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -94,7 +94,7 @@ def test_the_demo_portal_pages_and_batches() -> None:
 
 
 def test_a_portal_without_batch_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
-    from conformance.runner.portal import serve
+    from opi_bitrix24_conformance.runner.portal import serve
 
     server = serve(0, records=120, rate=1000, burst=1000)
     import threading

@@ -1,5 +1,5 @@
 """The documentation site: it builds without a warning, every function has a reference entry, and the
-Python examples of the guides run against the bundled demo portal (conformance/runner/portal.py)."""
+Python examples of the guides run against the bundled demo portal (opi_bitrix24_conformance/runner/portal.py)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_the_site_builds_with_no_warning(tmp_path: Path) -> None:
     for method in methods():
         page = tmp_path / "site" / "reference" / method.section / "index.html"
         assert f'id="{method.name.lower()}"' in page.read_text(encoding="utf-8"), method.name
-    case = tmp_path / "site" / "conformance" / "cases" / "bitrix24" / "UsersManagement" / "GetUser.yaml"
+    case = tmp_path / "site" / "opi_bitrix24_conformance" / "cases" / "bitrix24" / "UsersManagement" / "GetUser.yaml"
     assert case.exists(), "the conformance case files are published with the site"
 
 
@@ -144,7 +144,7 @@ def _examples() -> List[Any]:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[str]:
-    from conformance.runner.portal import serve
+    from opi_bitrix24_conformance.runner.portal import serve
 
     server = serve(0, rate=1000.0, burst=1000)  # the docs' examples, not the rate limit, are under test here
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -178,7 +178,7 @@ def test_every_reference_entry_has_a_python_example() -> None:
 
 @pytest.mark.parametrize("code", _reference_examples())
 def test_reference_example_runs(code: str, demo: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conformance.runner.cases import FIXTURES
+    from opi_bitrix24_conformance.runner.cases import FIXTURES
 
     _run_example(code, demo, FIXTURES, monkeypatch)  # the examples name the suite's fixture files
 

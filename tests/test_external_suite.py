@@ -17,7 +17,7 @@ from typing import Dict, List
 
 import pytest
 
-from conformance.runner.cases import SUITE, load_cases
+from opi_bitrix24_conformance.runner.cases import SUITE, load_cases
 
 ROOT = SUITE.parent
 
@@ -47,7 +47,7 @@ def outside(tmp_path: Path) -> Path:
     work = tmp_path / "their-repo"
     work.mkdir()
     assert ROOT not in work.parents and work != ROOT
-    found = _run([sys.executable, "-c", "import conformance; print(conformance.SUITE)"], work)
+    found = _run([sys.executable, "-c", "import opi_bitrix24_conformance; print(opi_bitrix24_conformance.SUITE)"], work)
     assert found.returncode == 0, (
         "the conformance package is not installed in this interpreter: pip install -e . (or the wheel)\n" + found.stderr
     )
@@ -67,7 +67,7 @@ def test_a_fake_implementation_runs_through_the_documented_command(outside: Path
         [
             sys.executable,
             "-m",
-            "conformance.runner",
+            "opi_bitrix24_conformance.runner",
             "--argv",
             f"{sys.executable} fake_cli.py",
             "--impl",
@@ -122,7 +122,7 @@ def test_a_fake_implementation_runs_through_the_documented_command(outside: Path
         [
             sys.executable,
             "-m",
-            "conformance.runner.matrix",
+            "opi_bitrix24_conformance.runner.matrix",
             "results.jsonl",
             "-o",
             "COMPATIBILITY-MATRIX.md",
@@ -156,12 +156,14 @@ def test_the_console_script_finds_the_suite_from_anywhere(outside: Path) -> None
 
 
 def test_the_wheel_ships_every_file_of_the_suite() -> None:
-    """pyproject's package-data globs cover every data file under conformance/ (so the wheel is the suite)."""
+    """pyproject's package-data globs cover every data file of opi_bitrix24_conformance/ (the wheel is the suite)."""
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     found = config["tool"]["setuptools"]["packages"]["find"]
-    assert {"conformance", "conformance.*"} <= set(found["include"]) and found["namespaces"] is True
-    patterns = config["tool"]["setuptools"]["package-data"]["conformance"]
+    assert {"opi_bitrix24_conformance", "opi_bitrix24_conformance.*"} <= set(found["include"]) and found[
+        "namespaces"
+    ] is True
+    patterns = config["tool"]["setuptools"]["package-data"]["opi_bitrix24_conformance"]
     shipped = {path for pattern in patterns for path in SUITE.glob(pattern) if path.is_file()}
     data = {
         path
@@ -173,4 +175,4 @@ def test_the_wheel_ships_every_file_of_the_suite() -> None:
         and "reference-runs" not in path.relative_to(SUITE).parts
     }
     assert data - shipped == set(), sorted(str(p.relative_to(SUITE)) for p in data - shipped)
-    assert config["project"]["scripts"]["opi-bitrix24-conformance"] == "conformance.runner.__main__:run"
+    assert config["project"]["scripts"]["opi-bitrix24-conformance"] == "opi_bitrix24_conformance.runner.__main__:run"

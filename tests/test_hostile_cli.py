@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 from hostile import CLIENT_SECRET, KEY, REFRESH, TOKEN, Answer, Call, Check, kind
 
-from conformance.runner import recording, scan
-from conformance.runner.cases import CASSETTE_HOST, CASSETTE_SECRET
 from opi_bitrix24._cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from opi_bitrix24_conformance.runner import recording, scan
+from opi_bitrix24_conformance.runner.cases import CASSETTE_HOST, CASSETTE_SECRET
 
 EXIT_API_ERROR = 3  # the documented codes (tests/test_cli.py::test_api_error_exit_is_documented)
 EXIT_PIPE = 141

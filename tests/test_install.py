@@ -66,7 +66,9 @@ def test_the_readme_install_line_installs_a_working_package(source: Path, tmp_pa
     python = str(environment / "bin" / "python")
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    demo = _run([python, "-m", "conformance.runner.portal", "--demo", "GetUsers", "--users", "10"], outside)
+    demo = _run(
+        [python, "-m", "opi_bitrix24_conformance.runner.portal", "--demo", "GetUsers", "--users", "10"], outside
+    )
     assert demo.returncode == 0, demo.stderr
     assert '"id": 10' in demo.stdout and "portal: POST /rest/1/demo/im.user.list.get" in demo.stderr
     job = _run([python, "-m", "opi_bitrix24.demo", "--deals", "1000"], outside)  # the job, from the installed package

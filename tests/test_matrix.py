@@ -12,8 +12,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conformance.runner.cases import load_cases, section_of
-from conformance.runner.matrix import main as matrix_main
+from opi_bitrix24_conformance.runner.cases import load_cases, section_of
+from opi_bitrix24_conformance.runner.matrix import main as matrix_main
 
 CASES = load_cases()
 GET_USERS = [c for c in CASES if c.method == "GetUsers"]

@@ -1,7 +1,7 @@
 """Every failure of the measured run of OPI's own ``oint`` is explained by the suite as it is now (issue 17).
 
 Real ``oint`` cannot run here (no OneScript), so this test replays the measured results kept in the
-repository (conformance/reference-runs/oint-a52335e: the runner's JSON lines of that run, and of the same
+repository (opi_bitrix24_conformance/reference-runs/oint-a52335e: the runner's JSON lines of that run, and of the same
 oint writing double quotes). For every case that failed (or was an expected failure) there, one of:
 
 - the case is now tagged ``port`` (this package's addition or stricter choice: oint is judged with ``--tags opi``);
@@ -22,8 +22,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conformance.runner.__main__ import _adapters, expectations_file
-from conformance.runner.cases import SUITE, Case, load_cases
+from opi_bitrix24_conformance.runner.__main__ import _adapters, expectations_file
+from opi_bitrix24_conformance.runner.cases import SUITE, Case, load_cases
 
 RUN = SUITE / "reference-runs" / "oint-a52335e"
 CASES = {case.full_id: case for case in load_cases()}

@@ -21,9 +21,9 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 import opi_bitrix24
-from conformance.runner.cases import environment, expand, load_cases
 from opi_bitrix24 import Portal
 from opi_bitrix24._table import Method, find, methods
+from opi_bitrix24_conformance.runner.cases import environment, expand, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUND = ("url", "token")

@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from conformance.runner import recording, scan
-from conformance.runner.cases import CASSETTE_HOST, CASSETTE_SECRET
+from opi_bitrix24_conformance.runner import recording, scan
+from opi_bitrix24_conformance.runner.cases import CASSETTE_HOST, CASSETTE_SECRET
 
 KEY = "k3yW3bh00kLive77"
 TOKEN = "bafe5c69006e9f06006b4b1a00000001000007d1c2e8e0c2c1d9a6c4e8c9a0b3e6c"
@@ -351,7 +351,9 @@ def test_scanner_allowlist_and_placeholders(tmp_path: Path) -> None:
 def test_repository_cassettes_and_suite_pass_the_scanner() -> None:
     root = Path(__file__).resolve().parent.parent
     allow = scan.load_allowlist(root / scan.DEFAULT_ALLOWLIST)
-    assert [str(f) for f in scan.scan_paths([str(root / "cassettes"), str(root / "conformance")], allow)] == []
+    assert [
+        str(f) for f in scan.scan_paths([str(root / "cassettes"), str(root / "opi_bitrix24_conformance")], allow)
+    ] == []
 
 
 # --- issue 18 item 8: every spelling of a secret is scrubbed, and the scanner flags each ------------------------

@@ -18,11 +18,11 @@ import pytest
 from test_requote import _slow_lenient, _slow_requote
 
 import opi_bitrix24 as b24
-from conformance.runner.cases import parse_multipart
 from opi_bitrix24 import _convert as cv
 from opi_bitrix24 import _core, _stream
 from opi_bitrix24._errors import InvalidArgument
 from opi_bitrix24._shared import file_pairs
+from opi_bitrix24_conformance.runner.cases import parse_multipart
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.runner.cases import RESPONSES, SUITE, load_cases
-from conformance.runner.cassettes import CASSETTES
-from conformance.runner.cassettes import main as cassettes_main
+from opi_bitrix24_conformance.runner.cases import RESPONSES, SUITE, load_cases
+from opi_bitrix24_conformance.runner.cassettes import CASSETTES
+from opi_bitrix24_conformance.runner.cassettes import main as cassettes_main
 
 ROOT = SUITE.parent
 CASE_FILES = sorted((SUITE / "cases").rglob("*.yaml"))
@@ -51,7 +51,7 @@ def test_every_response_file_is_used_and_exists() -> None:
 
 
 def test_cassettes_are_generated_from_the_cases() -> None:
-    assert cassettes_main(["--check"]) == 0, "run: python -m conformance.runner.cassettes"
+    assert cassettes_main(["--check"]) == 0, "run: python -m opi_bitrix24_conformance.runner.cassettes"
 
 
 SECRET_PATTERNS = [
@@ -80,7 +80,7 @@ def test_secret_scan_catches_a_planted_secret(tmp_path: Path) -> None:
 def test_recording_scrubs_the_key_and_auth_before_writing(portal: Any, tmp_path: Path) -> None:
     """Record against a loopback portal with real-looking secrets; the file holds placeholders only."""
     import opi_bitrix24
-    from conformance.runner.recording import scrubbing_vcr
+    from opi_bitrix24_conformance.runner.recording import scrubbing_vcr
 
     portal.reply(payload={"result": {"auth": "echoed-token-abcdef", "ok": 1}})
     portal.reply(payload={"result": "2026-01-06T14:19:18+00:00"})
@@ -122,7 +122,7 @@ def test_external_runner_reports_a_wrong_request(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "conformance.runner",
+            "opi_bitrix24_conformance.runner",
             "--argv",
             f"{sys.executable} {fake}",
             "--impl",
@@ -149,7 +149,7 @@ def test_external_runner_reports_a_wrong_request(tmp_path: Path) -> None:
 
 def test_external_runner_passes_this_cli_on_a_sample() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner", "--impl", "python", "--run", "bitrix24/GetUsers/*"],
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--impl", "python", "--run", "bitrix24/GetUsers/*"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -166,7 +166,7 @@ def test_external_runner_passes_this_cli_on_a_sample() -> None:
 
 def test_sample_portal_demo_prints_the_documented_answer() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner.portal", "--demo", "GetUsers", "--users", "10"],
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner.portal", "--demo", "GetUsers", "--users", "10"],
         capture_output=True,
         cwd=ROOT,
         check=False,
@@ -200,11 +200,11 @@ def test_compatibility_md_points_at_tests_that_exist() -> None:
 
 
 def test_json_twin_of_the_cases_is_current() -> None:
-    """cases.json (for runtimes without YAML) matches cases/; regenerate with python -m conformance.runner.cases."""
-    from conformance.runner.cases import TWIN, twin_data
-    from conformance.runner.cases import main as twin_main
+    """cases.json (for runtimes without YAML) matches cases/ (python -m opi_bitrix24_conformance.runner.cases)."""
+    from opi_bitrix24_conformance.runner.cases import TWIN, twin_data
+    from opi_bitrix24_conformance.runner.cases import main as twin_main
 
-    assert twin_main(["--check"]) == 0, "run: python -m conformance.runner.cases"
+    assert twin_main(["--check"]) == 0, "run: python -m opi_bitrix24_conformance.runner.cases"
     twin = json.loads(TWIN.read_text(encoding="utf-8"))
     assert twin["version"] == (SUITE / "VERSION").read_text(encoding="utf-8").strip()
     assert [f["path"] for f in twin["files"]] == [p.relative_to(SUITE / "cases").as_posix() for p in CASE_FILES]
@@ -215,7 +215,7 @@ def test_a_case_file_newer_than_the_twin_is_read_from_yaml(tmp_path: Path) -> No
     """The twin is a cache keyed by each file's hash: an edited case file is never served stale."""
     import shutil
 
-    from conformance.runner import cases as cases_module
+    from opi_bitrix24_conformance.runner import cases as cases_module
 
     root = tmp_path / "cases"
     shutil.copytree(SUITE / "cases", root)
@@ -240,7 +240,7 @@ def test_version_names_the_package_and_the_suite(capsys: Any) -> None:
 
     assert main(["--version"]) == 0
     suite = (SUITE / "VERSION").read_text(encoding="utf-8").strip()
-    assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "conformance/VERSION is a semantic version"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "opi_bitrix24_conformance/VERSION is a semantic version"
     assert capsys.readouterr().out == f"opi-bitrix24 {opi_bitrix24.__version__} (conformance suite {suite})\n"
 
 
@@ -249,7 +249,16 @@ def test_persistent_adapter_and_a_process_per_case_give_the_same_verdicts() -> N
     verdicts = []
     for extra in ([], ["--process-per-case"]):
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--impl", "python", "--json", "--run", "bitrix24/GetUsers/*"]
+            [
+                sys.executable,
+                "-m",
+                "opi_bitrix24_conformance.runner",
+                "--impl",
+                "python",
+                "--json",
+                "--run",
+                "bitrix24/GetUsers/*",
+            ]
             + extra,
             capture_output=True,
             text=True,

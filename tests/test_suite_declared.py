@@ -1,8 +1,8 @@
 """What an implementation declares is applied however the runner is started (issue 17): its output format
 (JSON, or OPI's writer format, read strictly), its exit codes, its environment, its origin filter.
 
-A fake CLI behaves like ``oint`` as measured (conformance/reference-runs/oint-a52335e): it writes its result
-in OPI's writer format, drops a blank option as oint's parser does and reports the missing argument by its
+A fake CLI behaves like ``oint`` as measured (opi_bitrix24_conformance/reference-runs/oint-a52335e): it writes its
+result in OPI's writer format, drops a blank option as oint's parser does and reports the missing argument by its
 position with exit 99; FAKE_MODE makes it write JSON, LF line breaks, or exit 2.
 """
 
@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from conformance.runner.cases import SUITE, load_cases
+from opi_bitrix24_conformance.runner.cases import SUITE, load_cases
 
 ROOT = SUITE.parent
 
 FAKE_OINT = r"""
 import json, os, sys, urllib.request
 sys.path.insert(0, os.environ["SUITE_ROOT"])
-from conformance.runner.opiformat import dump
+from opi_bitrix24_conformance.runner.opiformat import dump
 args = sys.argv[1:]
 method, pairs = args[0], list(zip(args[1::2], args[2::2]))
 opts = {name: value for name, value in pairs if value.strip()}  # oint's parser drops a blank value
@@ -56,7 +56,15 @@ def _run(
 ) -> List[Dict[str, Any]]:
     fake = tmp_path / "fake_oint.py"
     fake.write_text(FAKE_OINT, encoding="utf-8")
-    argv = [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", impl]
+    argv = [
+        sys.executable,
+        "-m",
+        "opi_bitrix24_conformance.runner",
+        "--argv",
+        f"{sys.executable} {fake}",
+        "--impl",
+        impl,
+    ]
     if expectations is not None:
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(expectations), encoding="utf-8")
@@ -143,8 +151,8 @@ def test_tags_select_by_origin_and_every_case_has_one() -> None:
     cases = load_cases()
     assert {case.origin for case in cases} == {"opi", "port"}
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner", "--impl", "python", "--tags", "port", "--tags", "alias,cli",
-         "--run", "bitrix24/GetUsers/*", "--json", "--jobs", "1"],
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--impl", "python", "--tags", "port",
+         "--tags", "alias,cli", "--run", "bitrix24/GetUsers/*", "--json", "--jobs", "1"],
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=120,
     )  # fmt: skip
     ran = {json.loads(line).get("id") for line in done.stdout.splitlines()} - {None}
@@ -164,7 +172,7 @@ def test_an_unknown_expectations_key_or_value_is_refused(tmp_path: Path) -> None
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--impl", "python", "--expectations", str(path)],
+            [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--impl", "python", "--expectations", str(path)],
             capture_output=True, text=True, cwd=ROOT, check=False, timeout=60,
         )  # fmt: skip
         assert done.returncode == 2 and word in done.stderr, done.stderr

@@ -12,8 +12,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conformance.runner.__main__ import EXIT_CANNOT_START, NOT_IMPLEMENTED, script_skeleton
-from conformance.runner.cases import SUITE
+from opi_bitrix24_conformance.runner.__main__ import EXIT_CANNOT_START, NOT_IMPLEMENTED, script_skeleton
+from opi_bitrix24_conformance.runner.cases import SUITE
 
 ROOT = SUITE.parent
 # a CLI that sends nothing and always writes the same result: GetFileBlock/documented's, so it passes that case
@@ -26,7 +26,15 @@ def _runner(tmp_path: Path, expectations: Any, *extra: str) -> subprocess.Comple
     fake.write_text(FAKE, encoding="utf-8")
     path = tmp_path / "expected.json"
     path.write_text(json.dumps(expectations), encoding="utf-8")
-    argv = [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+    argv = [
+        sys.executable,
+        "-m",
+        "opi_bitrix24_conformance.runner",
+        "--argv",
+        f"{sys.executable} {fake}",
+        "--impl",
+        "fake",
+    ]
     return subprocess.run(
         [*argv, "--expectations", str(path), *extra], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
     )
@@ -103,7 +111,7 @@ def test_script_writes_a_grouped_skeleton(tmp_path: Path) -> None:
 def test_a_cli_that_cannot_be_started_is_one_error_with_its_own_exit_code(tmp_path: Path) -> None:
     for argv in ("no-such-cli-anywhere bitrix24", f"{tmp_path / 'missing.sh'} bitrix24"):
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--argv", argv, "--impl", "mine"],
+            [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--argv", argv, "--impl", "mine"],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -116,7 +124,7 @@ def test_a_cli_that_cannot_be_started_is_one_error_with_its_own_exit_code(tmp_pa
 
 
 def test_one_command_runs_the_suites_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from conformance.runner.__main__ import SUBCOMMANDS, main
+    from opi_bitrix24_conformance.runner.__main__ import SUBCOMMANDS, main
 
     assert set(SUBCOMMANDS) == {"matrix", "scan", "record", "cassettes", "portal", "twin"}
     assert main(["twin", "--check"]) == 0
@@ -128,7 +136,8 @@ def test_one_command_runs_the_suites_tools(tmp_path: Path, capsys: pytest.Captur
     assert main(["matrix", str(results), "-o", str(tmp_path / "m.md")]) == 0
     assert (tmp_path / "m.md").read_text(encoding="utf-8").startswith("# Compatibility matrix")
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner", "run", "--run", "bitrix24/GetFileBlock/documented", "--json"],
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner", "run",
+         "--run", "bitrix24/GetFileBlock/documented", "--json"],
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0 and json.loads(done.stdout.splitlines()[-1])["passed"] == 1

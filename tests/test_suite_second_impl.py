@@ -1,6 +1,6 @@
 """A second implementation in another language runs the suite as its own CI would (issue 23 item 8).
 
-tests/second_impl/mini-opi.js is a Node.js CLI of six OPI functions written from conformance/SPEC.md, with
+tests/second_impl/mini-opi.js is a Node.js CLI of six OPI functions written from opi_bitrix24_conformance/SPEC.md, with
 its own expectations file (its not_implemented list written by ``--script FILE``). It runs from a directory
 outside this repository through the documented command and passes; each of its two deliberate bugs
 (MINI_BUGS) fails exactly the cases that pin the rule it breaks. Skipped where ``node`` is absent.
@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from conformance.runner.__main__ import NOT_IMPLEMENTED
-from conformance.runner.cases import SUITE, load_cases
+from opi_bitrix24_conformance.runner.__main__ import NOT_IMPLEMENTED
+from opi_bitrix24_conformance.runner.cases import SUITE, load_cases
 
 HERE = Path(__file__).resolve().parent / "second_impl"
 NODE = shutil.which("node")
@@ -35,7 +35,7 @@ def _run(work: Path, bugs: str, *extra: str) -> Tuple[int, List[Dict[str, Any]],
     if bugs:
         env["MINI_BUGS"] = bugs
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.runner", "--argv", "node mini-opi.js", "--impl", "mini"]
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--argv", "node mini-opi.js", "--impl", "mini"]
         + ["--expectations", "expectations.yaml", "--results", "results.jsonl", "--jobs", "2", "-q", *extra],
         capture_output=True,
         text=True,

@@ -1,11 +1,11 @@
-"""conformance/SPEC.md, the contract a second implementation is written from, points at cases that exist and
-says what they pin (issue 23 item 3)."""
+"""opi_bitrix24_conformance/SPEC.md, the contract a second implementation is written from, points at cases that
+exist and says what they pin (issue 23 item 3)."""
 
 from __future__ import annotations
 
 import re
 
-from conformance.runner.cases import SUITE, load_cases
+from opi_bitrix24_conformance.runner.cases import SUITE, load_cases
 
 SPEC = (SUITE / "SPEC.md").read_text(encoding="utf-8")
 CASES = load_cases()

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from conformance.runner.cases import SUITE, json_diff, origin_of, request_diff
+from opi_bitrix24_conformance.runner.cases import SUITE, json_diff, origin_of, request_diff
 
 ROOT = SUITE.parent
 
@@ -58,7 +58,15 @@ QUERY_CASE = "bitrix24/GetToken/token-pair"
 def _run(tmp_path: Path, mode: str, expectations: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     fake = tmp_path / "fake_cli.py"
     fake.write_text(FAKE_CLI, encoding="utf-8")
-    argv = [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+    argv = [
+        sys.executable,
+        "-m",
+        "opi_bitrix24_conformance.runner",
+        "--argv",
+        f"{sys.executable} {fake}",
+        "--impl",
+        "fake",
+    ]
     if expectations is not None:
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(expectations), encoding="utf-8")
@@ -124,7 +132,7 @@ def test_an_unknown_relaxation_or_policy_is_refused(tmp_path: Path) -> None:
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--impl", "python", "--expectations", str(path)],
+            [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--impl", "python", "--expectations", str(path)],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -174,7 +182,7 @@ def test_results_still_ignore_key_order() -> None:
 
 
 def _transport_cases() -> List[Any]:
-    from conformance.runner.cases import load_cases
+    from opi_bitrix24_conformance.runner.cases import load_cases
 
     return [case for case in load_cases() if "transport" in case.tags]
 
@@ -192,7 +200,7 @@ def test_transport_cases_give_both_policies_and_differ_where_the_policies_do() -
 
 
 def test_under_policy_cuts_the_script_and_takes_the_outcome() -> None:
-    from conformance.runner.cases import under_policy
+    from opi_bitrix24_conformance.runner.cases import under_policy
 
     case = next(c for c in _transport_cases() if c.id == "transport-503-forever")
     ours = under_policy(case, "opi-bitrix24")
@@ -206,7 +214,16 @@ def test_under_policy_cuts_the_script_and_takes_the_outcome() -> None:
 
 
 def _run_python(tmp_path: Path, *extra: str, expectations: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-    argv = [sys.executable, "-m", "conformance.runner", "--impl", "python", "--run", "bitrix24/*/transport-*", "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "opi_bitrix24_conformance.runner",
+        "--impl",
+        "python",
+        "--run",
+        "bitrix24/*/transport-*",
+        "--json",
+    ]
     if expectations is not None:
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(expectations), encoding="utf-8")
@@ -278,7 +295,7 @@ open(opts["--out"], "wb").write(urllib.request.urlopen(req).read())
 def test_url_argument_cases_fetch_first_without_credentials() -> None:
     import base64
 
-    from conformance.runner.cases import FIXTURES, load_cases
+    from opi_bitrix24_conformance.runner.cases import FIXTURES, load_cases
 
     cases = {case.full_id: case for case in load_cases() if case.full_id in URL_CASES}
     assert set(cases) == set(URL_CASES)
@@ -305,7 +322,15 @@ def test_a_download_carrying_the_token_fails_the_case(tmp_path: Path) -> None:
     verdicts = {}
     for mode in ("", "credentials"):
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+            [
+                sys.executable,
+                "-m",
+                "opi_bitrix24_conformance.runner",
+                "--argv",
+                f"{sys.executable} {fake}",
+                "--impl",
+                "fake",
+            ]
             + ["--run", "bitrix24/CreateUser/structure-given-as-url", "--json"],
             capture_output=True,
             text=True,
@@ -374,7 +399,15 @@ def test_a_fake_of_opis_policy_passes_the_opi_outcomes_and_fails_ours(tmp_path: 
     results = {}
     for policy in ("opi", "opi-bitrix24"):
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+            [
+                sys.executable,
+                "-m",
+                "opi_bitrix24_conformance.runner",
+                "--argv",
+                f"{sys.executable} {fake}",
+                "--impl",
+                "fake",
+            ]
             + ["--policy", policy, "--json"]
             + [arg for c in cases for arg in ("--run", c.full_id)],
             capture_output=True,

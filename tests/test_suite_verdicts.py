@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conformance.runner.cases import SUITE
+from opi_bitrix24_conformance.runner.cases import SUITE
 
 ROOT = SUITE.parent
 
@@ -67,7 +67,15 @@ USAGE = "bitrix24/CreateTask/bad-fields-json"
 def _run(tmp_path: Path, mode: str, *cases: str, expectations: Any = None) -> Dict[str, Any]:
     fake = tmp_path / "fake_cli.py"
     fake.write_text(FAKE, encoding="utf-8")
-    argv = [sys.executable, "-m", "conformance.runner", "--argv", f"{sys.executable} {fake}", "--impl", "fake"]
+    argv = [
+        sys.executable,
+        "-m",
+        "opi_bitrix24_conformance.runner",
+        "--argv",
+        f"{sys.executable} {fake}",
+        "--impl",
+        "fake",
+    ]
     if expectations is not None:
         path = tmp_path / "expected.json"
         path.write_text(json.dumps(expectations), encoding="utf-8")

@@ -12,8 +12,8 @@ from typing import Any, Dict, List
 import pytest
 
 import opi_bitrix24
-from conformance.runner.cases import load_cases
 from opi_bitrix24._table import REQUIRED, methods
+from opi_bitrix24_conformance.runner.cases import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 

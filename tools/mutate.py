@@ -29,8 +29,8 @@ can see: target >= 95 % killed by the suite alone, 100 % by suite + pytest. Ever
 (transport policy, settings, redaction, bulk, limits, OAuth helper, streaming, help, Portal, errors as
 exceptions, CLI additions): the suite pins none of it, target 100 % by suite + pytest only. The
 conformance stage is the in-process runner (tests/test_conformance.py) with the check of the interface
-against the suite's OPI catalog (conformance/catalog: names, Russian names, REST methods, parameters), and
-the external runner driving the CLI (``python -m conformance.runner --impl python``, 2 s). The pytest
+against the suite's OPI catalog (opi_bitrix24_conformance/catalog: names, Russian names, REST methods, parameters), and
+the external runner driving the CLI (``python -m opi_bitrix24_conformance.runner --impl python``, 2 s). The pytest
 stage runs first the test files that name the mutated module or its functions most often
 (``related_tests``), then the rest, each with ``-x``.
 
@@ -64,7 +64,10 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
 CATALOG_CHECK = "tests/test_table.py::test_every_ported_function_matches_the_catalog"  # the suite's OPI catalog
 CONFORMANCE = [
     ("conformance", [*PYTEST, "tests/test_conformance.py", CATALOG_CHECK]),
-    ("conformance", [sys.executable, "-m", "conformance.runner", "--impl", "python", "-q"]),  # through the CLI
+    (
+        "conformance",
+        [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--impl", "python", "-q"],
+    ),  # through the CLI
 ]
 SUITES: Dict[str, List[Tuple[str, List[str]]]] = {
     "conformance": CONFORMANCE,

@@ -1,9 +1,9 @@
 """A sample portal on loopback: answers every REST method the suite knows with its documented response.
 
-    python -m conformance.runner.portal                 # serves on http://127.0.0.1:8024 until Ctrl-C
+    python -m opi_bitrix24_conformance.runner.portal                 # serves on http://127.0.0.1:8024 until Ctrl-C
     opi-bitrix24 GetUsers --url http://127.0.0.1:8024/rest/1/demo/ --users 10
 
-    python -m conformance.runner.portal --demo GetUsers --users 10    # start, run one CLI call, stop
+    python -m opi_bitrix24_conformance.runner.portal --demo GetUsers --users 10    # start, run one CLI call, stop
 
 Any webhook key or token is accepted (it is a demo, not an auth check); the answer is the documented
 sample of the first case tagged ``documented`` whose request calls that REST method. Through a webhook,
@@ -11,7 +11,7 @@ sample of the first case tagged ``documented`` whose request calls that REST met
 ``crm.lead.*``, ``tasks.task.list``) are answered by it instead, from thousands of generated records with
 real paging and the cloud's rate limit, so bulk work (``--all``, ``iterate``, ``batch``) can be tried here:
 
-    python -m conformance.runner.portal --demo GetDealsList --all --quiet
+    python -m opi_bitrix24_conformance.runner.portal --demo GetDealsList --all --quiet
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Needs only the standard library (PyYAML only for case files newer than the JSON twin ``cases.json``).
 
-    python -m conformance.runner.cases           # regenerate cases.json from cases/
-    python -m conformance.runner.cases --check   # exit 1 if cases.json is not current
+    python -m opi_bitrix24_conformance.runner.cases           # regenerate cases.json from cases/
+    python -m opi_bitrix24_conformance.runner.cases --check   # exit 1 if cases.json is not current
 
 See ../README.md for the case format.
 """
@@ -75,7 +75,7 @@ class Case:
         return any(fnmatch.fnmatchcase(self.full_id, pattern) for pattern in patterns)
 
 
-#: Generated JSON twin of ``cases/`` (``python -m conformance.runner.cases``): for fast loading and for
+#: Generated JSON twin of ``cases/`` (``python -m opi_bitrix24_conformance.runner.cases``): for fast loading and for
 #: runtimes without a YAML parser. Each file's SHA-256 is stored; a file that changed since is parsed as YAML.
 TWIN = SUITE / "cases.json"
 
@@ -542,12 +542,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     current = TWIN.read_text(encoding="utf-8") if TWIN.exists() else None
     if args.check:
         if current != text:
-            print("conformance/cases.json is stale: run python -m conformance.runner.cases")
+            print("opi_bitrix24_conformance/cases.json is stale: run python -m opi_bitrix24_conformance.runner.cases")
             return 1
         return 0
     if current != text:
         TWIN.write_text(text, encoding="utf-8")
-    print(f"conformance/cases.json: {len(json.loads(text)['files'])} case files")
+    print(f"opi_bitrix24_conformance/cases.json: {len(json.loads(text)['files'])} case files")
     return 0
 
 

@@ -1,7 +1,7 @@
 """External conformance runner: drives any CLI implementation of OPI's Bitrix24 module against a loopback replay server.
 
-    python -m conformance.runner --impl python                     # adapters.yaml: python -m opi_bitrix24
-    python -m conformance.runner --argv "oint bitrix24" --impl oint --tls
+    python -m opi_bitrix24_conformance.runner --impl python                     # adapters.yaml: python -m opi_bitrix24
+    python -m opi_bitrix24_conformance.runner --argv "oint bitrix24" --impl oint --tls
     opi-bitrix24-conformance --argv "my-cli bitrix24" --impl mine --expectations ci/expected.yaml \\
         --junit-xml junit.xml --results results.jsonl            # from any directory, after pip install
 
@@ -238,7 +238,7 @@ class Done:
 
 
 class Worker:
-    """One persistent adapter process (conformance/runner/worker.py): many calls, one interpreter."""
+    """One persistent adapter process (opi_bitrix24_conformance/runner/worker.py): many calls, one interpreter."""
 
     def __init__(self, command: List[str]) -> None:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -494,7 +494,7 @@ def section_table(records: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-#: The program name of the console script (``python -m conformance.runner`` otherwise).
+#: The program name of the console script (``python -m opi_bitrix24_conformance.runner`` otherwise).
 SCRIPT = "opi-bitrix24-conformance"
 
 
@@ -510,7 +510,7 @@ SUBCOMMANDS = {
 }
 
 
-def main(argv: Optional[List[str]] = None, prog: str = "python -m conformance.runner") -> int:
+def main(argv: Optional[List[str]] = None, prog: str = "python -m opi_bitrix24_conformance.runner") -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     if given and given[0] in SUBCOMMANDS:
         import importlib
@@ -605,7 +605,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "python -m conformance.ru
     # each case runs in its own empty directory: a relative path in --argv ("node cli.js") means the caller's
     prefix = [_absolute_if_file(part) for part in prefix]
     if not prefix:
-        parser.error(f"no argv for implementation {args.impl!r}: pass --argv or add it to conformance/adapters.yaml")
+        parser.error(
+            f"no argv for implementation {args.impl!r}: pass --argv or add it to opi_bitrix24_conformance/adapters.yaml"
+        )
     persistent = adapter.get("persistent")
     worker_command = (
         [sys.executable if part == "{python}" else part for part in persistent]

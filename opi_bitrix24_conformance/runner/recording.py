@@ -7,10 +7,10 @@ placeholder in the call.
 Recording against your own portal (nothing is written before it is scrubbed)::
 
     OPI_B24_WEBHOOK=https://yourportal.bitrix24.ru/rest/1/<key>/ \\
-        python -m conformance.runner.recording GetUsers --users 1 -o cassettes/live/GetUsers.yaml
+        python -m opi_bitrix24_conformance.runner.recording GetUsers --users 1 -o cassettes/live/GetUsers.yaml
 
     OPI_B24_PORTAL=yourportal.bitrix24.ru OPI_B24_TOKEN=... \\
-        python -m conformance.runner.recording ServerTime -o cassettes/live/ServerTime-token.yaml
+        python -m opi_bitrix24_conformance.runner.recording ServerTime -o cassettes/live/ServerTime-token.yaml
 
 What is scrubbed, in requests and responses (URI, headers, bodies), before vcrpy writes anything:
 
@@ -22,17 +22,18 @@ What is scrubbed, in requests and responses (URI, headers, bodies), before vcrpy
 * by value: every secret used for the recording (the webhook key, the token, ``OPI_B24_CLIENT_SECRET``,
   ``OPI_B24_REFRESH_TOKEN``, ``OPI_B24_CODE``... from the environment) and every learnt one, raw,
   percent-encoded, JSON-escaped, as hex and as base64 (also inside longer base64 data), wherever it appears;
-* by shape: whatever the scanner (``python -m conformance.runner.scan``) still takes for a secret — a long hex
-  or mixed-case token, base64 text of a key — so a recording passes the scanner it is checked with (a file's
-  base64 content may lose such a piece: secrets come first);
+* by shape: whatever the scanner (``python -m opi_bitrix24_conformance.runner.scan``) still takes for a secret — a
+  long hex or mixed-case token, base64 text of a key — so a recording passes the scanner it is checked with (a
+  file's base64 content may lose such a piece: secrets come first);
 * headers: only an allowlist (``HEADERS_KEPT``) is written; cookies and session headers never are;
 * the portal's host becomes ``b24-conformance.bitrix24.test``;
 * personal data (unless ``--keep-personal``): names, e-mails, phones, logins, ``PERSONAL_*``, ``WORK_*`` and
   ``UF_*`` fields, and any string that looks like an e-mail or a phone, become placeholders that stay the
   same for the same value within a cassette.
 
-``--dry-run`` prints the scrubbed cassette instead of writing it. ``python -m conformance.runner.scan PATH``
-checks files for anything that still looks like a secret or personal data.
+``--dry-run`` prints the scrubbed cassette instead of writing it.
+``python -m opi_bitrix24_conformance.runner.scan PATH`` checks files for anything that still looks like a secret or
+personal data.
 """
 
 from __future__ import annotations

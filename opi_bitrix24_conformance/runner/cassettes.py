@@ -1,7 +1,7 @@
 """Generate the vcrpy cassettes (``cassettes/<module>/<Method>/<test-id>.yaml``) from the cases.
 
-    python -m conformance.runner.cassettes           # write them
-    python -m conformance.runner.cassettes --check   # exit 1 if any is missing, stale or orphaned
+    python -m opi_bitrix24_conformance.runner.cassettes           # write them
+    python -m opi_bitrix24_conformance.runner.cassettes --check   # exit 1 if any is missing, stale or orphaned
 
 The cases are the single source: a cassette is the case's exchanges written in vcrpy's format against a
 fixed fake host with placeholder secrets, bodies kept as the exact JSON text of the sample responses.
@@ -99,7 +99,10 @@ def cassette_text(case: Case) -> str:
         for x in case.http
         if not x["response"].get("drop")  # a dropped connection has no answer to record (test_conformance raises it)
     ]
-    header = f"# Generated from conformance/cases ({case.full_id}) by conformance.runner.cassettes; do not edit.\n"
+    header = (
+        f"# Generated from opi_bitrix24_conformance/cases ({case.full_id}) by "
+        "opi_bitrix24_conformance.runner.cassettes; do not edit.\n"
+    )
     body = yaml.dump(
         {"interactions": interactions, "version": 1}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120
     )

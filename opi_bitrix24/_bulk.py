@@ -7,19 +7,45 @@
 - :func:`iterate`: every row of a list method, lazily; the fast mode (``order ID``, ``>ID`` filter,
   ``start=-1``) chains 50 pages in one batch request. :func:`all_pages` does it for an OPI list
   function (``all_pages(get_leads_list, url, {"STATUS_ID": "NEW"})``).
+
+**One set of rules, two drivers.** Every rule of bulk work (chunks of 50 and their accounting, the
+classic and fast page loops and their guards, the split export, pacing by operating time, progress) is
+written once, as a *flow*: a generator that never touches a socket, never sleeps and never starts a
+thread. A flow yields
+
+- :class:`Exchange` ``(verb, api_method, url, token, fields)``: one request through the core (bucket,
+  operating time, refresh, retries, deadline); it is sent back ``(HTTP status, parsed answer)`` or has
+  the request's exception thrown in;
+- :class:`Parallel` ``([Exchange, ...])``: requests that may be in flight together (never more than
+  ``concurrency``); sent back one outcome per request, in order: its ``(status, answer)`` or the
+  exception it ended with (a driver that throws the first error in order instead is also understood);
+- :class:`Wait` ``(seconds, why)``: pacing by operating time (the flow asks again afterwards);
+- :class:`Do` ``(function, args)``: a state operation (recording the commands' ``time`` blocks);
+- :class:`Rows` ``(rows)``: rows for the consumer (iterate's flows only), in order; sent back ``None``.
+  The flow goes on only when the consumer asks for more, so nothing is fetched ahead of the reader.
+
+and returns its result (``call``: the answer; ``batch``: the result blocks). The blocking entry points
+(:func:`call`, :func:`call_many`, :func:`batch`, :func:`iterate`, :func:`all_pages`) run their flow with
+:func:`_drive` in the calling thread (``Parallel`` on the package's pool, each job in a copy of the
+caller's context, :func:`_carry`); the async ones (:func:`acall`, :func:`acall_many`, :func:`abatch`,
+:func:`aiterate`, :func:`aall_pages`) run the same flow with :func:`_adrive`, which has the async driver
+(:mod:`opi_bitrix24._async`) perform each effect.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
+import dataclasses
 import functools
-import itertools
 import re
 from typing import (
     Any,
     Callable,
+    Deque,
     Dict,
+    Generator,
     Iterable,
     Iterator,
     List,
@@ -30,6 +56,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    cast,
 )
 from urllib.parse import quote_plus
 
@@ -49,6 +76,11 @@ NO_BATCH = (
     "time with iterate(url, method, params, use_batch=False), and send updates one by one with the OPI "
     "functions (or call())"
 )
+#: The longest single pause of a flow waiting for operating time before it asks again (an answer in
+#: flight may free room sooner; the blocking driver also wakes as soon as one is settled).
+POLL = 0.05
+
+_T = TypeVar("_T")
 
 
 class Command(NamedTuple):
@@ -68,6 +100,109 @@ class _Recorded(Command):
         return f"Command(method={self.method!r}, params={self.params!r})"
 
 
+# --- flows: the effects and the blocking driver --------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One request through the core's exchange: sent back ``(HTTP status, parsed answer)``."""
+
+    verb: str
+    api_method: str
+    url: Any
+    token: Any
+    fields: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Parallel:
+    """Exchanges that may be in flight together: sent back their outcomes in order."""
+
+    effects: Sequence[Exchange]
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    """Sleep ``seconds`` (``why`` says what for), then go on."""
+
+    seconds: float
+    why: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Do:
+    """Call ``function(*args)`` (a state operation); sent back its value."""
+
+    function: Callable[..., Any]
+    args: Tuple[Any, ...]
+
+
+class Rows(NamedTuple):
+    """Rows for the consumer of a flow, in order (iterate's flows); the driver sends back ``None``."""
+
+    rows: List[Any]
+
+
+#: A bulk flow: yields effects and :class:`Rows`, returns its result.
+Flow = Generator[Any, Any, _T]
+
+
+def _perform(effect: Any) -> Any:
+    """The blocking driver of bulk flows: perform one effect in the calling thread."""
+    if isinstance(effect, Exchange):
+        return _core._exchange(effect.verb, effect.api_method, effect.url, effect.token, effect.fields)
+    if isinstance(effect, Parallel):
+        jobs = [_carry(functools.partial(_outcome, item)) for item in effect.effects]
+        return list(_pool.ordered(jobs, len(jobs)))
+    if isinstance(effect, Wait):
+        _pace.pause(effect.seconds)  # wakes early when an answer frees operating time
+        return None
+    if isinstance(effect, Do):
+        return effect.function(*effect.args)
+    raise TypeError(f"not an effect of a bulk flow: {effect!r}")
+
+
+def _outcome(effect: Any) -> Any:
+    """One job of a :class:`Parallel`: the effect's value, or the exception it ended with."""
+    try:
+        return _perform(effect)
+    except Exception as error:  # noqa: BLE001 - the flow raises it at its turn
+        return error
+
+
+def _drive(flow: Flow[_T]) -> Generator[Any, None, _T]:
+    """Run a flow in the calling thread: perform its effects, hand out the rows of each :class:`Rows`
+    (lazily: the flow goes on when the consumer asks for more) and return the flow's value."""
+    sending: Any = None
+    error: Optional[Exception] = None
+    try:
+        while True:
+            try:
+                item = flow.send(sending) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return cast(_T, stop.value)
+            sending, error = None, None
+            if isinstance(item, Rows):
+                yield from item.rows
+                continue
+            try:
+                sending = _perform(item)
+            except Exception as caught:  # noqa: BLE001 - thrown into the flow, as the effect's outcome
+                error = caught
+    finally:
+        flow.close()
+
+
+def _run(flow: Flow[_T]) -> _T:
+    """Run a flow that hands out no rows (call, call_many, batch) to its value."""
+    driving = _drive(flow)
+    while True:
+        try:
+            next(driving)
+        except StopIteration as stop:
+            return cast(_T, stop.value)
+
+
 # --- any method -----------------------------------------------------------------------------------
 
 
@@ -77,9 +212,19 @@ def call(url: str, method: str, params: Optional[Mapping[str, Any]] = None, toke
     Same URL/token handling, settings, retries and secret handling as the OPI functions; error bodies
     are returned (or raised as :class:`APIError` with ``raise_api_errors=True``).
     """
-    name = _method_name(method)
-    fields = _params(params)
-    return _core._call("POST", name, url, token, fields)
+    return _run(_call_flow(url, _method_name(method), _params(params), token))
+
+
+def _call_flow(url: str, name: str, fields: Dict[str, Any], token: str) -> Flow[Dict[str, Any]]:
+    interceptor = _core._interceptor.get()
+    if interceptor is not None:  # inside deferred(): the call is noted, not sent
+        return interceptor("POST", name, url, token, fields)
+    status, data = yield Exchange("POST", name, url, token, fields)
+    if "error" in data and _core.current_settings().raise_api_errors:
+        from ._limits import typed_error
+
+        raise typed_error(status, name, _core.endpoint_url(url, token, name)[0], data, token)
+    return cast(Dict[str, Any], data)
 
 
 def call_many(
@@ -96,13 +241,22 @@ def call_many(
     cannot carry (``None``, empty lists) are refused before anything is sent. An error answer of a
     batch request itself raises :class:`APIError`.
     """
+    return _run(_call_many_flow(url, _many(method, params), token))
+
+
+def _many(method: str, params: Iterable[Optional[Mapping[str, Any]]]) -> List[Command]:
+    """call_many's commands: one per parameter set, each the caller's data (never a reference)."""
     name = _method_name(method)
     if isinstance(params, (str, bytes, Mapping)):
         raise InvalidArgument("params", "must be a list of parameter sets (mappings), one per call")
     commands = [Command(name, _params(one)) for one in params]
     for index, cmd in enumerate(commands):  # each call is the caller's data: never a reference to another
         _no_references(cmd.params, "params", f"params[{index}]")
-    out = batch(url, commands, token)
+    return commands
+
+
+def _call_many_flow(url: str, commands: List[Command], token: str) -> Flow[List[Dict[str, Any]]]:
+    out = yield from _batch_flow(url, commands, token, False)
     answers: List[Dict[str, Any]] = []
     for index in range(len(commands)):
         if index in out["result"]:
@@ -136,44 +290,131 @@ def _params(params: Any) -> Dict[str, Any]:
     return {str(k): v for k, v in params.items() if v is not SKIP}
 
 
-@contextlib.contextmanager
-def _paced(url: str, token: str, counts: Mapping[str, int]) -> Iterator[Dict[str, List[Any]]]:
-    """Around one bulk request: wait until its commands (``{method: count}``) fit the operating-time
-    budget (``operating_budget``), then record the ``time`` blocks the block puts in the yielded mapping."""
+# --- requests: pacing, sending, answers -----------------------------------------------------------
+
+
+class _Request(NamedTuple):
+    """One bulk request: a page of a list method (no ``chunk``) or a batch request of ``chunk``'s commands."""
+
+    method: str  # the REST method sent: the list method, or "batch"
+    fields: Dict[str, Any]
+    chunk: Optional[List[Tuple[Any, str, Command]]] = None
+
+    def counts(self) -> Dict[str, int]:
+        """The commands per method it asks the portal to run (what pacing reserves time for)."""
+        if self.chunk is None:
+            return {self.method: 1}
+        counts: Dict[str, int] = {}
+        for _, _, cmd in self.chunk:
+            counts[cmd.method] = counts.get(cmd.method, 0) + 1
+        return counts
+
+
+def _batch_request(chunk: List[Tuple[Any, str, Command]], halt: bool) -> _Request:
+    cmd = {wire: _wire(c, f"commands[{key}]") for key, wire, c in chunk}
+    return _Request("batch", {"halt": 1 if halt else 0, "cmd": cmd}, chunk)
+
+
+def _admit(url: str, token: str, requests: Sequence[_Request]) -> Flow[List[_pace.Reservation]]:
+    """Reservations of operating time (``operating_budget``) for the first requests whose commands fit
+    it now: at least one, after waiting (each method's budget is kept with the requests in flight)."""
     config = _core.current_settings()
     budget = config.operating_budget
-    blocks: Dict[str, List[Any]] = {}
     if budget is None:
-        yield blocks
-        return
+        return [[] for _ in requests]
     address = _core.endpoint_url(url, token, "batch")[0]
-    reservation = _pace.admit(address, counts, budget, max(budget[1] * 2, config.operating_wait))
+    give_up = _pace.clock() + max(budget[1] * 2, config.operating_wait)
+    while True:
+        taken: List[_pace.Reservation] = []
+        wait = 0.0
+        for request in requests:
+            reservation, wait = _pace.try_admit(address, request.counts(), budget, give_up)
+            if reservation is None:
+                break
+            taken.append(reservation)
+        if taken:
+            return taken
+        yield Wait(min(wait, POLL), "operating time")
+
+
+def _send(url: str, token: str, requests: Sequence[_Request]) -> Flow[List[Any]]:
+    """Send the first of ``requests`` that fit the operating-time budget (at least one), together when
+    more than one; one outcome per request sent, in order: a page's answer, a batch request's inner
+    answer (``result``, ``result_error``, ... with the portal's error texts cleaned of secrets), or the
+    exception it ended with, returned (the caller raises it at its turn, after the rows before it)."""
+    reservations = yield from _admit(url, token, requests)
+    sent = list(requests[: len(reservations)])
+    blocks: List[Dict[str, List[Any]]] = [{} for _ in sent]
     try:
-        yield blocks
+        effects = [Exchange("POST", r.method, url, token, r.fields) for r in sent]
+        if len(effects) == 1:
+            try:
+                outcomes: List[Any] = [(yield effects[0])]
+            except Exception as error:  # noqa: BLE001 - the caller raises it at its turn
+                outcomes = [error]
+        else:
+            outcomes = list((yield Parallel(effects)))
+        answers: List[Any] = []
+        times: List[Tuple[str, Any]] = []
+        for request, outcome, block in zip(sent, outcomes, blocks):
+            answers.append(_answer(url, token, request, outcome, block, times))
+        if times:
+            yield Do(_note_times, (_core.endpoint_url(url, token, "batch")[0], times))
+        return answers
     finally:
-        _pace.settle(reservation, blocks)
+        for reservation, block in zip(reservations, blocks):
+            if reservation:
+                _pace.settle(reservation, block)
 
 
-def _exchange(url: str, method: str, fields: Mapping[str, Any], token: str) -> Dict[str, Any]:
-    """One request whose error answer always raises (batch and iterate never return part of a job)."""
-    if method != "batch":
-        with _paced(url, token, {method: 1}) as blocks:
-            data = _exchange_once(url, method, fields, token)
-            blocks[method.strip().lower()] = [data.get("time")]
-            return data
-    return _exchange_once(url, method, fields, token)
-
-
-def _exchange_once(url: str, method: str, fields: Mapping[str, Any], token: str) -> Dict[str, Any]:
-    status, data = _core._exchange("POST", method, url, token, fields)
+def _answer(
+    url: str, token: str, request: _Request, outcome: Any, blocks: Dict[str, List[Any]], times: List[Tuple[str, Any]]
+) -> Any:
+    """What one request's outcome means: its answer, or the exception to raise (an error answer always
+    raises: batch and iterate never return part of a job). ``blocks`` gets the ``time`` blocks to settle
+    the pacing reservation with, ``times`` each batch command's ``(method, time block)``."""
+    if isinstance(outcome, BaseException):
+        return outcome
+    status, data = outcome
+    method = request.method
     if "error" in data:
         from ._limits import typed_error
 
         if method == "batch" and str(data.get("error")).upper() in ("ERROR_METHOD_NOT_FOUND", "METHOD_NOT_FOUND"):
             data = dict(data, error_description=NO_BATCH)
+        address = _core.endpoint_url(url, token, method)[0]
+        return typed_error(status, method, address, _clean(data, url, token), token)
+    if request.chunk is None:
+        blocks[method.strip().lower()] = [data.get("time")]
+        return data
+    inner = data.get("result")
+    if not isinstance(inner, Mapping):
+        return APIError(200, "batch", {"error": "UNEXPECTED_ANSWER", "error_description": "no result block"})
+    noted = inner.get("result_time")
+    if isinstance(noted, Mapping):
+        for _, wire, c in request.chunk:
+            times.append((c.method, noted.get(wire)))
+            blocks.setdefault(c.method.strip().lower(), []).append(noted.get(wire))
+    answer = dict(inner)
+    if isinstance(answer.get("result_error"), Mapping):
+        answer["result_error"] = _clean(answer["result_error"], url, token)
+    return answer
 
-        raise typed_error(status, method, _core.endpoint_url(url, token, method)[0], _clean(data, url, token), token)
-    return data
+
+def _note_times(address: str, times: List[Tuple[str, Any]]) -> None:
+    """Record each batch command's ``time`` block for its method (the operating-time accounting)."""
+    from . import _limits
+
+    for method, block in times:
+        _limits.note_time(address, method, block)
+
+
+def _single(url: str, token: str, request: _Request) -> Flow[Dict[str, Any]]:
+    """One request (paced); its answer, or its error raised."""
+    (answer,) = yield from _send(url, token, [request])
+    if isinstance(answer, BaseException):
+        raise answer
+    return cast(Dict[str, Any], answer)
 
 
 def _secrets(url: str, token: str) -> Tuple[str, ...]:
@@ -196,9 +437,6 @@ def _clean(value: Any, url: str, token: str) -> Any:
         return item
 
     return walk(value)
-
-
-_T = TypeVar("_T")
 
 
 def _carry(function: Callable[..., _T]) -> Callable[..., _T]:
@@ -452,7 +690,7 @@ _quiet = _progress.quiet  # the CLI's --quiet
 
 
 #: The ``error`` of the marker that :func:`batch` puts in ``result_error`` for a command the portal
-#: answered in neither ``result`` nor ``result_error`` (after ``halt``, or lost), or never got (a chunk
+#: answered in neither ``result`` nor ``result_error`` (after ``halt``), or never got (a chunk
 #: not sent after ``halt``).
 NOT_ANSWERED = "NOT_ANSWERED"
 
@@ -475,6 +713,10 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
     ``raise_api_errors=True`` the first failed (or unanswered) command raises its typed
     :class:`APIError` once its chunk is done, and no further chunk is sent.
     """
+    return _run(_batch_flow(url, commands, token, halt))
+
+
+def _batch_flow(url: str, commands: Commands, token: str, halt: bool) -> Flow[Dict[str, Any]]:
     items = _normalise(commands)
     chunks = _chunks(items)
     for user_key, _, cmd in items:
@@ -484,20 +726,25 @@ def batch(url: str, commands: Commands, token: str = "", halt: bool = False) -> 
     progress = _Progress("batch", len(items))
     # chunks are independent (references never cross them): several in flight at once, unless halt or
     # raise_api_errors must see one chunk's errors before the next is sent
-    workers = 1 if halt or raising or len(chunks) < 2 else _core.current_settings().concurrency
-    answers = _pool.ordered([functools.partial(_send_chunk, url, token, halt, chunk) for chunk in chunks], workers)
+    workers = 1 if halt or raising else _core.current_settings().concurrency
     try:
-        for number, (chunk, answer) in enumerate(zip(chunks, answers)):
-            failed = _account(chunk, answer, out, "the portal answered it in neither result nor result_error")
-            progress.add(len(chunk))
-            if failed is not None and raising:
-                raise _command_error(failed, out, items)
-            if halt and out["result_error"]:
-                for later in chunks[number + 1 :]:
-                    _account(later, {}, out, "not sent: an earlier command failed and halt is on")
-                break
+        number = 0
+        while number < len(chunks):
+            requests = [_batch_request(chunk, halt) for chunk in chunks[number : number + workers]]
+            for answer in (yield from _send(url, token, requests)):
+                if isinstance(answer, BaseException):
+                    raise answer
+                chunk = chunks[number]
+                number += 1
+                failed = _account(chunk, answer, out, "the portal answered it in neither result nor result_error")
+                progress.add(len(chunk))
+                if failed is not None and raising:
+                    raise _command_error(failed, out, items)
+                if halt and out["result_error"]:
+                    for later in chunks[number:]:
+                        _account(later, {}, out, "not sent: an earlier command failed and halt is on")
+                    return out
     finally:
-        answers.close()
         progress.close()
     return out
 
@@ -527,33 +774,6 @@ def _command_error(failed: Tuple[Any, Command], out: Mapping[str, Any], items: S
     done = len(out["result"])
     error.args = (f"{error.args[0]} (batch command {key!r}; {done} of {len(items)} commands succeeded)",)
     return error
-
-
-def _send_chunk(url: str, token: str, halt: bool, chunk: List[Tuple[Any, str, Command]]) -> Dict[str, Any]:
-    """Send one batch request of at most 50 commands; its inner answer (``result``, ``result_error``, ...),
-    with the portal's error texts cleaned of secrets. The request waits until its commands fit each
-    method's operating-time budget (:func:`_paced`)."""
-    cmd = {wire: _wire(c, f"commands[{key}]") for key, wire, c in chunk}
-    counts: Dict[str, int] = {}
-    for _, _, c in chunk:
-        counts[c.method] = counts.get(c.method, 0) + 1
-    with _paced(url, token, counts) as blocks:
-        data = _exchange(url, "batch", {"halt": 1 if halt else 0, "cmd": cmd}, token)
-        inner = data.get("result")
-        if not isinstance(inner, Mapping):
-            raise APIError(200, "batch", {"error": "UNEXPECTED_ANSWER", "error_description": "no result block"})
-        from . import _limits
-
-        address = _core.endpoint_url(url, token, "batch")[0]
-        times = inner.get("result_time")
-        if isinstance(times, Mapping):
-            for _, wire, c in chunk:
-                _limits.note_time(address, c.method, times.get(wire))
-                blocks.setdefault(c.method.strip().lower(), []).append(times.get(wire))
-    answer = dict(inner)
-    if isinstance(answer.get("result_error"), Mapping):
-        answer["result_error"] = _clean(answer["result_error"], url, token)
-    return answer
 
 
 # --- every page -----------------------------------------------------------------------------------
@@ -623,6 +843,13 @@ def iterate(
     (default) picks fast for the methods in :data:`SHAPES` that support it when ``params`` has no
     ``order`` or ``start`` of its own. ``use_batch=False`` sends one request per page.
     """
+    return _drive(_iterate_flow(url, method, params, token, fast, use_batch))
+
+
+def _iterate_flow(
+    url: str, method: str, params: Optional[Mapping[str, Any]], token: str, fast: Optional[bool], use_batch: bool
+) -> Flow[None]:
+    """iterate's flow, its arguments checked now (before anything is sent); the rows come as :class:`Rows`."""
     name = _method_name(method)
     fields = _params(params)
     _strict_query(fields, "params", "params")  # pages go out as batch commands: nothing may be dropped
@@ -630,9 +857,11 @@ def iterate(
     shape = _shape(name)
     if fast is None:
         fast = shape.fast and "order" not in fields and "start" not in fields
-    if fast:
-        return _fast(url, name, fields, token, shape, use_batch)
-    return _classic(url, name, fields, token, shape, use_batch)
+    if not fast:
+        return _classic(url, name, fields, token, shape, use_batch)
+    if use_batch and _core.current_settings().concurrency > 1 and _splittable(fields, shape):
+        return _fast_parts(url, name, fields, token, shape)
+    return _fast_chain(url, name, fields, token, shape, use_batch)
 
 
 class _Seen:
@@ -692,63 +921,55 @@ def _first_start(fields: Dict[str, Any]) -> int:
         raise InvalidArgument("params", f"params.start must be a whole number, not {value!r}") from None
 
 
-def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
+def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Flow[None]:
     start = _first_start(fields)
     seen = _Seen(method, shape)
-    first = _exchange(url, method, dict(fields, start=start), token)
+    first = yield from _single(url, token, _Request(method, dict(fields, start=start)))
     rows = _rows(method, shape, first.get("result"))
     seen.check(rows, f"the page at start={start}")
     total = first.get("total")
     progress = _Progress(method, total if isinstance(total, int) else None)
     try:
-        yield from rows
+        yield Rows(rows)
         progress.add(len(rows))
         following = _next_of(first)
         _check_next(method, start, rows, following)
         if not use_batch or not isinstance(total, int) or isinstance(total, bool):
             while following is not None:
                 start = following
-                page = _exchange(url, method, dict(fields, start=start), token)
+                page = yield from _single(url, token, _Request(method, dict(fields, start=start)))
                 rows = _rows(method, shape, page.get("result"))
                 seen.check(rows, f"the page at start={start}")
-                yield from rows
+                yield Rows(rows)
                 progress.add(len(rows))
                 following = _next_of(page)
                 _check_next(method, start, rows, following)
             return
         if following is None:
             return
-        begin = following
-
-        def groups() -> Iterator[List[int]]:
-            # one batch request of pages per group, never past what total says; the next group starts
-            # where the previous one ends (its last page must say so: checked below)
-            offset = begin
-            while True:
-                group = [offset + i * PAGE for i in range(BATCH_SIZE) if offset + i * PAGE < total]
-                if not group:
-                    return
-                yield group
-                offset = group[-1] + PAGE
-
-        def fetch(group: List[int]) -> Tuple[List[Tuple[int, str, Command]], Dict[str, Any]]:
-            chunk = _classic_chunk(method, fields, group)
-            return chunk, _send_chunk(url, token, False, chunk)
-
-        # the first group alone (a portal whose paging is wrong shows it there, before more is asked), then
-        # up to concurrency groups in flight, read in order (at most that many answers held); a page's
-        # error raises when its turn comes, after the rows of the pages before it
-        planned = groups()
-        plan_parts = (
-            _pool.ordered((functools.partial(fetch, g) for g in itertools.islice(planned, 1)), 1),
-            _pool.ordered((functools.partial(fetch, g) for g in planned), _core.current_settings().concurrency),
-        )
-        plan = itertools.chain(*plan_parts)
-        try:
-            for chunk, answer in plan:
+        # one batch request of pages per group, never past what total says; the first group alone (a
+        # portal whose paging is wrong shows it there, before more is asked), then up to concurrency
+        # groups in flight, read in order (at most that many answers held); a page's error raises when
+        # its turn comes, after the rows of the pages before it
+        groups = _groups(following, total)
+        queued: Deque[Tuple[List[Tuple[int, str, Command]], _Request]] = collections.deque()
+        width = 1
+        while True:
+            while len(queued) < width:
+                group = next(groups, None)
+                if group is None:
+                    break
+                chunk = _classic_chunk(method, fields, group)
+                queued.append((chunk, _batch_request(chunk, False)))
+            if not queued:
+                return
+            for answer in (yield from _send(url, token, [request for _, request in queued])):
+                chunk = queued.popleft()[0]
+                if isinstance(answer, BaseException):
+                    raise answer
                 for offset, page_rows, page_next in _classic_read(method, shape, chunk, answer):
                     seen.check(page_rows, f"the page at start={offset}")
-                    yield from page_rows
+                    yield Rows(page_rows)
                     progress.add(len(page_rows))
                     _check_next(method, offset, page_rows, page_next)
                     if page_next is None:
@@ -757,12 +978,21 @@ def _classic(url: str, method: str, fields: Dict[str, Any], token: str, shape: S
                         raise _paging_error(
                             method, f"the page at start={offset} says next={page_next}, not {offset + PAGE}", ""
                         )
-                    following = page_next
-        finally:
-            for part in plan_parts:
-                part.close()
+            width = _core.current_settings().concurrency
     finally:
         progress.close()
+
+
+def _groups(begin: int, total: int) -> Iterator[List[int]]:
+    """The offsets of the pages left, 50 per group; the next group starts where the previous one ends
+    (its last page must say so: checked as it is read)."""
+    offset = begin
+    while True:
+        group = [offset + i * PAGE for i in range(BATCH_SIZE) if offset + i * PAGE < total]
+        if not group:
+            return
+        yield group
+        offset = group[-1] + PAGE
 
 
 def _classic_chunk(method: str, fields: Dict[str, Any], offsets: List[int]) -> List[Tuple[int, str, Command]]:
@@ -795,15 +1025,9 @@ def _page_result(method: str, answer: Mapping[str, Any], wire: str, where: str) 
     return results[wire]
 
 
-def _fast(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Iterator[Any]:
-    if use_batch and _core.current_settings().concurrency > 1 and _splittable(fields, shape):
-        return _fast_parts(url, method, fields, token, shape)
-    return _fast_chain(url, method, fields, token, shape, use_batch)
-
-
-def _fast_chain(
-    url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool
-) -> Iterator[Any]:
+def _id_bound(fields: Dict[str, Any], shape: Shape) -> Tuple[Dict[str, Any], Any, int]:
+    """The caller's filter without its ``>ID`` bound, the bound as given and as a whole number (fields
+    lose ``filter`` and ``start``: the fast loop sets them on each page)."""
     user_filter = dict(fields.pop("filter", None) or {})
     fields.pop("start", None)
     key = ">" + shape.filter_id
@@ -811,21 +1035,31 @@ def _fast_chain(
     last = _whole(bound)
     if last is None:
         raise InvalidArgument("params", f"params.filter.{key} must be a whole number to page by ID, not {bound!r}")
+    return user_filter, bound, last
+
+
+def _fast_chain(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape, use_batch: bool) -> Flow[None]:
+    user_filter, bound, last = _id_bound(fields, shape)
     seen = _Seen(method, shape)
     progress = _Progress(method)
     sent: Any = bound  # what the next page's filter carries: the last row's ID as the portal gave it
     try:
         while True:
-            pages = (
-                _fast_pages(url, method, fields, user_filter, token, shape, sent)
-                if use_batch
-                else iter([_fast_page(url, method, fields, user_filter, token, shape, sent)])
-            )
+            if use_batch:  # 50 pages chained in one batch request (each page's >ID: the previous page's last row)
+                chunk = _chain(method, fields, user_filter, shape, sent, BATCH_SIZE)
+                answer = yield from _single(url, token, _batch_request(chunk, False))
+                pages: Iterator[List[Any]] = (
+                    _rows(method, shape, _page_result(method, answer, wire, wire)) for _, wire, _cmd in chunk
+                )
+            else:
+                params = _fast_params(fields, user_filter, shape, sent)
+                page = yield from _single(url, token, _Request(method, params))
+                pages = iter([_rows(method, shape, page.get("result"))])
             for rows in pages:
                 where = f"the page after {shape.row_id} {last}"
                 last = _after(method, shape, rows, last)
                 seen.check(rows, where)
-                yield from rows
+                yield Rows(rows)
                 progress.add(len(rows))
                 if len(rows) < PAGE:
                     return  # the end; later pages referred to a row that does not exist and are dropped
@@ -868,28 +1102,21 @@ def _fast_params(fields: Dict[str, Any], user_filter: Dict[str, Any], shape: Sha
     return dict(fields, order=order, filter=dict(user_filter, **{">" + shape.filter_id: after}), start=-1)
 
 
-def _fast_page(
-    url: str, method: str, fields: Dict[str, Any], user_filter: Dict[str, Any], token: str, shape: Shape, last: Any
-) -> List[Any]:
-    page = _exchange(url, method, _fast_params(fields, user_filter, shape, last), token)
-    return _rows(method, shape, page.get("result"))
-
-
-def _fast_pages(
-    url: str, method: str, fields: Dict[str, Any], user_filter: Dict[str, Any], token: str, shape: Shape, last: Any
-) -> Iterator[List[Any]]:
-    """50 pages chained in one batch request (each page's ``>ID`` is the previous page's last row)."""
+def _chain(
+    method: str, fields: Dict[str, Any], user_filter: Dict[str, Any], shape: Shape, after: Any, count: int
+) -> List[Tuple[Any, str, Command]]:
+    """``count`` pages chained in one batch request: the first after ``after``, each next one after the
+    previous page's last row (a ``$result`` reference the portal fills)."""
     path = f"[{shape.rows}]" if shape.rows else ""
-    chunk = [(0, "p0", Command(method, _fast_params(fields, user_filter, shape, last)))]
-    for i in range(1, BATCH_SIZE):
+    chunk: List[Tuple[Any, str, Command]] = [
+        (0, "p0", Command(method, _fast_params(fields, user_filter, shape, after)))
+    ]
+    for i in range(1, count):
         ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
         chunk.append((i, f"p{i}", Command(method, _fast_params(fields, user_filter, shape, ref))))
-    answer = _send_chunk(url, token, False, chunk)
-    for _, wire, _cmd in chunk:
-        yield _rows(method, shape, _page_result(method, answer, wire, wire))
+    return chunk
 
 
-#: IDs per part of a split export: one batch request of 50 chained pages when the IDs are dense.
 PART = PAGE * BATCH_SIZE
 
 
@@ -905,7 +1132,7 @@ def _splittable(fields: Mapping[str, Any], shape: Shape) -> bool:
     return True
 
 
-def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape) -> Iterator[Any]:
+def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape: Shape) -> Flow[None]:
     """The fast export with several requests in flight (``concurrency``), rows in ID order, each once.
 
     The first batch request chains 49 pages as the one-chain export does, and asks in its last command
@@ -914,32 +1141,23 @@ def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape
     each read as a chain of pages inside its range (``>ID`` and ``<=ID`` added to the caller's filter,
     which only narrows it); the last part has no upper bound, so rows added meanwhile are read too.
     Parts are disjoint and each checks that its IDs ascend inside its range, so each row comes once; at
-    most ``concurrency`` parts are read ahead of the consumer, so memory stays bounded.
+    most ``concurrency`` parts are read ahead of the consumer (the next request of each in flight
+    together), so memory stays bounded. A part's error raises after the rows of the parts before it
+    and its own rows read before the error.
     """
-    user_filter = dict(fields.pop("filter", None) or {})
-    fields.pop("start", None)
+    user_filter, bound, last = _id_bound(fields, shape)
     lower_key, upper_key = ">" + shape.filter_id, "<=" + shape.filter_id
-    bound = user_filter.pop(lower_key, 0)
-    last = _whole(bound)
-    if last is None:
-        raise InvalidArgument(
-            "params", f"params.filter.{lower_key} must be a whole number to page by ID, not {bound!r}"
-        )
-    path = f"[{shape.rows}]" if shape.rows else ""
     chain = BATCH_SIZE - 1
-    chunk = [(0, "p0", Command(method, _fast_params(fields, user_filter, shape, bound)))]
-    for i in range(1, chain):
-        ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
-        chunk.append((i, f"p{i}", Command(method, _fast_params(fields, user_filter, shape, ref))))
+    chunk = _chain(method, fields, user_filter, shape, bound, chain)
     highest = dict(fields, order={shape.filter_id: "DESC"}, filter=dict(user_filter, **{lower_key: bound}), start=-1)
     chunk.append((chain, "top", Command(method, highest)))
     progress = _Progress(method)
     try:
-        answer = _send_chunk(url, token, False, chunk)
+        answer = yield from _single(url, token, _batch_request(chunk, False))
         for _, wire, _cmd in chunk[:chain]:
             rows = _rows(method, shape, _page_result(method, answer, wire, wire))
             last = _after(method, shape, rows, last)
-            yield from rows
+            yield Rows(rows)
             progress.add(len(rows))
             if len(rows) < PAGE:
                 return  # a small export: this one batch request
@@ -956,80 +1174,90 @@ def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape
             bounds.append((start, start + PART))
             start += PART
         bounds.append((start, ceiling))  # the rest, and rows added meanwhile
-        jobs = (functools.partial(_part, url, method, fields, user_filter, token, shape, a, b, top) for a, b in bounds)
-        parts = _pool.ordered(jobs, _core.current_settings().concurrency)
-        try:
-            for rows, error in parts:
-                yield from rows  # the rows before a failing page come first, as in the one-chain export
-                progress.add(len(rows))
-                if error is not None:
-                    raise error
-        finally:
-            parts.close()
+        upcoming = iter([_Part(method, fields, user_filter, shape, a, b, top) for a, b in bounds])
+        active: Deque[_Part] = collections.deque()
+        concurrency = _core.current_settings().concurrency
+        while True:
+            while len(active) < concurrency:
+                part = next(upcoming, None)
+                if part is None:
+                    break
+                active.append(part)
+            if not active:
+                return
+            if active[0].done:
+                part = active.popleft()
+                yield Rows(part.rows)  # the rows before a failing page come first, as in the one-chain export
+                progress.add(len(part.rows))
+                if part.error is not None:
+                    raise part.error
+                continue
+            reading = [p for p in active if not p.done]
+            for part, answer in zip(reading, (yield from _send(url, token, [p.request() for p in reading]))):
+                part.take(answer)
+                if part.error is not None:  # the export stops at this part: later ones are not needed
+                    while active[-1] is not part:
+                        active.pop()
+                    upcoming = iter([])
+                    break
     finally:
         progress.close()
 
 
-def _part(
-    url: str,
-    method: str,
-    fields: Dict[str, Any],
-    user_filter: Dict[str, Any],
-    token: str,
-    shape: Shape,
-    after: int,
-    upper: Optional[int],
-    top: int,
-) -> Tuple[List[Any], Optional[Exception]]:
-    """Every row with ``after < ID <= upper`` (no upper bound: None), in ID order, by chained pages, and the
-    error that stopped the part, if any (a failed page, a row out of order or beyond the part): the
-    caller yields the rows read before it, then raises it."""
-    out: List[Any] = []
-    try:
-        _part_rows(url, method, fields, user_filter, token, shape, after, upper, top, out)
-    except Exception as error:  # noqa: BLE001 - handed to the consumer after the rows before it
-        return out, error
-    return out, None
+class _Part:
+    """One ID range of a split export (``after < ID <= upper``; no upper bound: None), read in ID order by
+    chained pages, one batch request at a time: its rows, whether it is done, and the error that stopped
+    it (a failed page or request, a row out of order or beyond the part)."""
 
+    def __init__(
+        self,
+        method: str,
+        fields: Dict[str, Any],
+        user_filter: Dict[str, Any],
+        shape: Shape,
+        after: int,
+        upper: Optional[int],
+        top: int,
+    ) -> None:
+        self.method, self.fields, self.shape, self.upper, self.top = method, fields, shape, upper, top
+        self.filter = dict(user_filter, **{"<=" + shape.filter_id: upper}) if upper is not None else dict(user_filter)
+        self.last = after
+        self.sent: Any = after  # what the next page's filter carries: the last row's ID as the portal gave it
+        self.rows: List[Any] = []
+        self.done = False
+        self.error: Optional[BaseException] = None
+        self.chunk: List[Tuple[Any, str, Command]] = []
 
-def _part_rows(
-    url: str,
-    method: str,
-    fields: Dict[str, Any],
-    user_filter: Dict[str, Any],
-    token: str,
-    shape: Shape,
-    after: int,
-    upper: Optional[int],
-    top: int,
-    out: List[Any],
-) -> None:
-    bounded = dict(user_filter, **{"<=" + shape.filter_id: upper}) if upper is not None else dict(user_filter)
-    path = f"[{shape.rows}]" if shape.rows else ""
-    last = after
-    sent: Any = after  # what the next page's filter carries: the last row's ID as the portal gave it
-    while True:
-        # as many pages as the range can hold with dense IDs, and one more to see the end when the range
-        # reaches past the highest ID known; 50 when rows were added past it while the export ran
+    def request(self) -> _Request:
+        """The next batch request: as many pages as the range can hold with dense IDs, and one more to see
+        the end when the range reaches past the highest ID known; 50 when rows were added past it."""
+        upper, top, last = self.upper, self.top, self.last
         reach = top if upper is None else min(upper, top)
         count = -(-(reach - last) // PAGE) + (1 if upper is None or upper > top else 0)
         count = BATCH_SIZE if last >= top else max(1, min(BATCH_SIZE, count))
-        chunk = [(0, "p0", Command(method, _fast_params(fields, bounded, shape, sent)))]
-        for i in range(1, count):
-            ref = f"$result[p{i - 1}]{path}[{PAGE - 1}][{shape.row_id}]"
-            chunk.append((i, f"p{i}", Command(method, _fast_params(fields, bounded, shape, ref))))
-        answer = _send_chunk(url, token, False, chunk)
-        for _, wire, _cmd in chunk:
-            rows = _rows(method, shape, _page_result(method, answer, wire, wire))
-            last = _after(method, shape, rows, last)
-            if upper is not None and last > upper:
-                raise _paging_error(
-                    method, f"asked for rows with {shape.row_id} <= {upper}, got {shape.row_id} {last}", ""
-                )
-            out.extend(rows)
-            if len(rows) < PAGE or (upper is not None and last >= upper):
-                return  # the end of the range; later pages of the chain are dropped
-            sent = rows[-1][shape.row_id]
+        self.chunk = _chain(self.method, self.fields, self.filter, self.shape, self.sent, count)
+        return _batch_request(self.chunk, False)
+
+    def take(self, answer: Any) -> None:
+        """Read the answer of :meth:`request`: the end of the range, or where the next request starts."""
+        method, shape, upper = self.method, self.shape, self.upper
+        try:
+            if isinstance(answer, BaseException):
+                raise answer
+            for _, wire, _cmd in self.chunk:
+                rows = _rows(method, shape, _page_result(method, answer, wire, wire))
+                self.last = _after(method, shape, rows, self.last)
+                if upper is not None and self.last > upper:
+                    raise _paging_error(
+                        method, f"asked for rows with {shape.row_id} <= {upper}, got {shape.row_id} {self.last}", ""
+                    )
+                self.rows.extend(rows)
+                if len(rows) < PAGE or (upper is not None and self.last >= upper):
+                    self.done = True  # the end of the range; later pages of the chain are dropped
+                    return
+                self.sent = rows[-1][shape.row_id]
+        except Exception as error:  # noqa: BLE001 - handed to the consumer after the rows before it
+            self.error, self.done = error, True
 
 
 def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any) -> List[Any]:
@@ -1038,6 +1266,14 @@ def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = N
     The function's first page request is recorded (not sent) and handed to :func:`iterate` with the
     same URL and token; the answer is the list of all rows (an error on any page raises).
     """
+    url, method, params, token = _list_request(function, args, kwargs)
+    return list(iterate(url, method, params, token, fast=fast))
+
+
+def _list_request(
+    function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> Tuple[Any, str, Dict[str, Any], str]:
+    """The first page request an OPI list function would send: ``(url, method, params, token)``."""
     with deferred() as commands:
         function(*args, **kwargs)
         target = _last_target.get()
@@ -1049,4 +1285,4 @@ def all_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = N
     auth_free = {k: v for k, v in params.items() if k != "start"}
     if params.get("start") not in (None, 0, "0", ""):
         auth_free["start"] = params["start"]
-    return list(iterate(url, cmd.method, auth_free, "" if token is None or token is SKIP else str(token), fast=fast))
+    return url, cmd.method, auth_free, "" if token is None or token is SKIP else str(token)

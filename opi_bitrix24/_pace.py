@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["Reservation", "admit", "reset", "settle"]
+__all__ = ["Reservation", "pause", "reset", "settle", "try_admit"]
 
 HEADROOM = 0.01
 #: How many recent command costs the estimate of one command looks at (the largest of them).
@@ -84,42 +84,53 @@ def _host(address: str) -> str:
     return rest.split("/", 1)[0].lower()
 
 
-def admit(address: str, counts: Mapping[str, int], budget: Tuple[float, float], bound: float) -> Reservation:
-    """Wait (at most ``bound`` s in all) until ``counts`` commands per method fit ``budget`` =
-    ``(seconds, window seconds)``; returns the reservation to :func:`settle` with the answer."""
+def try_admit(
+    address: str, counts: Mapping[str, int], budget: Tuple[float, float], give_up: float
+) -> Tuple[Optional[Reservation], float]:
+    """Reserve room for ``counts`` commands per method within ``budget`` = ``(seconds, window seconds)``
+    if they fit now (or ``give_up``, a time on :data:`clock`, has passed): ``(reservation, 0)``, the
+    reservation to :func:`settle` with the answer; else ``(None, seconds)``: how long to wait before asking
+    again (an answer in flight may free room sooner: :func:`pause` wakes then). Never blocks."""
     limit = budget[0] * (1 - HEADROOM)
-    give_up = clock() + bound
     reservation: Reservation = []
+    longest = 0.0
     with _lock:
+        now = clock()
         for method in sorted(counts):
             key = (_host(address), method.strip().lower())
             state = _methods.get(key)
             if state is None:
                 state = _methods[key] = _Method(float(budget[1]))
             state.window = float(budget[1])
-            while True:
-                now = clock()
-                state.expire(now)
-                unit = state.unit()
-                if unit is None:  # the cost is not known yet: one request at a time until an answer tells it
-                    need = 0.0
-                    if state.in_flight == 0 or now >= give_up:
-                        break
-                    _lock.wait(give_up - now)
-                    continue
+            state.expire(now)
+            unit = state.unit()
+            wait: Optional[float] = None
+            if unit is None:  # the cost is not known yet: one request at a time until an answer tells it
+                need = 0.0
+                if state.in_flight and now < give_up:
+                    wait = give_up - now
+            else:
                 need = unit * counts[method]
                 foreign = state.foreign if (now < state.reset_at or state.in_flight) else 0.0
                 over = state.own + foreign + state.reserved + need - limit
-                if over <= 0 or now >= give_up:
-                    break
-                wait = state.wait(over, now, give_up)
-                if wait is None:
-                    break
-                _lock.wait(max(wait, 0.001))
+                if over > 0 and now < give_up:
+                    wait = state.wait(over, now, give_up)
+            if wait is not None:
+                longest = max(longest, wait, 0.001)
+            reservation.append((key, need))
+        if longest:
+            return None, longest
+        for key, need in reservation:
+            state = _methods[key]
             state.reserved += need
             state.in_flight += 1
-            reservation.append((key, need))
-    return reservation
+    return reservation, 0.0
+
+
+def pause(seconds: float) -> None:
+    """Sleep up to ``seconds``, waking early when an answer is settled (room may have been freed)."""
+    with _lock:
+        _lock.wait(max(seconds, 0.0))
 
 
 def settle(reservation: Reservation, blocks: Mapping[str, List[Any]]) -> None:

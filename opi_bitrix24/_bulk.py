@@ -1174,7 +1174,8 @@ def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape
             bounds.append((start, start + PART))
             start += PART
         bounds.append((start, ceiling))  # the rest, and rows added meanwhile
-        upcoming = iter([_Part(method, fields, user_filter, shape, a, b, top) for a, b in bounds])
+        # made as they are needed (a part read and handed out is let go: memory stays bounded)
+        upcoming: Iterator[_Part] = (_Part(method, fields, user_filter, shape, a, b, top) for a, b in bounds)
         active: Deque[_Part] = collections.deque()
         concurrency = _core.current_settings().concurrency
         while True:
@@ -1198,7 +1199,7 @@ def _fast_parts(url: str, method: str, fields: Dict[str, Any], token: str, shape
                 if part.error is not None:  # the export stops at this part: later ones are not needed
                     while active[-1] is not part:
                         active.pop()
-                    upcoming = iter([])
+                    upcoming = iter(())
                     break
     finally:
         progress.close()

@@ -16,7 +16,7 @@ thread. A flow yields
 - :class:`Exchange` ``(verb, api_method, url, token, fields)``: one request through the core (bucket,
   operating time, refresh, retries, deadline); it is sent back ``(HTTP status, parsed answer)`` or has
   the request's exception thrown in;
-- :class:`Parallel` ``([Exchange, ...])``: requests that may be in flight together (never more than
+- :class:`Parallel` ``((Exchange, ...))``: requests that may be in flight together (never more than
   ``concurrency``); sent back one outcome per request, in order: its ``(status, answer)`` or the
   exception it ended with (a driver that throws the first error in order instead is also understood);
 - :class:`Wait` ``(seconds, why)``: pacing by operating time (the flow asks again afterwards);
@@ -37,7 +37,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
-import dataclasses
 import functools
 import re
 from typing import (
@@ -63,6 +62,7 @@ from urllib.parse import quote_plus
 from . import _core, _pace, _pool, _progress
 from ._convert import SKIP
 from ._errors import APIError, InvalidArgument, UnexpectedResponse, api_error
+from ._flow import Do, Exchange, Parallel, Wait
 
 __all__ = ["Command", "all_pages", "batch", "build_query", "call", "call_many", "command", "deferred", "iterate"]
 
@@ -103,47 +103,14 @@ class _Recorded(Command):
 # --- flows: the effects and the blocking driver --------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Exchange:
-    """One request through the core's exchange: sent back ``(HTTP status, parsed answer)``."""
-
-    verb: str
-    api_method: str
-    url: Any
-    token: Any
-    fields: Mapping[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Parallel:
-    """Exchanges that may be in flight together: sent back their outcomes in order."""
-
-    effects: Sequence[Exchange]
-
-
-@dataclasses.dataclass(frozen=True)
-class Wait:
-    """Sleep ``seconds`` (``why`` says what for), then go on."""
-
-    seconds: float
-    why: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Do:
-    """Call ``function(*args)`` (a state operation); sent back its value."""
-
-    function: Callable[..., Any]
-    args: Tuple[Any, ...]
-
-
 class Rows(NamedTuple):
     """Rows for the consumer of a flow, in order (iterate's flows); the driver sends back ``None``."""
 
     rows: List[Any]
 
 
-#: A bulk flow: yields effects and :class:`Rows`, returns its result.
+#: A bulk flow: yields the effects of :mod:`._flow` (Exchange, Parallel, Wait, Do) and :class:`Rows`,
+#: returns its result.
 Flow = Generator[Any, Any, _T]
 
 
@@ -152,7 +119,7 @@ def _perform(effect: Any) -> Any:
     if isinstance(effect, Exchange):
         return _core._exchange(effect.verb, effect.api_method, effect.url, effect.token, effect.fields)
     if isinstance(effect, Parallel):
-        jobs = [_carry(functools.partial(_outcome, item)) for item in effect.effects]
+        jobs = [_carry(functools.partial(_outcome, item)) for item in effect.exchanges]
         return list(_pool.ordered(jobs, len(jobs)))
     if isinstance(effect, Wait):
         _pace.pause(effect.seconds)  # wakes early when an answer frees operating time
@@ -353,7 +320,7 @@ def _send(url: str, token: str, requests: Sequence[_Request]) -> Flow[List[Any]]
             except Exception as error:  # noqa: BLE001 - the caller raises it at its turn
                 outcomes = [error]
         else:
-            outcomes = list((yield Parallel(effects)))
+            outcomes = list((yield Parallel(tuple(effects))))
         answers: List[Any] = []
         times: List[Tuple[str, Any]] = []
         for request, outcome, block in zip(sent, outcomes, blocks):

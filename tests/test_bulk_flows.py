@@ -68,7 +68,7 @@ def batch_answer(exchange: Exchange, fail: Tuple[str, ...] = ()) -> Tuple[int, D
 
 def answers(effect: Any) -> Any:
     if isinstance(effect, Parallel):
-        return [batch_answer(e) for e in effect.effects]
+        return [batch_answer(e) for e in effect.exchanges]
     if isinstance(effect, Do):
         return effect.function(*effect.args)
     return batch_answer(effect)
@@ -80,7 +80,7 @@ def test_batch_flow_asks_for_up_to_concurrency_chunks_together_and_accounts_ever
         effects, rows, out = drive(_bulk._batch_flow(WH, commands, "", False), answers)
     requests = [e for e in effects if not isinstance(e, Do)]
     assert [type(e) for e in requests] == [Parallel, Exchange]
-    first = requests[0].effects
+    first = requests[0].exchanges
     assert [len(e.fields["cmd"]) for e in first] == [50, 50, 50] and len(requests[1].fields["cmd"]) == 30
     assert first[0] == Exchange(
         "POST", "batch", WH, "", {"halt": 0, "cmd": {f"k{i}": f"crm.lead.get?id={i + 1}" for i in range(50)}}
@@ -105,7 +105,7 @@ def test_a_failed_request_of_a_round_raises_at_its_turn() -> None:
 
     def second_fails(effect: Any) -> Any:
         if isinstance(effect, Parallel):
-            return [batch_answer(effect.effects[0]), down, batch_answer(effect.effects[2])]
+            return [batch_answer(effect.exchanges[0]), down, batch_answer(effect.exchanges[2])]
         return answers(effect)
 
     progress: List[Any] = []
@@ -129,7 +129,7 @@ def test_classic_flow_hands_out_rows_and_sends_the_first_group_alone_then_concur
 
     def portal(effect: Any) -> Any:
         if isinstance(effect, Parallel):
-            return [portal(e) for e in effect.effects]
+            return [portal(e) for e in effect.exchanges]
         if isinstance(effect, Do):
             return None
         if effect.api_method == "user.get":
@@ -152,7 +152,7 @@ def test_classic_flow_hands_out_rows_and_sends_the_first_group_alone_then_concur
     assert [row["ID"] for row in rows] == [str(n) for n in range(51, 6001)]
     # 119 pages left, 50 per batch request: the first group alone, then the other two together
     assert [type(e) for e in effects] == [Exchange, Parallel]
-    groups = [effects[0].fields["cmd"], *(e.fields["cmd"] for e in effects[1].effects)]
+    groups = [effects[0].fields["cmd"], *(e.fields["cmd"] for e in effects[1].exchanges)]
     assert [len(g) for g in groups] == [50, 50, 19]
     assert groups[0]["s50"] == "user.get?FILTER%5BACTIVE%5D=1&start=50" and list(groups[2])[-1] == "s5950"
 
@@ -174,7 +174,7 @@ def test_pacing_asks_one_request_while_the_cost_is_unknown_then_waits_for_room()
         # each command took 0.01 s: a chunk of 50 costs 0.5 s of the 1.584 s allowed (1 % headroom): with
         # 0.5 s used, two more fit together, then none until time leaves the window
         together = flow.send(None)
-        assert isinstance(together, Parallel) and len(together.effects) == 2
+        assert isinstance(together, Parallel) and len(together.exchanges) == 2
         assert isinstance(flow.send(answers(together)), Do)
         assert flow.send(None) == Wait(_bulk.POLL, "operating time")
         flow.close()
@@ -201,7 +201,7 @@ def test_the_blocking_driver_runs_a_parallel_on_threads_in_the_callers_settings(
     _bulk._core._exchange = exchange  # type: ignore[assignment]
     try:
         with b24.settings(timeout=7.5):
-            out = _bulk._perform(Parallel(effects))
+            out = _bulk._perform(Parallel(tuple(effects)))
     finally:
         _bulk._core._exchange = original  # type: ignore[assignment]
     assert out[0] == (200, {"result": 0}) and isinstance(out[1], TransportError) and out[2] == (200, {"result": 2})

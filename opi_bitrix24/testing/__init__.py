@@ -18,10 +18,14 @@ OAuth with expiring access tokens and rotating refresh tokens. Methods: ``crm.de
 ``crm.lead.list/get/add/update``, ``tasks.task.list``, ``profile``, ``server.time``, ``batch``; deals carry
 generated, realistic fields (see :func:`deal`).
 
+:class:`SimFleet` serves many such portals (each on its own port: its own origin and bucket) from one
+thread, for a client that talks to hundreds of portals at once.
+
 This module is not imported by ``import opi_bitrix24``.
 """
 
+from ._fleet import SimFleet
 from ._portal import PAGE, WEBHOOK_KEY, SimPortal, parse_str, start
 from ._records import Records, deal, lead, task
 
-__all__ = ["PAGE", "WEBHOOK_KEY", "Records", "SimPortal", "deal", "lead", "parse_str", "start", "task"]
+__all__ = ["PAGE", "WEBHOOK_KEY", "Records", "SimFleet", "SimPortal", "deal", "lead", "parse_str", "start", "task"]

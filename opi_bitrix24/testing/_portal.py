@@ -106,6 +106,8 @@ class SimPortal:
       time, so a client waiting for it waits the right amount). ``cost`` adds that many seconds of
       operating time per command without taking time (a model of a heavy method in a fast test).
     - ``ssl_context``: a server :class:`ssl.SSLContext` serves HTTPS (clients that insist on https).
+    - ``serve=False``: no server of its own (:class:`SimFleet` serves many portals from one thread);
+      :attr:`base` and :attr:`webhook` are empty until it is bound.
     - OAuth: a token older than ``token_ttl`` (or every token after :meth:`expire`) answers
       ``401 expired_token``; ``/oauth/token/`` rotates the refresh token (an old one is refused).
 
@@ -131,6 +133,7 @@ class SimPortal:
         time_scale: float = 1.0,
         port: int = 0,
         ssl_context: Optional[ssl.SSLContext] = None,
+        serve: bool = True,
     ) -> None:
         for name, value in (
             ("records", records),
@@ -195,20 +198,28 @@ class SimPortal:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+        self.httpd: Optional[_Server] = None
+        self.base = self.webhook = self.oauth_url = ""
+        if not serve:
+            return
         self.httpd = _Server(("127.0.0.1", port), Handler, ssl_context, self.stats)
-        scheme = "http" if ssl_context is None else "https"
-        self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
-        self.webhook = f"{self.base}/rest/1/{WEBHOOK_KEY}/"
-        self.oauth_url = f"{self.base}/oauth/token/"
+        self.bind(("https" if ssl_context is not None else "http"), self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    def bind(self, scheme: str, port: int) -> None:
+        """Set the portal's addresses: ``scheme://127.0.0.1:port`` (done by whatever serves it)."""
+        self.base = f"{scheme}://127.0.0.1:{port}"
+        self.webhook = f"{self.base}/rest/1/{WEBHOOK_KEY}/"
+        self.oauth_url = f"{self.base}/oauth/token/"
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop serving and release the port."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
 
     def __enter__(self) -> SimPortal:
         return self
@@ -262,23 +273,49 @@ class SimPortal:
 
     def handle(self, verb: str, target: str, body: bytes) -> Answer:
         """Answer one HTTP request (taking its server time); ``(status, JSON object)``."""
-        parts = urlsplit(target)
-        if parts.path.rstrip("/") == "/_sim/stats":
-            with self.lock:
-                return 200, {"stats": dict(self.stats), "updates": {str(k): v for k, v in self.updates.items()}}
+        shown = self.stats_answer(target)
+        if shown is not None:
+            return shown
+        self.enter()
+        try:
+            status, answer, finished = self.answer(target, body)
+            self._wait_until(finished)
+            return status, answer
+        finally:
+            self.leave()
+
+    def stats_answer(self, target: str) -> Optional[Answer]:
+        """The answer of ``GET /_sim/stats`` (not counted as a request); None for any other target."""
+        if urlsplit(target).path.rstrip("/") != "/_sim/stats":
+            return None
+        with self.lock:
+            return 200, {"stats": dict(self.stats), "updates": {str(k): v for k, v in self.updates.items()}}
+
+    def enter(self) -> None:
+        """Count a request arriving (``requests``, the requests in flight)."""
         with self.lock:
             self.stats["requests"] += 1
             self.in_flight += 1
             self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.in_flight)
-        try:
-            return self._handle(parts.path, parts.query, body)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
 
-    def _handle(self, path: str, query: str, body: bytes) -> Answer:
+    def leave(self) -> None:
+        """Count a request answered."""
+        with self.lock:
+            self.in_flight -= 1
+
+    def answer(self, target: str, body: bytes) -> Tuple[int, Dict[str, Any], float]:
+        """Answer one request without waiting for its server time: ``(status, JSON object, portal time at
+        which the answer is due)``; :meth:`handle` and :class:`SimFleet` wait until then."""
+        parts = urlsplit(target)
+        return self._handle(parts.path, parts.query, body)
+
+    def due_in(self, portal_time: float) -> float:
+        """Wall-clock seconds from now until ``portal_time`` (0 if it has passed)."""
+        return max(0.0, (portal_time - self.now()) / self.time_scale)
+
+    def _handle(self, path: str, query: str, body: bytes) -> Tuple[int, Dict[str, Any], float]:
         if path.rstrip("/") == "/oauth/token":
-            return self._token(parse_str(query))
+            return (*self._token(parse_str(query)), self.now())
         params: Dict[str, Any] = parse_str(query)
         if body:
             try:
@@ -289,33 +326,32 @@ class SimPortal:
                 params.update(loaded)
         match = re.fullmatch(r"/rest/(?:1/([^/]+)/)?([A-Za-z0-9_.]+?)(?:\.json)?", path)
         if not match:
-            return self._error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+            return (*self._error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!"), self.now())
         key, method = match.groups()
         method = method.lower()
         if not self._take():
             with self.lock:
                 self.stats["503"] += 1
-            return self._error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
+            return (*self._error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"), self.now())
         if key is not None:
             if key != WEBHOOK_KEY:
-                return self._error(401, "INVALID_CREDENTIALS", "Invalid request credentials")
+                return (*self._error(401, "INVALID_CREDENTIALS", "Invalid request credentials"), self.now())
         else:
             token = str(params.pop("auth", ""))
             with self.lock:
                 expiry = self.tokens.get(token)
             if expiry is None:
-                return self._error(401, "invalid_token", "The access token provided is invalid.")
+                return (*self._error(401, "invalid_token", "The access token provided is invalid."), self.now())
             if expiry <= self.now():
                 with self.lock:
                     self.stats["expired"] += 1
-                return self._error(401, "expired_token", "The access token provided has expired.")
+                return (*self._error(401, "expired_token", "The access token provided has expired."), self.now())
         arrived = self.now()
         if method == "batch":
             status, answer, finished = self._batch(params, arrived)
         else:
             status, answer, finished = self._run(method, params, arrived)
-        self._wait_until(finished)
-        return status, answer
+        return status, answer, finished
 
     def _take(self) -> bool:
         with self.lock:

@@ -34,6 +34,14 @@ What every kind gets for free (checked after the kind's own asserts; any failure
   ``h.once(rows)`` asserts each row's ID once;
 - **wall time**: the kind finished within its ``budget`` seconds (default 5; measured and shown).
 
+**Both drivers.** A kind calls the library through ``h.api`` (:class:`Api`): ``post``/``get`` (one REST
+call), ``call``, ``batch``, ``iterate``, ``all_pages`` and ``portal(url, token, **settings)``. Each kind runs
+once per driver (a pytest test per driver): ``sync`` is the blocking functions and ``Portal``; ``async`` is
+``AsyncPortal``, its coroutines and async iterators driven to completion on an event loop of the kind's own
+(rows come out of ``iterate`` one by one, as they do from the blocking iterator, so rows yielded before an
+error are kept the same way). A kind about something only one driver has (the CLI, a caller's
+``requests.Session``, threads) says so: ``@kind(..., drivers=("sync",))``.
+
 The portal (:class:`HostilePortal`) records every request (``.requests``: :class:`Seen`) and every REST call
 (``.calls``: :class:`Call`, batch commands included, after reference filling). It follows Bitrix's batch
 semantics: each command's query is parsed first (PHP ``parse_str``), then ``$result``, ``$next``,
@@ -42,14 +50,15 @@ semantics: each command's query is parsed first (PHP ``parse_str``), then ``$res
 A handler answers ``(status, body)``, :data:`UNANSWERED` (a batch command in neither part) or a
 :class:`Raw` answer (bytes, delays, trickled head: transport hostility).
 
-``python tests/hostile.py --table`` runs every kind and prints the table (area, kind, outcome, requests the
-portals received, wall time, pass/FAIL; exit 1 if one fails); ``--docs`` also writes it into docs/hostile.md
-(do that after adding a kind: tests/test_hostile.py compares the two); ``--list`` prints the registered kinds
-without running them.
+``python tests/hostile.py --table`` runs every kind on each of its drivers and prints the table (area,
+kind, outcome, driver, requests the portals received, wall time, pass/FAIL; exit 1 if one fails);
+``--docs`` also writes it into docs/hostile.md (do that after adding a kind: tests/test_hostile.py compares
+the two); ``--list`` prints the registered kinds and their drivers without running them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -463,6 +472,7 @@ class Kind:
     function: Callable[[Check], None]
     name: str
     module: str
+    drivers: Tuple[str, ...] = ("sync", "async")
 
 
 KINDS: Dict[Tuple[str, str], Kind] = {}
@@ -481,25 +491,184 @@ AREAS = (
 )
 
 
-def kind(area: str, title: str, outcome: str, budget: float = 5.0) -> Callable[[Callable[[Check], None]], Any]:
-    """Register a hostile kind; the decorated function takes a :class:`Check` and becomes a pytest test."""
+DRIVERS = ("sync", "async")
+#: why an async run is skipped (only while ``opi_bitrix24.AsyncPortal`` is missing)
+NO_ASYNC = "opi_bitrix24.AsyncPortal has not landed yet (issue 22 item 2, helper aio)"
+
+
+def kind(
+    area: str, title: str, outcome: str, budget: float = 5.0, drivers: Tuple[str, ...] = DRIVERS
+) -> Callable[[Callable[[Check], None]], Any]:
+    """Register a hostile kind; the decorated function takes a :class:`Check` and becomes a pytest test,
+    run once per driver in ``drivers``."""
+    assert drivers and set(drivers) <= set(DRIVERS), drivers
 
     def register(function: Callable[[Check], None]) -> Any:
-        spec = Kind(area, title, outcome, budget, function, function.__name__, function.__module__)
+        spec = Kind(area, title, outcome, budget, function, function.__name__, function.__module__, tuple(drivers))
         KINDS[(spec.module, spec.name)] = spec
 
-        def test() -> None:
-            result = run(spec)
+        def test(driver: str) -> None:
+            if driver == "async" and not async_available():
+                import pytest
+
+                pytest.skip(NO_ASYNC)
+            result = run(spec, driver)
             if result.failure is not None:
                 raise result.failure
+
+        import pytest
 
         test.__name__ = test.__qualname__ = function.__name__
         test.__module__ = function.__module__
         test.__doc__ = f"[hostile {area}] {title}"
         test.kind = spec  # type: ignore[attr-defined]
+        test.pytestmark = [pytest.mark.parametrize("driver", spec.drivers)]  # type: ignore[attr-defined]
         return test
 
     return register
+
+
+def async_available() -> bool:
+    import opi_bitrix24
+
+    return hasattr(opi_bitrix24, "AsyncPortal")
+
+
+# --- the library as a kind calls it, through either driver ----------------------------------------
+
+
+class Api:
+    """The calls a kind makes, the same on both drivers (see the module's docstring)."""
+
+    driver = "sync"
+
+    def post(self, api_method: str, url: str, token: str = "", **fields: Any) -> Any:
+        """One REST call (POST, fields as the JSON body): the portal's answer."""
+        from opi_bitrix24 import _core
+
+        return _core.post(api_method, url, token, **fields)
+
+    def get(self, api_method: str, url: str, token: str = "", **fields: Any) -> Any:
+        """One REST call sent as GET (``server.time``: the OPI function ServerTime)."""
+        from opi_bitrix24 import _core
+
+        return _core.get(api_method, url, token, **fields)
+
+    def batch(self, url: str, commands: Any, token: str = "", halt: bool = False) -> Any:
+        from opi_bitrix24 import _bulk
+
+        return _bulk.batch(url, commands, token, halt)
+
+    def iterate(
+        self,
+        url: str,
+        method: str,
+        params: Any = None,
+        token: str = "",
+        fast: Optional[bool] = None,
+        use_batch: bool = True,
+    ) -> Iterator[Any]:
+        from opi_bitrix24 import _bulk
+
+        return _bulk.iterate(url, method, params, token, fast=fast, use_batch=use_batch)
+
+    def all_pages(self, function: Callable[..., Any], url: str, *args: Any, **kwargs: Any) -> List[Any]:
+        """Every row of an OPI list function (``function`` is the module-level one, e.g. ``get_leads_list``)."""
+        from opi_bitrix24 import _bulk
+
+        return _bulk.all_pages(function, url, *args, **kwargs)
+
+    def portal(self, url: str, token: str = "", **settings: Any) -> Any:
+        """``Portal(url, token, **settings)``: its methods called as written (``.batch(...)``, ``.call(...)``)."""
+        import opi_bitrix24
+
+        return opi_bitrix24.Portal(url, token, **settings)
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncApi(Api):
+    """The same calls through ``AsyncPortal``, each awaited to completion on the kind's own event loop."""
+
+    driver = "async"
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.opened: List[Any] = []
+
+    def _run(self, awaitable: Any) -> Any:
+        return self.loop.run_until_complete(awaitable)  # the task runs in a copy of the caller's context
+
+    def _open(self, url: str, token: str = "", **settings: Any) -> Any:
+        import opi_bitrix24
+
+        made = opi_bitrix24.AsyncPortal(url, token, **settings)  # type: ignore[attr-defined]
+        self.opened.append(made)
+        return made
+
+    def post(self, api_method: str, url: str, token: str = "", **fields: Any) -> Any:
+        return self._run(self._open(url, token).call(api_method, fields))
+
+    def get(self, api_method: str, url: str, token: str = "", **fields: Any) -> Any:
+        if api_method != "server.time" or fields:
+            raise NotImplementedError(f"the async surface sends {api_method} as POST (use h.api.post)")
+        return self._run(self._open(url, token).server_time())
+
+    def batch(self, url: str, commands: Any, token: str = "", halt: bool = False) -> Any:
+        return self._run(self._open(url, token).batch(commands, halt))
+
+    def iterate(
+        self,
+        url: str,
+        method: str,
+        params: Any = None,
+        token: str = "",
+        fast: Optional[bool] = None,
+        use_batch: bool = True,
+    ) -> Iterator[Any]:
+        return self._rows(self._open(url, token).iterate(method, params, fast=fast, use_batch=use_batch))
+
+    def _rows(self, rows: Any) -> Iterator[Any]:
+        try:
+            while True:
+                try:
+                    row = self._run(rows.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield row
+        finally:
+            closing = getattr(rows, "aclose", None)
+            if closing is not None and not self.loop.is_closed():
+                self._run(closing())
+
+    def all_pages(self, function: Callable[..., Any], url: str, *args: Any, **kwargs: Any) -> List[Any]:
+        return list(self._run(self._open(url).all_pages(function, *args, **kwargs)))
+
+    def portal(self, url: str, token: str = "", **settings: Any) -> Any:
+        return _Blocking(self, self._open(url, token, **settings))
+
+    def close(self) -> None:
+        for made in self.opened:
+            self._run(made.__aexit__(None, None, None))
+        self.opened.clear()
+        self._run(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+
+class _Blocking:
+    """An ``AsyncPortal`` whose coroutine methods return their result and whose ``iterate`` yields rows."""
+
+    def __init__(self, api: AsyncApi, portal: Any) -> None:
+        self._api, self._portal = api, portal
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._portal, name)
+        if name == "iterate":
+            return lambda *args, **kwargs: self._api._rows(attribute(*args, **kwargs))
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: self._api._run(attribute(*args, **kwargs))
 
 
 def secret_spellings(secret: str) -> List[str]:
@@ -531,12 +700,26 @@ class _Collect(logging.Handler):
 class Check:
     """What a kind works with: portals, the outputs checked for secrets, row and repeat checks."""
 
-    def __init__(self, spec: Kind) -> None:
+    def __init__(self, spec: Kind, driver: str = "sync") -> None:
         self.spec = spec
+        self.driver = driver
+        self._api: Optional[Api] = None
         self.portals: List[HostilePortal] = []
         self.outputs: List[str] = []
         self.repeats_allowed = ""
         self.secrets: List[str] = list(SECRETS)
+
+    @property
+    def api(self) -> Api:
+        """The library through this run's driver (made on first use, closed after the kind)."""
+        if self._api is None:
+            self._api = AsyncApi() if self.driver == "async" else Api()
+        return self._api
+
+    def close_api(self) -> None:
+        if self._api is not None:
+            api, self._api = self._api, None
+            api.close()
 
     def portal(self, handler: Optional[Handler] = None, records: int = 120) -> HostilePortal:
         made = HostilePortal(handler, records)
@@ -604,14 +787,15 @@ class Result:
     seconds: float
     failure: Optional[BaseException]
     requests: int
+    driver: str = "sync"
 
 
-def run(spec: Kind) -> Result:
-    """Run one kind with its checks; never raises (the failure is in the result)."""
+def run(spec: Kind, driver: str = "sync") -> Result:
+    """Run one kind on one driver with its checks; never raises (the failure is in the result)."""
     import opi_bitrix24 as b24
     from opi_bitrix24 import _limits
 
-    check = Check(spec)
+    check = Check(spec, driver)
     logs = _Collect()
     logger = logging.getLogger("opi_bitrix24")
     level = logger.level
@@ -628,6 +812,11 @@ def run(spec: Kind) -> Result:
     except BaseException as exc:  # noqa: BLE001 - reported as the kind's failure
         failure = exc
     seconds = time.perf_counter() - started
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            check.close_api()  # the clients' connections close before the portals do
+    except BaseException as exc:  # noqa: BLE001 - a client that cannot close is a failure too
+        failure = failure or exc
     for portal in check.portals:
         portal.close()
     logger.removeHandler(logs)
@@ -640,7 +829,7 @@ def run(spec: Kind) -> Result:
             assert seconds <= spec.budget, f"took {seconds:.2f} s, over its budget of {spec.budget} s"
         except AssertionError as exc:
             failure = exc
-    return Result(spec, seconds, failure, sum(len(p.requests) for p in check.portals))
+    return Result(spec, seconds, failure, sum(len(p.requests) for p in check.portals), driver)
 
 
 # --- the table --------------------------------------------------------------------------------------
@@ -662,15 +851,16 @@ def load() -> List[Kind]:
 
 
 def table(results: Optional[Sequence[Result]] = None, kinds: Sequence[Kind] = ()) -> str:
-    lines = ["| area | kind | outcome | requests | wall time | result |", "|---|---|---|---|---|---|"]
+    lines = ["| area | kind | outcome | driver | requests | wall time | result |", "|---|---|---|---|---|---|---|"]
     if results is None:
-        lines = ["| area | kind | outcome |", "|---|---|---|"]
-        lines += [f"| {k.area} | {k.title} | {k.outcome} |" for k in kinds]
+        lines = ["| area | kind | outcome | drivers |", "|---|---|---|---|"]
+        lines += [f"| {k.area} | {k.title} | {k.outcome} | {', '.join(k.drivers)} |" for k in kinds]
         return "\n".join(lines)
     for r in results:
         verdict = "pass" if r.failure is None else "FAIL: " + (str(r.failure) or repr(r.failure)).splitlines()[0][:120]
         lines.append(
-            f"| {r.spec.area} | {r.spec.title} | {r.spec.outcome} | {r.requests} | {r.seconds:.2f} s | {verdict} |"
+            f"| {r.spec.area} | {r.spec.title} | {r.spec.outcome} | {r.driver} | {r.requests} | {r.seconds:.2f} s "
+            f"| {verdict} |"
         )
     return "\n".join(lines)
 
@@ -688,11 +878,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import opi_bitrix24 as b24
 
     b24.configure(rate_limit=None)
-    results = [run(k) for k in kinds]
+    drivers = [d for d in DRIVERS if d == "sync" or async_available()]
+    results = [run(k, driver) for k in kinds for driver in k.drivers if driver in drivers]
     text = table(results)
     print(text)
     failed = sum(1 for r in results if r.failure is not None)
     print(f"\n{len(results) - failed} passed, {failed} failed")
+    if len(drivers) < len(DRIVERS):
+        print(f"async runs left out: {NO_ASYNC}")
     if "--docs" in args and not failed:
         doc = TESTS.parent / "docs" / "hostile.md"
         head, _, rest = doc.read_text(encoding="utf-8").partition(MARK)
@@ -708,12 +901,15 @@ MARK = "<!-- hostile-table -->"
 __all__ = [
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "DRIVERS",
     "KEY",
     "REFRESH",
     "SECRETS",
     "TOKEN",
     "UNANSWERED",
     "Answer",
+    "Api",
+    "AsyncApi",
     "Call",
     "Check",
     "HostilePortal",

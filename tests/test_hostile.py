@@ -147,22 +147,52 @@ def test_docs_list_exactly_the_registered_kinds_and_the_command_prints_them() ->
         check=True,
         cwd=str(ROOT),
     ).stdout
-    kinds = [row[:3] for row in _rows(listed)]
-    assert kinds == [[k.area, k.title, k.outcome] for k in hostile.load()]
+    kinds = [row[:4] for row in _rows(listed)]
+    assert kinds == [[k.area, k.title, k.outcome, ", ".join(k.drivers)] for k in hostile.load()]
     doc = (ROOT / "docs" / "hostile.md").read_text(encoding="utf-8")
     table = doc.split(hostile.MARK)[1]
-    assert [row[:3] for row in _rows(table)] == kinds, "run: python tests/hostile.py --docs"
+    drivers = [d for d in hostile.DRIVERS if d == "sync" or hostile.async_available()]
+    runs = [[k.area, k.title, k.outcome, d] for k in hostile.load() for d in k.drivers if d in drivers]
+    assert [row[:4] for row in _rows(table)] == runs, "run: python tests/hostile.py --docs"
     for row in _rows(table):
-        assert re.fullmatch(r"\d+", row[3]) and re.fullmatch(r"\d+\.\d\d s", row[4]) and row[5] == "pass", row
+        assert re.fullmatch(r"\d+", row[4]) and re.fullmatch(r"\d+\.\d\d s", row[5]) and row[6] == "pass", row
     assert len({(k[0], k[1]) for k in kinds}) == len(kinds)  # no kind twice
+    assert all(k.drivers == hostile.DRIVERS or k.area in SYNC_ONLY_AREAS or k.name in SYNC_ONLY for k in hostile.load())
 
 
-def test_every_kind_is_a_pytest_test_of_its_module() -> None:
+#: areas that exist on the blocking side only (the CLI, its recorder and scanner are blocking programs)
+SYNC_ONLY_AREAS = ("cli", "recording", "scan")
+#: kinds about what only the blocking driver has, each with its reason
+SYNC_ONLY = {
+    "test_trickle_with_the_callers_session": "a caller's own requests.Session",
+    "test_200_trickling_calls": "200 threads and the watchdog",
+    "test_refresh_failing_endpoint_with_waiting_threads": "8 threads",
+    "test_one_bucket_per_origin": "it watches the blocking limiter's sleep",
+}
+
+
+def test_every_kind_is_a_pytest_test_of_its_module_run_per_driver() -> None:
     for spec in hostile.load():
         module = sys.modules[spec.module]
         test: Optional[Any] = getattr(module, spec.name, None)
         assert test is not None and spec.name.startswith("test_") and test.kind is spec
-        assert not isinstance(test, type) and test.__code__.co_argcount == 0
+        assert not isinstance(test, type) and test.__code__.co_varnames[: test.__code__.co_argcount] == ("driver",)
+        (mark,) = test.pytestmark
+        assert mark.name == "parametrize" and mark.args == ("driver", spec.drivers)
+
+
+def test_the_async_api_yields_rows_one_by_one_and_closes_what_it_opened(h_portal: Any) -> None:
+    if not hostile.async_available():
+        pytest.skip(hostile.NO_ASYNC)
+    portal = h_portal()
+    api = hostile.AsyncApi()
+    rows = api.iterate(portal.webhook, "crm.lead.list", fast=False, use_batch=False)
+    assert next(rows)["ID"] == "1" and len(portal.requests) == 1  # one page asked for, not all of them
+    assert [row["ID"] for row in rows][-1] == "120" and len(portal.requests) == 3
+    assert api.post("crm.lead.get", portal.webhook, "", id=2)["result"]["ID"] == "2"
+    assert api.portal(portal.webhook).call("crm.lead.get", {"id": 3})["result"]["ID"] == "3"
+    api.close()
+    assert api.loop.is_closed() and api.opened == []
 
 
 _ = (Answer, Call)

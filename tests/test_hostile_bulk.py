@@ -25,7 +25,7 @@ def test_batch_request_fails(h: Check) -> None:
 
     portal = h.portal(fail)
     with h.raises(APIError) as caught:
-        _bulk.batch(portal.webhook, [("crm.lead.get", {"id": 1})])
+        h.api.batch(portal.webhook, [("crm.lead.get", {"id": 1})])
     assert caught.value.error == "INVALID_REQUEST" and caught.value.status == 400
     assert [(s.verb, s.path) for s in portal.requests] == [("POST", f"/rest/1/{KEY}/batch")]
     assert portal.requests[0].json() == {"halt": 0, "cmd": {"k0": "crm.lead.get?id=1"}}
@@ -42,7 +42,7 @@ def test_reference_text_in_user_data(h: Check) -> None:
         b24.get_leads_list(portal.webhook)
         b24.update_lead(portal.webhook, 7, {"TITLE": "Invoice $result[k0][0][UF_SALARY]"})
     with h.raises(InvalidArgument) as caught:
-        _bulk.batch(portal.webhook, commands)
+        h.api.batch(portal.webhook, commands)
     assert str(caught.value).startswith("commands: commands[1].fields.TITLE holds '$result[k0]'")
     assert portal.requests == [] and portal.leads[6]["TITLE"] == "Lead 7"
 
@@ -52,7 +52,7 @@ def test_upper_case_reference_across_chunks(h: Check) -> None:
     portal = h.portal()
     commands = [("crm.lead.get", {"id": i}) for i in range(1, 51)] + [("crm.lead.get", {"id": "$RESULT[k3][ID]"})]
     with h.raises(InvalidArgument) as caught:
-        _bulk.batch(portal.webhook, commands)
+        h.api.batch(portal.webhook, commands)
     assert "command k50 refers to $result[k3]" in str(caught.value)
     assert portal.requests == []
 
@@ -60,7 +60,7 @@ def test_upper_case_reference_across_chunks(h: Check) -> None:
 @kind("batch", "a command answered in neither result nor result_error", "result_error has NOT_ANSWERED for it")
 def test_command_answered_in_neither_part(h: Check) -> None:
     portal = h.portal(lambda call: UNANSWERED if call.params.get("id") == "2" else None)
-    out = _bulk.batch(portal.webhook, {"a": ("crm.lead.get", {"id": 1}), "b": ("crm.lead.get", {"id": 2})})
+    out = h.api.batch(portal.webhook, {"a": ("crm.lead.get", {"id": 1}), "b": ("crm.lead.get", {"id": 2})})
     h.output(out)
     assert list(out["result"]) == ["a"] and out["result_error"]["b"]["error"] == "NOT_ANSWERED"
     assert [(c.key, c.method, c.params) for c in portal.rest_calls()] == [
@@ -74,7 +74,7 @@ def test_halt_leaves_commands_unanswered(h: Check) -> None:
     portal = h.portal()
     commands = [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in (1, 999, 2)]
     commands += [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in range(3, 60)]
-    out = _bulk.batch(portal.webhook, commands, halt=True)
+    out = h.api.batch(portal.webhook, commands, halt=True)
     assert list(out["result"]) == [0] and list(out["result_error"]) == list(range(1, 60))
     assert out["result_error"][1]["error"] == "NOT_FOUND"
     assert {out["result_error"][i]["error"] for i in range(2, 60)} == {"NOT_ANSWERED"}
@@ -88,7 +88,7 @@ def test_raise_api_errors_in_a_batch(h: Check) -> None:
     commands = [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in (1, 999)]
     commands += [("crm.lead.update", {"id": i, "fields": {"TITLE": "t"}}) for i in range(2, 60)]
     with h.raises(NotFound) as caught:
-        b24.Portal(portal.webhook, raise_api_errors=True).batch(commands)
+        h.api.portal(portal.webhook, raise_api_errors=True).batch(commands)
     assert "(batch command 1; 49 of 60 commands succeeded)" in str(caught.value)
     assert len(portal.requests) == 1 and len(portal.rest_calls()) == 50
 
@@ -103,7 +103,7 @@ def test_colliding_and_unencodable_keys(h: Check) -> None:
         [("crm.lead.list", {"select.x": ["ID"]})],
     ):
         with h.raises(InvalidArgument):
-            _bulk.batch(portal.webhook, commands)  # type: ignore[arg-type]
+            h.api.batch(portal.webhook, commands)  # type: ignore[arg-type]
     assert portal.requests == []
 
 
@@ -115,7 +115,7 @@ def test_empty_id_list_is_not_widened(h: Check) -> None:
     portal = h.portal()
     for fast in (True, False):
         with h.raises(InvalidArgument) as caught:
-            list(_bulk.iterate(portal.webhook, "crm.lead.list", {"filter": {"@ID": []}}, fast=fast))
+            list(h.api.iterate(portal.webhook, "crm.lead.list", {"filter": {"@ID": []}}, fast=fast))
         assert "params.filter.@ID is an empty list" in str(caught.value)
     assert portal.requests == []
 
@@ -124,7 +124,7 @@ def test_empty_id_list_is_not_widened(h: Check) -> None:
 def test_all_pages_empty_id_list(h: Check) -> None:
     portal = h.portal()
     with h.raises(InvalidArgument) as caught:
-        _bulk.all_pages(b24.get_leads_list, portal.webhook, {"@ID": [], "STATUS_ID": "NEW"})
+        h.api.all_pages(b24.get_leads_list, portal.webhook, {"@ID": [], "STATUS_ID": "NEW"})
     assert "params.filter.@ID is an empty list" in str(caught.value)
     assert portal.requests == []
 
@@ -133,11 +133,11 @@ def test_all_pages_empty_id_list(h: Check) -> None:
 def test_classic_pages_keep_the_filter(h: Check) -> None:
     portal = h.portal(records=300)
     with h.raises(InvalidArgument) as caught:
-        list(_bulk.iterate(portal.webhook, "crm.lead.list", {"filter": {"@ID": [], "STATUS_ID": "NEW"}}, fast=False))
+        list(h.api.iterate(portal.webhook, "crm.lead.list", {"filter": {"@ID": [], "STATUS_ID": "NEW"}}, fast=False))
     assert "params.filter.@ID is an empty list" in str(caught.value) and portal.requests == []
     wanted = [str(i) for i in range(2, 122, 2)]
     flt = {"@ID": wanted, "STATUS_ID": "NEW", ">=ID": 2}
-    rows = list(_bulk.iterate(portal.webhook, "crm.lead.list", {"filter": flt}, fast=False))
+    rows = list(h.api.iterate(portal.webhook, "crm.lead.list", {"filter": flt}, fast=False))
     assert h.once(rows) == wanted and [c.start for c in portal.rest_calls()] == [0, 50]
     assert portal.requests[0].json()["filter"] == flt
     assert parse_str(portal.requests[1].commands()["s50"].partition("?")[2])["filter"] == {
@@ -158,7 +158,7 @@ def test_never_ending_next(h: Check) -> None:
     portal = h.portal(_never_ending)
     rows: List[Any] = []
     with h.raises(UnexpectedResponse) as caught:
-        rows.extend(_bulk.iterate(portal.webhook, "user.get"))
+        rows.extend(h.api.iterate(portal.webhook, "user.get"))
     assert "the page at start=50 repeats ID 1, already yielded (50 rows so far)" in str(caught.value)
     assert h.once(rows) == [str(i) for i in range(1, 51)]
     assert len(portal.requests) == 2 and len(portal.requests[1].commands()) == 50  # one batch of 50, not 20M pages
@@ -169,7 +169,7 @@ def test_never_ending_next_unbatched(h: Check) -> None:
     portal = h.portal(_never_ending)
     rows: List[Any] = []
     with h.raises(UnexpectedResponse):
-        rows.extend(_bulk.iterate(portal.webhook, "user.get", use_batch=False))
+        rows.extend(h.api.iterate(portal.webhook, "user.get", use_batch=False))
     assert len(h.once(rows)) == 50 and [c.start for c in portal.rest_calls()] == [0, 50]
 
 
@@ -184,7 +184,7 @@ def test_backwards_next(h: Check) -> None:
     portal = h.portal(backwards)
     rows: List[Any] = []
     with h.raises(UnexpectedResponse) as caught:
-        rows.extend(_bulk.iterate(portal.webhook, "user.get", use_batch=False))
+        rows.extend(h.api.iterate(portal.webhook, "user.get", use_batch=False))
     assert "the page at start=100 says next=50, which does not go forward" in str(caught.value)
     assert len(h.once(rows)) == 100 and [c.start for c in portal.rest_calls()] == [0, 100]
 
@@ -197,7 +197,7 @@ def test_ignored_id_filter(h: Check) -> None:
     portal = h.portal(ignores)
     rows: List[Any] = []
     with h.raises(UnexpectedResponse) as caught:
-        rows.extend(_bulk.iterate(portal.webhook, "crm.lead.list"))
+        rows.extend(h.api.iterate(portal.webhook, "crm.lead.list"))
     assert "asked for rows with ID > 50 in ascending order, got ID 1" in str(caught.value)
     assert len(h.once(rows)) == 50 and len(portal.requests) == 1
     assert portal.rest_calls()[1].filter == {">ID": "50"}  # the chain referred to the first page's last row
@@ -213,7 +213,7 @@ def test_huge_total_empty_pages(h: Check) -> None:
         return 200, {"result": [], "total": 100_000}
 
     portal = h.portal(empty)
-    rows = list(_bulk.iterate(portal.webhook, "user.get"))
+    rows = list(h.api.iterate(portal.webhook, "user.get"))
     assert len(h.once(rows)) == 50 and len(portal.requests) == 2
     assert [c.start for c in portal.rest_calls()] == [0, *range(50, 2550, 50)]
 
@@ -230,7 +230,7 @@ def test_empty_page_with_next(h: Check) -> None:
         portal = h.portal(hollow)
         rows: List[Any] = []
         with h.raises(UnexpectedResponse) as caught:
-            rows.extend(_bulk.iterate(portal.webhook, "user.get", use_batch=batched))
+            rows.extend(h.api.iterate(portal.webhook, "user.get", use_batch=batched))
         assert "the page at start=50 is empty but says next=100" in str(caught.value)
         assert len(h.once(rows)) == 50 and len(portal.requests) == 2
 
@@ -244,7 +244,7 @@ def test_rows_without_id(h: Check) -> None:
     portal = h.portal(no_id)
     for fast in (True, False):
         with h.raises(UnexpectedResponse) as caught:
-            list(_bulk.iterate(portal.webhook, "crm.lead.list", fast=fast))
+            list(h.api.iterate(portal.webhook, "crm.lead.list", fast=fast))
         expected = "a row after ID 0 has no whole-number 'ID'" if fast else "a row of the page at start=0 has no 'ID'"
         assert expected in str(caught.value)
     assert len(portal.requests) == 2
@@ -260,7 +260,7 @@ def test_later_batched_page_fails(h: Check) -> None:
     portal = h.portal(fails)
     rows: List[Any] = []
     with h.raises(InvalidRequest) as caught:
-        rows.extend(_bulk.iterate(portal.base, "crm.lead.list", {"order": {"ID": "ASC"}}, token=TOKEN))
+        rows.extend(h.api.iterate(portal.base, "crm.lead.list", {"order": {"ID": "ASC"}}, token=TOKEN))
     assert (caught.value.status, caught.value.method, caught.value.error) == (200, "crm.lead.list", "INVALID_ARG_VALUE")
     assert h.once(rows) == [str(i) for i in range(1, 101)] and len(portal.requests) == 2
 
@@ -270,12 +270,12 @@ def test_missing_page(h: Check) -> None:
     portal = h.portal(lambda call: UNANSWERED if call.key in ("p1", "s100") else None, records=300)
     rows: List[Any] = []
     with h.raises(APIError) as caught:
-        rows.extend(_bulk.iterate(portal.webhook, "crm.lead.list"))
+        rows.extend(h.api.iterate(portal.webhook, "crm.lead.list"))
     assert (caught.value.error, caught.value.error_description) == ("MISSING_PAGE", "no answer for the page at p1")
     assert h.once(rows) == [str(i) for i in range(1, 51)] and len(portal.requests) == 1
     rows.clear()
     with h.raises(APIError) as caught:
-        rows.extend(_bulk.iterate(portal.webhook, "crm.lead.list", fast=False))
+        rows.extend(h.api.iterate(portal.webhook, "crm.lead.list", fast=False))
     missing = ("MISSING_PAGE", "no answer for the page at start=100")
     assert (caught.value.error, caught.value.error_description) == missing
     assert h.once(rows) == [str(i) for i in range(1, 101)] and len(portal.requests) == 3
@@ -289,7 +289,12 @@ def _cli(h: Check, *args: str) -> Tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@kind("cli", "Call --all and GetLeadsList --all with an empty ID list", "exit 2 naming params.filter.@ID; nothing sent")
+@kind(
+    "cli",
+    "Call --all and GetLeadsList --all with an empty ID list",
+    "exit 2 naming params.filter.@ID; nothing sent",
+    drivers=("sync",),
+)
 def test_cli_all_with_an_empty_id_list(h: Check) -> None:
     portal = h.portal()
     code, out, err = _cli(

@@ -112,6 +112,7 @@ def _record(h: Check, answer: Dict[str, str]) -> Tuple[Dict[str, str], str]:
     "the portal echoes the recording's secrets as hex, base64 (alone, URL-safe, inside base64 data), "
     "percent-encoded and JSON-escaped",
     "none reaches the cassette (what depends only on the other bytes stays); it passes scan",
+    drivers=("sync",),
 )
 def test_recording_scrubs_every_encoding_of_its_secrets(h: Check) -> None:
     key = KEY.encode()
@@ -145,6 +146,7 @@ def test_recording_scrubs_every_encoding_of_its_secrets(h: Check) -> None:
     "the portal echoes credentials it names: a ?token= download link, a #access_token= fragment, a Bearer "
     "credential, password/token fields, webhook URLs without the trailing slash or with a query",
     "each value REDACTED (a webhook key WEBHOOK_KEY_PLACEHOLDER), by key, whether known or not",
+    drivers=("sync",),
 )
 def test_recording_scrubs_credentials_by_key(h: Check) -> None:
     scrubbed, _ = _record(
@@ -177,6 +179,7 @@ def test_recording_scrubs_credentials_by_key(h: Check) -> None:
     "the portal shows secrets the recorder never saw, by shape only: a 40-character mixed-case token, "
     "a base64 key, a key written as hex",
     "each REDACTED; the cassette passes scan",
+    drivers=("sync",),
 )
 def test_recording_scrubs_unknown_secrets_by_shape(h: Check) -> None:
     scrubbed, text = _record(
@@ -236,6 +239,7 @@ CLEAN = [
     "scan",
     f"{len(PLANTED)} planted secrets and personal values, one per line, beside look-alikes that are not",
     "exit 1; each planted line reported as file:line: kind with its value masked; no look-alike reported",
+    drivers=("sync",),
 )
 def test_scan_flags_every_planted_form_with_its_file_and_line(h: Check) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -264,6 +268,7 @@ def test_scan_flags_every_planted_form_with_its_file_and_line(h: Check) -> None:
     "cli",
     "--out onto a folder, into a missing folder, under a file (CreateTask, Call)",
     "exit 2 naming --out before anything is sent",
+    drivers=("sync",),
 )
 def test_cli_checks_the_output_target_before_sending(h: Check) -> None:
     portal = h.portal()
@@ -292,6 +297,7 @@ def _shell(command: str) -> subprocess.CompletedProcess[bytes]:
     "the reader closes the output pipe: piped into true (gone before the answer), into head -1 (a 500 KB answer)",
     "no traceback, exit 141 (128 + SIGPIPE, as the shell shows for cat); one request each",
     budget=10.0,
+    drivers=("sync",),
 )
 def test_cli_ends_quietly_on_a_closed_pipe(h: Check) -> None:
     big = [{"ID": str(i), "TITLE": "t" * 200} for i in range(2000)]
@@ -310,6 +316,7 @@ def test_cli_ends_quietly_on_a_closed_pipe(h: Check) -> None:
     "cli",
     "an id or offset that is no number: --offset ten, --task 12a, --offset 1.5",
     "exit 2 naming the option, nothing sent (a dialog id such as chat4 still goes out)",
+    drivers=("sync",),
 )
 def test_cli_refuses_numbers_that_are_not(h: Check) -> None:
     portal = h.portal()
@@ -329,6 +336,7 @@ def test_cli_refuses_numbers_that_are_not(h: Check) -> None:
     "cli",
     'empty tokens: --token "", a blank --token-file, $OPI_B24_TOKEN="", no token at all with a portal address',
     "exit 2 naming what the user set (--token, --token-file, $OPI_B24_TOKEN, --url, $OPI_B24_URL); nothing sent",
+    drivers=("sync",),
 )
 def test_cli_refuses_empty_tokens(h: Check) -> None:
     portal = h.portal()
@@ -354,6 +362,7 @@ def test_cli_refuses_empty_tokens(h: Check) -> None:
     "conflicting sources: a webhook URL (--url or $OPI_B24_URL) with a token from --token, --token-file or "
     "$OPI_B24_TOKEN; --token with --token-file",
     "exit 2 naming both sources, no token shown; nothing sent",
+    drivers=("sync",),
 )
 def test_cli_refuses_conflicting_sources(h: Check) -> None:
     portal = h.portal()
@@ -385,6 +394,7 @@ def test_cli_refuses_conflicting_sources(h: Check) -> None:
     "cli",
     "a wrong webhook key: the portal answers INVALID_CREDENTIALS",
     "exit 0 and the body by default (OPI); exit 3 with --fail-on-api-error or $OPI_BITRIX24_FAIL_ON_API_ERROR=1",
+    drivers=("sync",),
 )
 def test_cli_api_error_exit_is_opt_in(h: Check) -> None:
     portal = h.portal()
@@ -412,6 +422,7 @@ def test_cli_api_error_exit_is_opt_in(h: Check) -> None:
     "the portal echoes the token and the webhook key (raw, JSON-escaped, percent-encoded) in an error: "
     "Call --all, and --fail-on-api-error with --out",
     "one stderr line without them (the transport's redaction); exit 99 and 3",
+    drivers=("sync",),
 )
 def test_cli_stderr_is_redacted(h: Check) -> None:
     token = TOKEN + "/+ x"  # characters that each spelling writes differently

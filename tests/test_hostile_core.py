@@ -15,7 +15,7 @@ from typing import Any, List, Optional
 from hostile import CLIENT_ID, CLIENT_SECRET, KEY, REFRESH, TOKEN, Answer, Call, Check, HostilePortal, Raw, kind
 
 import opi_bitrix24 as b24
-from opi_bitrix24 import _core, _deadline
+from opi_bitrix24 import _deadline
 from opi_bitrix24._auth import OAuthApp
 from opi_bitrix24._errors import DeadlineExceeded
 
@@ -35,10 +35,10 @@ def _serving(portal: HostilePortal) -> int:
 def test_limiter_wait_past_the_deadline(h: Check) -> None:
     portal = h.portal()
     with b24.settings(rate_limit=(0.5, 1), deadline=1):
-        assert _core.post("crm.lead.get", portal.webhook, "", id=1)["result"]["ID"] == "1"
+        assert h.api.post("crm.lead.get", portal.webhook, "", id=1)["result"]["ID"] == "1"
         started = time.monotonic()
         with h.raises(DeadlineExceeded) as caught:
-            _core.post("crm.lead.get", portal.webhook, "", id=2)  # the bucket wants 2 s
+            h.api.post("crm.lead.get", portal.webhook, "", id=2)  # the bucket wants 2 s
         assert time.monotonic() - started < 0.5  # not slept (the wait could not fit)
     assert "the rate limiter" in str(caught.value)
     assert [c.params for c in portal.rest_calls()] == [{"id": 1}]
@@ -51,9 +51,9 @@ def test_operating_pause_past_the_deadline(h: Check) -> None:
 
     portal = h.portal(near_block)
     with b24.settings(operating_wait=60, deadline=1):
-        _core.post("crm.lead.get", portal.webhook, "", id=1)
+        h.api.post("crm.lead.get", portal.webhook, "", id=1)
         with h.raises(DeadlineExceeded) as caught:
-            _core.post("crm.lead.get", portal.webhook, "", id=2)
+            h.api.post("crm.lead.get", portal.webhook, "", id=2)
     assert "the operating-time pause" in str(caught.value)
     assert [c.params for c in portal.rest_calls()] == [{"id": 1}]
 
@@ -69,7 +69,7 @@ def test_refresh_and_repeat_past_the_deadline(h: Check) -> None:
     portal = h.portal(slow)
     app = OAuthApp(CLIENT_ID, CLIENT_SECRET, REFRESH, TOKEN)
     with b24.settings(oauth_app=app, oauth_url=portal.oauth_url, deadline=1), h.raises(DeadlineExceeded):
-        _core.post("crm.lead.get", portal.base, TOKEN, id=1)
+        h.api.post("crm.lead.get", portal.base, TOKEN, id=1)
     # 0.7 s for the portal's answer leave 0.3 s for the token endpoint, which needs 0.7 s
     assert [c.method for c in portal.calls] == ["crm.lead.get", "oauth/token"]
     assert app.access_token == TOKEN and app.refresh_token == REFRESH
@@ -80,6 +80,7 @@ def test_refresh_and_repeat_past_the_deadline(h: Check) -> None:
     "200 calls while the portal trickles its headers, one byte under the socket timeout",
     "DeadlineExceeded each; no thread, no socket left a second after the deadline",
     budget=8,
+    drivers=("sync",),
 )
 def test_200_trickling_calls(h: Check) -> None:
     head = {"Content-Type": "application/json", "X-Filler": "x" * 5000}
@@ -91,7 +92,7 @@ def test_200_trickling_calls(h: Check) -> None:
     def call(_: int) -> Any:
         with b24.settings(deadline=1, timeout=5, retries=0):
             try:
-                return _core.get("server.time", portal.webhook, "")
+                return h.api.get("server.time", portal.webhook, "")
             except DeadlineExceeded as exc:
                 return exc
 
@@ -112,6 +113,7 @@ def test_200_trickling_calls(h: Check) -> None:
     "deadline",
     "headers trickle, the caller's own requests.Session",
     "DeadlineExceeded at the deadline; no thread left",
+    drivers=("sync",),
 )
 def test_trickle_with_the_callers_session(h: Check) -> None:
     import requests
@@ -120,7 +122,7 @@ def test_trickle_with_the_callers_session(h: Check) -> None:
     own = requests.Session()
     own.get(portal.base + "/warm")  # a pool created before the package first sees the session
     with b24.settings(session=own, deadline=1, timeout=5, retries=0), h.raises(DeadlineExceeded):
-        _core.get("server.time", portal.webhook, "")
+        h.api.get("server.time", portal.webhook, "")
     assert [s.path for s in portal.requests] == ["/warm", f"/rest/1/{KEY}/server.time"]
     assert _request_threads() == [] and _deadline.in_flight() == 0
 
@@ -135,7 +137,7 @@ def test_redirect_body_trickles(h: Check) -> None:
 
     portal = h.portal(moved)
     with b24.settings(deadline=4, retries=0):
-        assert _core.get("server.time", portal.webhook, "") == {"result": "moved"}
+        assert h.api.get("server.time", portal.webhook, "") == {"result": "moved"}
     assert [c.method for c in portal.calls] == ["server.time", "server.moved"]
 
 
@@ -147,8 +149,8 @@ def test_cookie_across_ports(h: Check) -> None:
         )
 
     first, second = h.portal(sets_cookie), h.portal()
-    _core.get("server.time", first.webhook, "")
-    _core.get("profile", second.webhook, "")  # 127.0.0.1, another port
-    _core.get("crm.lead.get", first.webhook, "", id=1)
+    h.api.get("server.time", first.webhook, "")
+    h.api.post("profile", second.webhook, "")  # 127.0.0.1, another port
+    h.api.post("crm.lead.get", first.webhook, "", id=1)
     assert "cookie" not in second.requests[0].headers
     assert first.requests[1].headers.get("cookie") == "sid=A1"  # its own origin still gets it

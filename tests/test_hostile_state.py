@@ -13,7 +13,7 @@ from urllib.parse import quote
 from hostile import CLIENT_ID, CLIENT_SECRET, KEY, REFRESH, TOKEN, Answer, Call, Check, Raw, kind
 
 import opi_bitrix24 as b24
-from opi_bitrix24 import _core, _limits, _state
+from opi_bitrix24 import _limits, _state
 from opi_bitrix24._auth import OAuthApp
 from opi_bitrix24._errors import APIError, RefreshFailed
 
@@ -29,7 +29,7 @@ def _refresh_fails(h: Check, token_answer: Any) -> RefreshFailed:
     portal = h.portal(handler)
     app = OAuthApp(CLIENT_ID, CLIENT_SECRET, REFRESH, TOKEN)
     with b24.settings(oauth_app=app, oauth_url=portal.oauth_url, retries=0), h.raises(RefreshFailed) as caught:
-        _core.post("crm.lead.get", portal.base, TOKEN, id=1)
+        h.api.post("crm.lead.get", portal.base, TOKEN, id=1)
     assert [c.method for c in portal.calls] == ["crm.lead.get", "oauth/token"]  # asked once, not repeated
     assert portal.calls[1].params == {
         "grant_type": "refresh_token",
@@ -78,6 +78,7 @@ def test_refresh_empty_access(h: Check) -> None:
     "the token endpoint fails while 8 threads wait for the same refresh",
     "asked once; every thread gets RefreshFailed (HTTP 503)",
     budget=10,
+    drivers=("sync",),
 )
 def test_refresh_failing_endpoint_with_waiting_threads(h: Check) -> None:
     h.allow_repeats("8 threads make the same call, each answered expired_token")
@@ -99,7 +100,7 @@ def test_refresh_failing_endpoint_with_waiting_threads(h: Check) -> None:
     def work() -> None:
         with b24.settings(oauth_app=app, oauth_url=portal.oauth_url, retries=0, rate_limit=None):
             try:
-                _core.post("profile", portal.base, TOKEN)
+                h.api.post("profile", portal.base, TOKEN)
             except BaseException as exc:  # noqa: BLE001 - checked below
                 errors.append(exc)
 
@@ -131,7 +132,7 @@ def test_api_error_echoing_the_key(h: Check) -> None:
 
     portal = h.portal(echo)
     with b24.settings(raise_api_errors=True, retries=0), h.raises(APIError) as caught:
-        _core.post("crm.lead.get", portal.webhook, "", id=1)
+        h.api.post("crm.lead.get", portal.webhook, "", id=1)
     error = caught.value
     assert str(error) == "crm.lead.get: HTTP 500 ERROR_CORE: bad call /rest/1/***/crm.lead.get with key ***"
     assert error.body["debug"] == {
@@ -154,7 +155,7 @@ def test_api_error_echoing_the_tokens(h: Check) -> None:
     portal = h.portal(echo)
     app = OAuthApp(CLIENT_ID, CLIENT_SECRET, REFRESH, TOKEN)
     with b24.settings(raise_api_errors=True, oauth_app=app), h.raises(APIError) as caught:
-        _core.post("crm.lead.get", portal.base, TOKEN, id=1)
+        h.api.post("crm.lead.get", portal.base, TOKEN, id=1)
     assert str(caught.value) == "crm.lead.get: HTTP 403 ACCESS_DENIED: *** *** ***"
     assert json.loads(portal.requests[0].body) == {"auth": TOKEN, "id": 1}
     h.output(repr(caught.value), json.dumps(caught.value.body))
@@ -164,6 +165,7 @@ def test_api_error_echoing_the_tokens(h: Check) -> None:
     "limiter",
     "one portal reached by two spellings of its address with two rate limits",
     "one bucket; the stricter limit holds both",
+    drivers=("sync",),
 )
 def test_one_bucket_per_origin(h: Check) -> None:
     portal = h.portal()
@@ -179,12 +181,12 @@ def test_one_bucket_per_origin(h: Check) -> None:
     _limits.sleep = sleep  # type: ignore[assignment]
     try:
         with b24.settings(rate_limit=(50.0, 3)):
-            _core.post("crm.lead.get", portal.webhook, "", id=1)
+            h.api.post("crm.lead.get", portal.webhook, "", id=1)
         with b24.settings(rate_limit=(5.0, 3)):
-            _core.post("crm.lead.get", other, "", id=2)  # 2 in the bucket: room for 2 kept, no wait
-            _core.post("crm.lead.get", other, "", id=3)  # full: 1/5 s at the stricter rate
+            h.api.post("crm.lead.get", other, "", id=2)  # 2 in the bucket: room for 2 kept, no wait
+            h.api.post("crm.lead.get", other, "", id=3)  # full: 1/5 s at the stricter rate
         with b24.settings(rate_limit=(50.0, 3)):
-            _core.post("crm.lead.get", portal.webhook, "", id=4)  # held to 5/s while the bucket holds requests
+            h.api.post("crm.lead.get", portal.webhook, "", id=4)  # held to 5/s while the bucket holds requests
     finally:
         _limits.sleep = honest  # type: ignore[assignment]
     assert len(waits) == 2 and all(0.1 <= w <= 0.2 for w in waits), waits

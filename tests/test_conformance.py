@@ -10,17 +10,23 @@ them: the portal URL, or an endpoint setting such as OPI_BITRIX24_OAUTH_URL), th
 recorded order, and JSON bodies keep the recorded key order (compared as lists of pairs, recursively).
 Transport-policy cases run under this package's policy (``opi-bitrix24``, as their cassettes are written),
 with ``backoff=0``; an exchange whose connection is dropped is raised by ``DroppingSession``.
+
+Every case runs through both drivers (issue 22): ``sync`` calls the module-level function, ``async`` awaits
+the same function as a method of ``opi_bitrix24.AsyncPortal(url, token)`` (snake_case or Russian, as the
+case names it) inside ``asyncio.run``, replayed from the same cassette under the same matchers (vcrpy
+patches the async HTTP library too). The CLI's own cases (``cli-only``) run once: the CLI is blocking.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import time
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -49,6 +55,9 @@ from opi_bitrix24_conformance.runner.cassettes import cassette_path
 from opi_bitrix24_conformance.runner.recording import replay_vcr
 
 CASES = load_cases()
+AsyncPortal: Any = getattr(opi_bitrix24, "AsyncPortal", None)
+NO_ASYNC = "opi_bitrix24.AsyncPortal has not landed yet (issue 22 item 2, helper aio)"
+DRIVEN = [(case, "sync") for case in CASES] + [(case, "async") for case in CASES if "cli-only" not in case.tags]
 STRICT = [
     "scheme",
     "host",
@@ -146,25 +155,56 @@ def strict_vcr() -> vcr.VCR:
     return recorder
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.full_id for case in CASES])
-def test_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("case", "driver"), DRIVEN, ids=[f"{driver}:{case.full_id}" for case, driver in DRIVEN])
+def test_case(
+    case: Case, driver: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if driver == "async" and AsyncPortal is None:
+        pytest.skip(NO_ASYNC)
     case = under_policy(case, PACKAGE_POLICY)  # a transport-policy case as this package must pass it
     method = find(case.method)
     assert method is not None, f"{case.method} is not in the method table"
     if case.via:
         assert find(case.via) is method, f"{case.via!r} does not name {case.method}"
     russian = case.via is not None and unicodedata.normalize("NFKC", case.via) == method.ru
-    func = getattr(opi_bitrix24, method.ru if russian else method.python)
+    name = method.ru if russian else method.python
+    func = getattr(opi_bitrix24, name) if driver == "sync" else _awaited(method, name, russian)
     env = cassette_env()
-    for name, value in expand(case.env, env).items():
-        monkeypatch.setenv(name, value)
+    for var, value in expand(case.env, env).items():
+        monkeypatch.setenv(var, value)
     if "TZ" in case.env:  # a case pinned in a zone (OPI's machine-dependent date rules): local time follows TZ
         time.tzset()
     try:
-        _run_case(case, method, func, russian, env, tmp_path, capsys)
+        _run_case(case, method, func, russian, env, tmp_path, capsys, driver)
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def _awaited(method: Any, name: str, russian: bool) -> Callable[..., Any]:
+    """The OPI function as the async driver runs it: ``AsyncPortal(url, token).<name>(...)`` awaited in a
+    fresh event loop. A function with both ``url`` and ``token`` takes them from the portal; one without
+    them (an OAuth link, a structure, a message block) is called with every argument, as on ``Portal``."""
+    by_python = {p.python: (p.ru if russian else p.python) for p in method.params}
+    bound = {"url", "token"} <= set(by_python)
+
+    def call(**kwargs: Any) -> Any:
+        address: Tuple[Any, ...] = ()
+        if bound:
+            if by_python["url"] not in kwargs:
+                return AsyncPortal()  # the URL is the portal's: missing, Python's own check refuses it
+            address = (kwargs.pop(by_python["url"]), kwargs.pop(by_python["token"], ""))
+        portal = AsyncPortal(*address) if address else AsyncPortal("")
+        bound_method = getattr(portal, name)
+        awaitable = bound_method(**kwargs)  # a wrong argument is refused here, before any loop runs
+
+        async def run() -> Any:
+            async with portal:
+                return await awaitable
+
+        return asyncio.run(run())
+
+    return call
 
 
 def _run_case(
@@ -175,6 +215,7 @@ def _run_case(
     env: Dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    driver: str,
 ) -> None:
     kwargs, unknown = {}, []
     native = case.args_native is not None  # typed values, passed as they are (else CLI text, as oint does)
@@ -236,7 +277,8 @@ def _run_case(
                 func(**kwargs)
     recorded = [x for x in case.http if not x["response"].get("drop")]
     assert played.play_count == len(recorded), f"{played.play_count} of {len(recorded)} exchanges played"
-    assert session.sent == len(case.http), f"{session.sent} requests sent, {len(case.http)} expected"
+    if driver == "sync":
+        assert session.sent == len(case.http), f"{session.sent} requests sent, {len(case.http)} expected"
     if recorded:
         assert played.all_played
 

@@ -41,3 +41,18 @@ def test_peers_benchmark_smoke() -> None:
     assert all(cells[-1] == "ok |" and cells[-3:-1] == ["0", "0"] for cells in ours), ours
     for peer in ("fast_bitrix24", "b24pysdk"):
         assert f" | {peer} | " in out or f"{peer}: skipped, not installed" in out
+
+
+def test_async_benchmark_smoke() -> None:
+    out = run("async_bench.py")
+    lines = out.splitlines()
+    assert lines[0].startswith("| measure | opi_bitrix24 blocking | ")
+    rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines[2:] if line.startswith("| ")}
+    assert list(rows)[:2] == ["per call, wall", "per call, CPU"]
+    job = "4 portals x 300 rows"
+    ours = 2 if "| opi_bitrix24 async |" in lines[0] else 1
+    for name in ("503 answers", "429 answers", "rows lost", "rows duplicated"):
+        assert rows[f"{job}: {name}"][:ours] == ["0"] * ours, (name, rows[f"{job}: {name}"])
+    assert rows[f"{job}: requests"][0] == "4"  # one batch request per portal: 300 rows are one chained batch
+    if ours == 1:
+        assert "opi_bitrix24 async: skipped, opi_bitrix24.AsyncPortal is not in this version" in out

@@ -22,8 +22,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from opi_bitrix24_conformance.runner.__main__ import _adapters, expectations_file
 from opi_bitrix24_conformance.runner.cases import SUITE, Case, load_cases
+from opi_bitrix24_conformance.runner.loading import adapters, expectations_file
 
 RUN = SUITE / "reference-runs" / "oint-a52335e"
 CASES = {case.full_id: case for case in load_cases()}
@@ -94,7 +94,7 @@ def explain(case_id: str, message: str, run: str = "real") -> str:
         assert "measured" in reason and "OPI bug" in reason, f"{case.full_id}: {reason}"
         return "oint.yaml"
     if message.startswith("the result is not JSON: b\"{\\r\\n '"):  # A0: OPI's writer format
-        assert OINT["output"] == "opi" and _adapters()["oint"]["output"] == "opi"
+        assert OINT["output"] == "opi" and adapters()["oint"]["output"] == "opi"
         twin = DOUBLE_QUOTES[case_id]  # the same oint writing double quotes: passed, or failed on a class below
         return "A0" if twin["status"] == "pass" else "A0+" + explain(case_id, twin["message"], "dq")
     if message.startswith("exit 99: ") or re.match(

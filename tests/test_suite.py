@@ -215,7 +215,7 @@ def test_a_case_file_newer_than_the_twin_is_read_from_yaml(tmp_path: Path) -> No
     """The twin is a cache keyed by each file's hash: an edited case file is never served stale."""
     import shutil
 
-    from opi_bitrix24_conformance.runner import cases as cases_module
+    from opi_bitrix24_conformance.runner import loading as cases_module
 
     root = tmp_path / "cases"
     shutil.copytree(SUITE / "cases", root)

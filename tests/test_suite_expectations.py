@@ -12,8 +12,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-from opi_bitrix24_conformance.runner.__main__ import EXIT_CANNOT_START, NOT_IMPLEMENTED, script_skeleton
 from opi_bitrix24_conformance.runner.cases import SUITE
+from opi_bitrix24_conformance.runner.reports import script_skeleton
+from opi_bitrix24_conformance.runner.run import EXIT_CANNOT_START, NOT_IMPLEMENTED
 
 ROOT = SUITE.parent
 # a CLI that sends nothing and always writes the same result: GetFileBlock/documented's, so it passes that case
@@ -109,7 +110,11 @@ def test_script_writes_a_grouped_skeleton(tmp_path: Path) -> None:
 
 
 def test_a_cli_that_cannot_be_started_is_one_error_with_its_own_exit_code(tmp_path: Path) -> None:
-    for argv in ("no-such-cli-anywhere bitrix24", f"{tmp_path / 'missing.sh'} bitrix24"):
+    for argv, bad in (
+        ("no-such-cli-anywhere bitrix24", "no-such-cli-anywhere"),
+        (f"{tmp_path / 'missing.sh'} bitrix24", str(tmp_path / "missing.sh")),
+        (f"{sys.executable} missing-cli.py bitrix24", "missing-cli.py"),  # an interpreter, its script absent
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "opi_bitrix24_conformance.runner", "--argv", argv, "--impl", "mine"],
             capture_output=True,
@@ -120,7 +125,8 @@ def test_a_cli_that_cannot_be_started_is_one_error_with_its_own_exit_code(tmp_pa
         )
         assert done.returncode == EXIT_CANNOT_START == 3
         assert done.stdout == "" and done.stderr.count("\n") == 1
-        assert "cannot start the CLI under test:" in done.stderr and argv.split()[0] in done.stderr
+        assert done.stderr.startswith("python -m opi_bitrix24_conformance.runner run: error: cannot start the CLI")
+        assert f"{bad!r} is not " in done.stderr
 
 
 def test_one_command_runs_the_suites_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

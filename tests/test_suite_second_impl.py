@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from opi_bitrix24_conformance.runner.__main__ import NOT_IMPLEMENTED
 from opi_bitrix24_conformance.runner.cases import SUITE, load_cases
+from opi_bitrix24_conformance.runner.run import NOT_IMPLEMENTED
 
 HERE = Path(__file__).resolve().parent / "second_impl"
 NODE = shutil.which("node")

@@ -14,7 +14,7 @@ import json
 import sys
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Union
 
 import yaml
 
@@ -59,7 +59,7 @@ def _request(expected: Dict[str, Any], env: Dict[str, str]) -> Dict[str, Any]:
 
         uri += "?" + "&".join(f"{k}={quote(str(v), safe='-._~')}" for k, v in expected["query"].items())
     headers: Dict[str, List[str]] = {"Accept": ["application/json"]}
-    body = None
+    body: Union[str, bytes, None] = None
     if "json" in expected:
         body = json.dumps(expected["json"], ensure_ascii=False)
         headers["Content-Type"] = ["application/json; charset=utf-8"]
@@ -114,10 +114,8 @@ def expected_files() -> Dict[Path, str]:
     return {cassette_path(case): cassette_text(case) for case in cases if under_policy(case, PACKAGE_POLICY).http}
 
 
-def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """The ``cassettes`` subcommand (options: options.py)."""
     wanted = expected_files()
     existing = set(CASSETTES.rglob("*.yaml")) - set((CASSETTES / "live").rglob("*.yaml"))
     stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
@@ -135,6 +133,13 @@ def main(argv: List[str] | None = None) -> int:
         path.unlink()
     print(f"{len(wanted)} cassettes: {len(stale)} written, {len(orphans)} removed")
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m opi_bitrix24_conformance.runner.cassettes``: the same as ``opi-bitrix24-conformance cassettes``."""
+    from .options import module_main
+
+    return module_main("cassettes", argv)
 
 
 if __name__ == "__main__":

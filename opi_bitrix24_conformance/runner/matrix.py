@@ -244,14 +244,8 @@ def html_page(impls: List[str], results: Dict[str, Dict[str, Dict[str, Any]]], s
     return "\n".join(out) + "\n"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m opi_bitrix24_conformance.runner.matrix", description=(__doc__ or "").splitlines()[0]
-    )
-    parser.add_argument("results", nargs="+", type=Path, help="JSON lines written by the runner (--results/--json)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("COMPATIBILITY-MATRIX.md"), help="Markdown file")
-    parser.add_argument("--html", type=Path, help="also write a self-contained HTML page")
-    args = parser.parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """The ``matrix`` subcommand (options: options.py)."""
     impls, results, summaries = read_results(args.results)
     args.output.write_text(markdown(impls, results, summaries), encoding="utf-8")
     if args.html:
@@ -261,6 +255,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         for origin, part in totals_by_origin([impl], results)[impl].items():
             print(f"  {origin}: {part['pass']} pass, {part['fail']} fail, {part['xfail']} xfail, {part['skip']} skip")
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m opi_bitrix24_conformance.runner.matrix``: the same as ``opi-bitrix24-conformance matrix``."""
+    from .options import module_main
+
+    return module_main("matrix", argv)
 
 
 if __name__ == "__main__":

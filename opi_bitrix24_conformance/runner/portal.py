@@ -84,8 +84,9 @@ def serve(port: int, records: int = 5000, rate: float = 2.0, burst: int = 50) ->
                 status, body, kind = 404, b'{"error": "ERROR_METHOD_NOT_FOUND"}', "application/json"
             else:
                 # links in answers (the disk upload URL) point back at this portal
-                host, port = self.server.server_address[:2]
-                here = expand(response, environment("http", f"{host}:{port}", "demo", "demo-token"))
+                bound = self.server.server_address
+                address = f"127.0.0.1:{bound[1] if isinstance(bound, tuple) else 0}"  # served on 127.0.0.1 only
+                here = expand(response, environment("http", address, "demo", "demo-token"))
                 status, body, kind = 200, response_bytes(here), response_content_type(here)
             self._answer(status, body, kind)
 
@@ -115,11 +116,8 @@ def serve(port: int, records: int = 5000, rate: float = 2.0, burst: int = 50) ->
     return server
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8024)
-    parser.add_argument("--demo", nargs=argparse.REMAINDER, help="run `opi-bitrix24 <Method> ...` once against it")
-    args = parser.parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """The ``portal`` subcommand (options: options.py)."""
     server = serve(0 if args.demo else args.port)
     url = f"http://127.0.0.1:{server.server_address[1]}/rest/1/demo/"
     if args.demo:
@@ -137,6 +135,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m opi_bitrix24_conformance.runner.portal``: the same as ``opi-bitrix24-conformance portal``."""
+    from .options import module_main
+
+    return module_main("portal", argv)
 
 
 if __name__ == "__main__":

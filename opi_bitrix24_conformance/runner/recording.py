@@ -558,23 +558,14 @@ def recording_secrets(webhook: str) -> List[str]:
     return found + ([match.group(2)] if match else [])
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Record one call against a real portal into a scrubbed cassette.")
-    parser.add_argument("method", help="OPI method name, e.g. GetUsers")
-    parser.add_argument("-o", "--output", required=True, help="cassette file to write")
-    parser.add_argument("--dry-run", action="store_true", help="print the scrubbed cassette instead of writing it")
-    parser.add_argument(
-        "--keep-personal",
-        action="store_true",
-        help="keep names, e-mails and phones (for a private repository); secrets are scrubbed all the same",
-    )
-    args, rest = parser.parse_known_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """The ``record`` subcommand (options: options.py)."""
     webhook, portal, token = (os.environ.get(k, "") for k in ("OPI_B24_WEBHOOK", "OPI_B24_PORTAL", "OPI_B24_TOKEN"))
     if not webhook and not (portal and token):
-        parser.error("set OPI_B24_WEBHOOK, or OPI_B24_PORTAL and OPI_B24_TOKEN")
+        args.usage_error("set OPI_B24_WEBHOOK, or OPI_B24_PORTAL and OPI_B24_TOKEN")
     from opi_bitrix24._cli import main as cli
 
-    call = [args.method, "--url", webhook or portal, *rest] + ([] if webhook else ["--token", token])
+    call = [args.method, "--url", webhook or portal, *args.rest] + ([] if webhook else ["--token", token])
     recorder = scrubbing_vcr(
         secrets=recording_secrets(webhook),
         host=webhook or portal,
@@ -587,6 +578,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     verb = "would record" if args.dry_run else "recorded into"
     print(f"{verb} {args.output} (exit {code})", file=sys.stderr)
     return code
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m opi_bitrix24_conformance.runner.recording``: the same as ``opi-bitrix24-conformance record``."""
+    from .options import module_main
+
+    return module_main("record", argv)
 
 
 if __name__ == "__main__":

@@ -204,12 +204,8 @@ def scan_paths(paths: Iterable[str], allow: Sequence[Pattern[str]] = ()) -> List
     return found
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Fail on anything that looks like a secret, cookie, e-mail or phone.")
-    parser.add_argument("paths", nargs="+", help="files or folders to scan")
-    parser.add_argument("--allow", action="append", default=[], metavar="REGEX", help="allow values matching it")
-    parser.add_argument("--allowlist", action="append", default=[], metavar="FILE", help="file of REGEX lines")
-    args = parser.parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """The ``scan`` subcommand (options: options.py)."""
     allow = [re.compile(p) for p in args.allow]
     files = args.allowlist or ([DEFAULT_ALLOWLIST] if Path(DEFAULT_ALLOWLIST).is_file() else [])
     for name in files:
@@ -217,11 +213,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         found = scan_paths(args.paths, allow)
     except FileNotFoundError as exc:
-        parser.error(f"no such file or folder: {exc}")
+        args.usage_error(f"no such file or folder: {exc}")
     for finding in found:
         print(finding)
     print(f"scan: {len(found)} finding(s)" if found else "scan: clean", file=sys.stderr)
     return 1 if found else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m opi_bitrix24_conformance.runner.scan``: the same as ``opi-bitrix24-conformance scan``."""
+    from .options import module_main
+
+    return module_main("scan", argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""A loopback replay server: serves a case's canned responses and checks every request it receives."""
+"""A loopback replay server: serves a case's canned responses in order and records every request it receives.
+
+It answers a request that differs from the script (or one too many) with a 4xx that no transport policy re-sends;
+the verdict is not the server's: ``judging.judge`` compares the recorded requests with the case.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import ssl
 import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .cases import request_diff, response_bytes, response_content_type
+from .judging import request_diff
+from .loading import response_bytes, response_content_type
+from .model import Received
 
 #: The status ``_answer`` gives for an exchange whose response is ``{drop: true}``.
 DROP = 0
@@ -35,10 +41,8 @@ class ReplayServer:
         self._lock = threading.Lock()
         self._exchanges: List[Dict[str, Any]] = []
         self.served = 0
-        self.problems: List[str] = []
-        #: every request received, as ``VERB /path`` (for failure messages)
-        self.seen: List[str] = []
-        self._first_at = 0
+        self._refusing = False
+        self._received: List[Received] = []
         self.scheme = "https" if tls_context is not None else "http"
         self.relax = tuple(relax)
         server = self
@@ -82,32 +86,21 @@ class ReplayServer:
         with self._lock:
             self._exchanges = list(exchanges)
             self.served = 0
-            self.problems = []
-            self.seen = []
+            self._refusing = False
+            self._received = []
 
     def _answer(
         self, verb: str, target: str, body: bytes, origin: str, content_type: str = ""
     ) -> Tuple[int, bytes, str, Dict[str, str]]:
         with self._lock:
-            self.seen.append(f"{verb} {target.split('?', maxsplit=1)[0]}")
-            number = len(self.seen)
-            if self.problems:  # after the first difference: counted, not reported again
-                return REFUSED_STATUS, REFUSAL, "application/json", {}
-            if self.served >= len(self._exchanges):
-                want = len(self._exchanges)
-                problem = (
-                    f"request {number}: none expected (the case has {want} request{'s' if want != 1 else ''}), "
-                    f"got {self.seen[-1]}"
-                )
-                self.problems.append(problem)
-                self._first_at = number
+            self._received.append(Received(verb, target, body, origin, content_type))
+            if self._refusing or self.served >= len(self._exchanges):  # after the first difference: refused
+                self._refusing = True
                 return REFUSED_STATUS, REFUSAL, "application/json", {}
             exchange = self._exchanges[self.served]
             self.served += 1
-            problem = request_diff(exchange["request"], verb, target, body, origin, self.relax, content_type)
-            if problem:
-                self.problems.append(f"request {self.served}: {problem}")
-                self._first_at = number
+            if request_diff(exchange["request"], verb, target, body, origin, self.relax, content_type):
+                self._refusing = True
                 return REFUSED_STATUS, REFUSAL, "application/json", {}
             response: Mapping[str, Any] = exchange["response"]
             if response.get("drop"):
@@ -118,18 +111,10 @@ class ReplayServer:
             status = int(response.get("status", 200))
             return status, response_bytes(response), response_content_type(response), extra
 
-    def report(self) -> str:
-        """The first difference, and how many requests followed it (each answered with a 4xx, never re-sent)."""
+    def received(self) -> Tuple[Received, ...]:
+        """Every request received since ``load``, in order."""
         with self._lock:
-            if not self.problems:
-                return ""
-            after = len(self.seen) - self._first_at
-            more = f" ({after} more request{'s' if after != 1 else ''} after it)" if after > 0 else ""
-            return self.problems[0] + more
-
-    def unserved(self) -> int:
-        with self._lock:
-            return len(self._exchanges) - self.served
+            return tuple(self._received)
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -186,7 +186,13 @@ def test_a_fresh_environment_runs_the_suite_from_the_wheel(environment: Path, tm
     assert summary["failed"] == 0 and summary["passed"] >= 10 and summary["suite_version"] == suite_version()
     suites = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite")
     properties = {p.get("name"): p.get("value") for p in suites[0].iter("property")}
-    assert properties == {"suite_version": suite_version(), "impl": "python-script", "argv": cli}
+    assert properties == {
+        "suite_version": suite_version(),
+        "package_version": _package_version(),
+        "impl": "python-script",
+        "argv": cli,
+    }
+    assert summary["package_version"] == _package_version()
     matrix = _in(environment, tmp_path, script, "matrix", "results.jsonl", "-o", "matrix.md")
     assert matrix.returncode == 0 and "| python-script | " in (tmp_path / "matrix.md").read_text(encoding="utf-8")
 

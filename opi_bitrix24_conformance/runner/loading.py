@@ -39,6 +39,7 @@ __all__ = [
     "expected_result",
     "load_cases",
     "multipart_body",
+    "package_version",
     "read_data",
     "response_bytes",
     "response_content_type",
@@ -53,6 +54,17 @@ def _yaml_doc(data: bytes) -> Dict[str, Any]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return dict(yaml.load(data.decode("utf-8"), Loader=loader))
+
+
+def package_version() -> str:
+    """The version of the opi-bitrix24 distribution that ships this suite and its runner (the suite has its own:
+    ``suite_version``)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("opi-bitrix24")
+    except PackageNotFoundError:  # a checkout without an installed distribution
+        return "not installed"
 
 
 def suite_version() -> str:

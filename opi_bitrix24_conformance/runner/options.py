@@ -35,18 +35,8 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
 }
 
 
-def package_version() -> str:
-    """The version of the opi-bitrix24 distribution that ships this suite (the suite has its own: VERSION)."""
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("opi-bitrix24")
-    except PackageNotFoundError:  # a checkout without an installed distribution
-        return "not installed"
-
-
 def _version(prog: str) -> str:
-    from .loading import suite_version
+    from .loading import package_version, suite_version
 
     return f"{prog}: conformance suite {suite_version()} (package opi-bitrix24 {package_version()})"
 

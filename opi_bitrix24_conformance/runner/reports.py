@@ -9,7 +9,7 @@ import shlex
 from typing import Any, Dict, List, Optional
 from xml.sax.saxutils import escape, quoteattr
 
-from .loading import suite_version
+from .loading import package_version, suite_version
 
 __all__ = [
     "COLUMNS",
@@ -74,7 +74,13 @@ def junit_xml(records: List[Dict[str, Any]], impl: str, seconds: float, argv: Op
             f'time="{sum(r["ms"] for r in items) / 1000:.3f}">'
         )
         lines.append("    <properties>")
-        for name, value in (("suite_version", suite_version()), ("impl", impl), ("argv", shlex.join(argv or []))):
+        properties = (
+            ("suite_version", suite_version()),
+            ("package_version", package_version()),
+            ("impl", impl),
+            ("argv", shlex.join(argv or [])),
+        )
+        for name, value in properties:
             lines.append(f"      <property name={quoteattr(name)} value={quoteattr(value)}/>")
         lines.append("    </properties>")
         for r in items:

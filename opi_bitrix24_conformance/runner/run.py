@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Tuple
 
 from .execution import Worker, absolute_if_file, cannot_start, run_case, tls_context
-from .loading import adapters, check_against_cases, expectations_file, load_cases, suite_version
+from .loading import adapters, check_against_cases, expectations_file, load_cases, package_version, suite_version
 from .model import DEFAULT_POLICY, EXIT_FOR_KIND, NATIVE_SKIP, SUITE, Case, Declared, section_of, under_policy
 from .opiformat import FORMATS
 from .reports import (
@@ -192,6 +192,7 @@ def execute(args: argparse.Namespace) -> int:
         "summary": True,
         "impl": args.impl,
         "suite_version": suite_version(),
+        "package_version": package_version(),
         "argv": prefix,
         "scheme": scheme,
         "policy": policy,

@@ -5,6 +5,7 @@ failing the run."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,15 @@ from opi_bitrix24_conformance.runner.run import EXIT_CANNOT_START, NOT_IMPLEMENT
 ROOT = SUITE.parent
 # a CLI that sends nothing and always writes the same result: GetFileBlock/documented's, so it passes that case
 FILE_BLOCK = {"FILE": {"NAME": "Image", "LINK": "https://hut.openintegrations.dev/test_data/document.docx"}}
-FAKE = f"import sys\nargs = sys.argv[1:]\nopen(args[args.index('--out') + 1], 'w').write({json.dumps(FILE_BLOCK)!r})\n"
+FAKE = (
+    "import os, sys\nargs = sys.argv[1:]\n"
+    "if os.environ.get('FAKE_STARTS'):\n    open(os.environ['FAKE_STARTS'], 'a').write('started\\n')\n"
+    f"open(args[args.index('--out') + 1], 'w').write({json.dumps(FILE_BLOCK)!r})\n"
+)
 
 
 def _runner(tmp_path: Path, expectations: Any, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The runner over the fake CLI; every start of the fake is a line of tmp_path/starts."""
     fake = tmp_path / "fake.py"
     fake.write_text(FAKE, encoding="utf-8")
     path = tmp_path / "expected.json"
@@ -36,8 +42,15 @@ def _runner(tmp_path: Path, expectations: Any, *extra: str) -> subprocess.Comple
         "--impl",
         "fake",
     ]
+    env = dict(os.environ, FAKE_STARTS=str(tmp_path / "starts"))
     return subprocess.run(
-        [*argv, "--expectations", str(path), *extra], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
+        [*argv, "--expectations", str(path), *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        timeout=120,
     )
 
 
@@ -66,6 +79,9 @@ def test_a_function_not_implemented_is_not_started(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert {(r["status"], r["message"], r["ms"]) for r in records[:-1]} == {("skip", NOT_IMPLEMENTED, 0)}
     assert records[-1]["not_implemented"] == len(records) - 1 > 5
+    assert not (tmp_path / "starts").exists()  # the CLI was never started
+    started = _runner(tmp_path, {}, "--run", "bitrix24/ServerTime/*", "--json")  # the fake does start otherwise
+    assert (tmp_path / "starts").read_text(encoding="utf-8").count("started") == len(_records(started)) - 1
 
 
 def test_an_xpass_fails_the_run_unless_reported(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 import opi_bitrix24 as b24  # noqa: E402
-from opi_bitrix24 import _limits, _state  # noqa: E402
+from opi_bitrix24 import _flow, _limits, _state, _sync  # noqa: E402
 from opi_bitrix24.testing import SimPortal  # noqa: E402
 
 
@@ -157,11 +157,11 @@ def state_cost(spec: str, calls: int) -> float:
         store = _state.current()
         store.reset()
         for _ in range(50):  # warm up (connections, schema, scripts)
-            _limits.acquire(address, (1e9, 10**9))
+            _sync.run(_flow.acquire(address, (1e9, 10**9)))
         start = time.perf_counter()
         for _ in range(calls):
-            _limits.operating_pause(address, "crm.lead.list", 5.0)
-            _limits.acquire(address, (1e9, 10**9))
+            _sync.run(_flow.operating_pause(address, "crm.lead.list", 5.0))
+            _sync.run(_flow.acquire(address, (1e9, 10**9)))
             _limits.note_time(address, "crm.lead.list", block)
         elapsed = time.perf_counter() - start
         store.reset()

@@ -1,7 +1,8 @@
 """OAuth application credentials for automatic token refresh (an addition beyond OPI).
 
 An :class:`OAuthApp` given as ``settings(oauth_app=...)`` lets the request core answer an
-``expired_token`` error with one refresh and one repeat of the call. The refresh logic lives here too.
+``expired_token`` error with one refresh and one repeat of the call. The class lives in :mod:`._settings`
+(a setting's type); the refresh's decisions live here, its effects in the flow ``_flow.refresh``.
 
 With a shared state backend (``settings(state="sqlite:///..." | "redis://...")``) the token pair lives in
 the store under the app's key, and a refresh is done under the store's lock: one process refreshes, the
@@ -11,63 +12,20 @@ others read the pair it stored.
 from __future__ import annotations
 
 import contextvars
-import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from ._errors import StateUnavailable
+from ._settings import OAuthApp
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._errors import RefreshFailed
 
-__all__ = ["OAuthApp", "current", "refresh", "secrets"]
+__all__ = ["OAuthApp", "accept", "adopt", "begin", "current", "no_answer", "secrets", "seen"]
 
 #: The method name that :class:`RefreshFailed` carries.
 TOKEN_METHOD = "oauth/token"
 #: A stored access token this close to its expiry (seconds) is not adopted: it is refreshed instead.
 EXPIRY_MARGIN = 30.0
-
-
-class OAuthApp:
-    """A Bitrix24 OAuth application and its current token pair.
-
-    ``on_refresh`` is called with the token endpoint's answer (``access_token``, ``refresh_token``,
-    ``expires_in``, ...) after every successful refresh, so the caller can persist the new pair
-    (refresh tokens rotate: the old one stops working). With a shared state backend it is called once,
-    in the process that refreshed.
-
-    ``key`` names the pair in a shared state backend (default: the ``client_id``). An application that
-    acts for several users or portals gives each user's ``OAuthApp`` its own key (``"<member_id>:<user>"``):
-    apps with one key share one pair.
-    """
-
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        refresh_token: str,
-        access_token: str = "",
-        on_refresh: Optional[Callable[[Dict[str, Any]], None]] = None,
-        key: str = "",
-    ) -> None:
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.refresh_token = refresh_token
-        self.access_token = access_token
-        self.on_refresh = on_refresh
-        self.key = key or client_id
-        self.lock = threading.Lock()
-        #: The pair's fields (tokens, retired tokens), held only briefly: a call reading the token to send
-        #: never waits for another thread's refresh (``lock`` is held across the token request).
-        self.pair_lock = threading.RLock()
-        self.retired: Set[str] = set()
-        #: refreshes attempted, and the last failure (attempt number, status, body) for waiting threads
-        self.attempts = 0
-        self.failure: Optional[Tuple[int, int, Dict[str, Any]]] = None
-        self.synced: Set[str] = set()
-
-    def __repr__(self) -> str:
-        return f"OAuthApp(client_id={self.client_id!r}, secrets hidden)"
 
 
 #: ``(id(app), refreshes completed)`` when the current call started: a call that was in flight when a
@@ -114,7 +72,7 @@ def _store_key(app: OAuthApp) -> str:
 
 
 def _adopt(app: OAuthApp, access: str, renewed: str, stale: str = "") -> None:
-    """Make ``(access, renewed)`` the app's pair; the tokens it replaces are retired (held by app.lock)."""
+    """Make ``(access, renewed)`` the app's pair; the tokens it replaces are retired (under the refresh lock)."""
     with app.pair_lock:
         for old in (stale, app.access_token):
             if old and old != access:
@@ -124,129 +82,89 @@ def _adopt(app: OAuthApp, access: str, renewed: str, stale: str = "") -> None:
         app.refresh_token = renewed
 
 
-def refresh(app: OAuthApp, stale: str) -> str:
-    """Get a new token pair after ``expired_token`` for ``stale``; return the new access token.
-
-    Coalesced: threads that saw the same expired token wait on the app's lock, and only the first one
-    asks the token endpoint (refresh tokens rotate, so a second refresh would fail). With a shared state
-    backend the refresh runs under the store's lock (with a time-to-live): after taking it the stored pair
-    is read again — another process may have refreshed already — and the new pair is stored before it is
-    used. A failed refresh raises :class:`RefreshFailed` (redacted); the threads that were waiting for
-    it get the same failure without asking the endpoint again. ``on_refresh`` gets the new pair, once.
-    """
-    from . import _deadline, _state
-    from ._errors import DeadlineExceeded
-
+def seen(app: OAuthApp) -> int:
+    """The app's refresh count when the current call chose its token (see :func:`begin`)."""
     started = _started.get()
-    seen = started[1] if started[0] == id(app) else app.attempts
-    left = _deadline.remaining()
-    if not app.lock.acquire(timeout=-1 if left is None else left):  # another thread is refreshing
-        raise DeadlineExceeded(f"waiting for the token refresh: the deadline of {_deadline.seconds():g} s has passed")
-    try:
-        if stale in app.retired and app.access_token and app.access_token != stale:
-            return app.access_token  # another thread refreshed while we waited
-        if app.attempts != seen and app.failure is not None and app.failure[0] == app.attempts:
-            raise _failed(app, app.failure[1], app.failure[2])  # that refresh failed: so does ours
-        store = _state.current()
-        if store.shared:
-            try:
-                answer = _refresh_shared(app, store, stale)
-            except _Unsaved as unsaved:  # refreshed, but the store failed: the caller still gets the pair
-                if app.on_refresh is not None:
-                    app.on_refresh(dict(unsaved.answer))
-                raise unsaved.error from None
-        else:
-            answer = _ask(app, app.refresh_token, stale)
-            _adopt(app, answer["access_token"], answer["refresh_token"], stale)
-        callback = app.on_refresh
-        access = app.access_token
-    finally:
-        app.lock.release()
-    if callback is not None and answer:
-        callback(dict(answer))
-    return access
+    return started[1] if started[0] == id(app) else app.attempts
 
 
-class _Unsaved(Exception):
-    """A refresh the portal did (the old refresh token is spent) whose new pair the store did not take."""
+def begin(app: OAuthApp, token: str) -> Tuple[str, int]:
+    """:func:`current` and the app's refresh count at that moment (a state operation of the flow).
 
-    def __init__(self, answer: Dict[str, Any], error: StateUnavailable) -> None:
-        self.answer = answer
-        self.error = error
-
-
-def _refresh_shared(app: OAuthApp, store: Any, stale: str) -> Dict[str, Any]:
-    """The refresh under the store's lock; ``{}`` when another process had refreshed already.
-
-    If the store fails after the portal has given the new pair, the pair is kept in this process and
-    handed to ``on_refresh``, then :class:`StateUnavailable` is raised (the caller may persist it).
+    A call that was in flight when a refresh failed gets that failure instead of asking the token
+    endpoint again: the flow hands the count back to its refresh.
     """
-    key = _store_key(app)
-    ttl = float(getattr(store, "lock_ttl", 30.0))
-    owner = store.lock(key, ttl)
-    while owner is None:
-        _wait(getattr(store, "poll", 0.05))
-        owner = store.lock(key, ttl)
-    try:
-        stored = store.load_pair(key)
-        if stored is not None:
-            access, renewed, expires_at = stored
-            fresh = not expires_at or expires_at - time.time() > EXPIRY_MARGIN
-            if access and access != stale and fresh:
-                _adopt(app, access, renewed, stale)  # another worker refreshed: use its pair
-                return {}
-        refresh_token = stored[1] if stored is not None and stored[1] else app.refresh_token
-        answer = _ask(app, refresh_token, stale)
-        expires_in = answer.get("expires_in")
-        expires_at = time.time() + float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 0.0
-        try:
-            store.save_pair(key, answer["access_token"], answer["refresh_token"], expires_at)  # stored before use
-        except StateUnavailable as exc:
-            _adopt(app, answer["access_token"], answer["refresh_token"], stale)
-            raise _Unsaved(answer, exc) from None
-        _adopt(app, answer["access_token"], answer["refresh_token"], stale)
-        return answer
-    finally:
-        try:
-            store.unlock(key, owner)
-        except StateUnavailable:  # the store is down: the lock expires by itself after its time-to-live
-            pass
+    chosen = current(app, token)
+    return chosen, seen(app)
 
 
-def _wait(seconds: float) -> None:
-    from . import _deadline
+def fresh_copy(app: OAuthApp, stale: str) -> Optional[str]:
+    """Under the coalescing lock: the token another call's refresh put in place of ``stale``, if any."""
+    if stale in app.retired and app.access_token and app.access_token != stale:
+        return app.access_token
+    return None
 
-    _deadline.sleep(seconds, "waiting for another worker's token refresh")
+
+def failed_meanwhile(app: OAuthApp, seen: int) -> Optional[RefreshFailed]:
+    """Under the coalescing lock: the failure of a refresh that ended after this call started, if any."""
+    if app.attempts != seen and app.failure is not None and app.failure[0] == app.attempts:
+        return _failed(app, app.failure[1], app.failure[2])
+    return None
 
 
-def _ask(app: OAuthApp, refresh_token: str, stale: str) -> Dict[str, Any]:
-    """Ask the token endpoint once (held by app.lock); a usable answer or :class:`RefreshFailed`."""
-    from . import _core
-    from ._errors import DeadlineExceeded, TransportError, UnexpectedResponse
+def store_key(app: OAuthApp) -> str:
+    """The key of the app's pair and lock in a shared state store."""
+    return _store_key(app)
 
-    hidden: Tuple[str, ...] = (app.client_secret, refresh_token, stale, app.refresh_token, app.access_token)
-    try:
-        status, answer = _core.oauth_exchange(
-            grant_type="refresh_token",
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            refresh_token=refresh_token,
-        )
-    except UnexpectedResponse as exc:  # garbage, HTML, a cut or empty answer
-        status, answer = (
-            exc.status,
-            {
-                "error": "refresh_failed",
-                "error_description": f"the token endpoint's answer is not usable: {exc}",
-            },
-        )
-    except TransportError as exc:  # no answer at all (the message is the transport's, already redacted)
-        status, answer = 0, {"error": "refresh_failed", "error_description": f"the token endpoint failed: {exc}"}
-        if isinstance(exc, DeadlineExceeded):
-            app.attempts += 1
-            app.failure = (app.attempts, 0, _failed(app, 0, answer, hidden).body)
-            raise
-    app.attempts += 1  # counted once the endpoint has answered: calls started before this see its outcome
+
+def stored_pair_usable(app: OAuthApp, stored: Optional[Tuple[str, str, float]], stale: str) -> bool:
+    """A pair another worker stored (under the store's lock) that this call may use instead of refreshing."""
+    if stored is None:
+        return False
+    access, _renewed, expires_at = stored
+    fresh = not expires_at or expires_at - time.time() > EXPIRY_MARGIN
+    return bool(access) and access != stale and fresh
+
+
+def expires_at(answer: Dict[str, Any]) -> float:
+    """The Unix time the new access token expires (0: unknown), from the answer's ``expires_in``."""
+    expires_in = answer.get("expires_in")
+    return time.time() + float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 0.0
+
+
+def adopt(app: OAuthApp, access: str, renewed: str, stale: str = "") -> None:
+    """Make ``(access, renewed)`` the app's pair; the tokens it replaces are retired."""
+    _adopt(app, access, renewed, stale)
+
+
+def no_answer(app: OAuthApp, exc: Exception, hidden: Tuple[str, ...]) -> Tuple[int, Dict[str, Any]]:
+    """The token endpoint gave no usable answer: the ``(status, body)`` judged as its answer.
+
+    ``exc`` is an :class:`UnexpectedResponse` (garbage, HTML, a cut or empty answer) or a
+    :class:`TransportError` (no answer at all; its message is the transport's, already redacted). A
+    :class:`DeadlineExceeded` is recorded as this attempt's failure for the waiting calls and raised.
+    """
+    from ._errors import DeadlineExceeded, UnexpectedResponse
+
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status, {
+            "error": "refresh_failed",
+            "error_description": f"the token endpoint's answer is not usable: {exc}",
+        }
+    answer = {"error": "refresh_failed", "error_description": f"the token endpoint failed: {exc}"}
+    if isinstance(exc, DeadlineExceeded):
+        app.attempts += 1
+        app.failure = (app.attempts, 0, _failed(app, 0, answer, hidden).body)
+        raise exc
+    return 0, answer
+
+
+def accept(app: OAuthApp, status: int, answer: Dict[str, Any], hidden: Tuple[str, ...]) -> Dict[str, Any]:
+    """The token endpoint's answer: a usable one is returned, anything else raises :class:`RefreshFailed`.
+
+    Counted once the endpoint has answered: calls started before this see its outcome.
+    """
+    app.attempts += 1
     app.failure = None
     access = answer.get("access_token")
     renewed = answer.get("refresh_token")

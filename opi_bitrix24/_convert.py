@@ -19,10 +19,12 @@ import json
 import os
 import re
 from decimal import Decimal
-from typing import Any, Callable, Final, Optional, Union
+from typing import Any, Final, Optional, Union
 
 from . import _stream
 from ._errors import InvalidArgument
+from ._settings import current_settings
+from ._wire import SKIP
 
 __all__ = [
     "SKIP",
@@ -43,30 +45,6 @@ __all__ = [
     "text",
     "yes_no",
 ]
-
-
-class _Skip:
-    """Marker for a value that is not sent at all."""
-
-    _instance: Optional[_Skip] = None
-
-    def __new__(cls) -> _Skip:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "SKIP"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-SKIP: Final = _Skip()
-
-#: Fetches a URL given to a file or structure parameter; set by the request core (dependency injection
-#: keeps this module free of HTTP code).
-url_fetcher: Optional[Callable[[str, str], bytes]] = None
 
 
 def filled(value: Any) -> bool:
@@ -254,11 +232,9 @@ def _is_url(value: str) -> bool:
     return value.lstrip().lower().startswith(("http://", "https://")) and sources_allow("url")
 
 
-def _all_sources() -> str:
-    return "all"
-
-
-source_policy: Callable[[], str] = _all_sources  # the request core installs Settings.sources
+def source_policy() -> str:
+    """``Settings.sources`` in force here (looked up at each use)."""
+    return current_settings().sources
 
 
 def sources_allow(kind: str) -> bool:
@@ -291,9 +267,10 @@ def _existing_file(value: Any) -> Optional[str]:
 
 
 def _fetch(url: str, name: str) -> bytes:
-    if url_fetcher is None:  # pragma: no cover - the request core always installs it
-        raise InvalidArgument(name, "cannot fetch a URL here")
-    return url_fetcher(url.strip(), name)
+    """Download a URL given to a file or structure parameter with the blocking driver (looked up here, at use)."""
+    from . import _sync
+
+    return _sync.fetch(url.strip(), name)
 
 
 def _parse_structure(value: Any, name: str) -> Any:

@@ -19,10 +19,12 @@ import threading
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from . import _deadline, _state
-from ._errors import APIError, DeadlineExceeded, OperationTimeLimit, StateUnavailable, api_error
+from . import _auth, _state
+from ._errors import APIError, OperationTimeLimit, StateUnavailable, api_error
+from ._redact import _url_secrets
+from ._settings import current_settings
 
-__all__ = ["Bucket", "acquire", "note_time", "operating_pause", "reset"]
+__all__ = ["Bucket", "clear_operating", "note_time", "operating_due", "refund", "reset", "take"]
 
 #: The platform's operating-time budget per method (seconds within the 10-minute window).
 OPERATING_BUDGET = 480.0
@@ -31,9 +33,8 @@ OPERATING_MARGIN = 0.9
 OPERATING_THRESHOLD = 432.0
 
 log = logging.getLogger("opi_bitrix24")
+#: The clock of the rate limiter's late-wake check (looked up at each use: tests replace it).
 clock = time.monotonic
-#: Waits share the call's deadline: one that cannot fit raises DeadlineExceeded at once (see _deadline).
-sleep = _deadline.sleep
 
 
 class Bucket:
@@ -72,40 +73,18 @@ LATE_SHARE = 0.5
 RETAKES = 8
 
 
-def acquire(address: str, limit: Optional[Tuple[float, int]]) -> float:
-    """Wait for room in the bucket of the portal's origin; returns the seconds waited.
+def take(origin: str, rate: float, burst: int) -> float:
+    """Take one slot of the origin's bucket (a state operation); the seconds to wait before sending (0: now).
 
-    The slot is counted when it is taken (first come, first served). A request must reach the portal when
-    its wait ends: if the wait overran by more than half a slot's time (a busy machine did not wake the
-    process in time), it would arrive together with the requests planned after it, so it takes a new slot
-    and waits again (the overrun slot stays counted: the bucket errs on the safe side).
+    The slot is counted when it is taken (first come, first served). The flow (``_flow.acquire``) waits,
+    and takes a new slot when its wait overran by more than :data:`LATE_SHARE` of a slot's time.
     """
-    if limit is None:
-        return 0.0
-    from . import _core
+    return _state.current().take(origin, rate, burst)
 
-    # Take the slot only when the request can follow at once: the first call of a process imports the
-    # HTTP library and makes the session here, not between the take and the send (a late request can
-    # arrive at the portal together with the next one).
-    _core._session(_core.current_settings())
-    store = _state.current()
-    origin = _state.origin(address)
-    rate, burst = float(limit[0]), int(limit[1])
-    waited = 0.0
-    for _ in range(RETAKES):
-        wait = store.take(origin, rate, burst)
-        if wait <= 0:
-            break
-        planned = clock() + wait
-        try:
-            sleep(wait, "the rate limiter")
-        except DeadlineExceeded:
-            store.refund(origin)
-            raise
-        waited += wait
-        if clock() - planned <= LATE_SHARE / rate:
-            break
-    return waited
+
+def refund(origin: str) -> None:
+    """Give back the slot of a request that will not be sent (its wait could not fit the deadline)."""
+    _state.current().refund(origin)
 
 
 def note_time(address: str, api_method: str, block: Any) -> None:
@@ -135,22 +114,27 @@ def operating_state(address: str, api_method: str) -> Optional[Tuple[float, floa
     return _state.current().operating(_state.origin(address), _method(api_method))
 
 
-def operating_pause(address: str, api_method: str, bound: float) -> float:
-    """Before a call: wait (up to ``bound`` s) when the method has used 90 % of its operating time or more."""
+def operating_due(address: str, api_method: str, bound: float) -> Optional[Tuple[float, float]]:
+    """Before a call: ``(wait, reset time)`` when the method has used 90 % of its operating time or more.
+
+    The wait is up to ``bound`` seconds (``None``: no wait). A state operation; the flow
+    (``_flow.operating_pause``) waits and then calls :func:`clear_operating`.
+    """
     if bound <= 0:
-        return 0.0
+        return None
     state = operating_state(address, api_method)
     if state is None:
-        return 0.0
+        return None
     operating, reset_at = state
     if operating < OPERATING_THRESHOLD:
-        return 0.0
+        return None
     wait = min(bound, reset_at - time.time())
-    if wait > 0:
-        sleep(wait, "the operating-time pause")
-        _state.current().clear_operating(_state.origin(address), _method(api_method), reset_at)
-        return wait
-    return 0.0
+    return (wait, reset_at) if wait > 0 else None
+
+
+def clear_operating(address: str, api_method: str, reset_at: float) -> None:
+    """After the operating-time pause: the method's recorded time is spent (the budget has reset)."""
+    _state.current().clear_operating(_state.origin(address), _method(api_method), reset_at)
 
 
 def reset() -> None:
@@ -174,10 +158,8 @@ def typed_error(status: int, api_method: str, address: str, body: Dict[str, Any]
 
     The secrets hidden: ``token``, the webhook key in ``address`` and the OAuth app's secrets and tokens.
     """
-    from . import _auth, _core
-
-    secrets = (token if isinstance(token, str) else "",) + _core._url_secrets(address)
-    app = _core.current_settings().oauth_app
+    secrets = (token if isinstance(token, str) else "",) + _url_secrets(address)
+    app = current_settings().oauth_app
     if app is not None:
         secrets += _auth.secrets(app)
     error = api_error(status, api_method, body, secrets)

@@ -12,7 +12,7 @@ import re
 from typing import Tuple
 from urllib.parse import quote
 
-__all__ = ["redact"]
+__all__ = ["redact", "shown_store"]
 
 _WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)([^/?#\s]+)")
 _ESCAPED_WEBHOOK = re.compile(r"(\\/rest\\/\d+\\/)([^\\/?#\s\"]+)")
@@ -31,6 +31,12 @@ def redact(text: str, *secrets: str) -> str:
             for spelling in {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], secret.replace("/", "\\/")}:
                 cleaned = cleaned.replace(spelling, "***")
     return cleaned
+
+
+def shown_store(spec: str) -> str:
+    """A ``state`` value as it may be shown: a password in a Redis URL (user info or query) is ``***``."""
+    text = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", spec)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", text)
 
 
 def _url_secrets(url: str) -> Tuple[str, ...]:

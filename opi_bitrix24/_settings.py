@@ -8,19 +8,127 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Tuple, Union
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
+from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import InvalidArgument
+from ._redact import shown_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
     from ._progress import ProgressSetting
 
-__all__ = ["SOURCES", "Result", "Settings", "Timeout", "configure", "current_settings", "settings"]
+__all__ = [
+    "SOURCES",
+    "OAuthApp",
+    "Result",
+    "Settings",
+    "Timeout",
+    "configure",
+    "current_settings",
+    "parse_state",
+    "settings",
+]
 
 Result = Dict[str, Any]
 Timeout = Union[float, Tuple[float, float]]
+
+
+class OAuthApp:
+    """A Bitrix24 OAuth application and its current token pair.
+
+    ``on_refresh`` is called with the token endpoint's answer (``access_token``, ``refresh_token``,
+    ``expires_in``, ...) after every successful refresh, so the caller can persist the new pair
+    (refresh tokens rotate: the old one stops working). With a shared state backend it is called once,
+    in the process that refreshed.
+
+    ``key`` names the pair in a shared state backend (default: the ``client_id``). An application that
+    acts for several users or portals gives each user's ``OAuthApp`` its own key (``"<member_id>:<user>"``):
+    apps with one key share one pair.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        access_token: str = "",
+        on_refresh: Optional[Callable[[Dict[str, Any]], None]] = None,
+        key: str = "",
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.access_token = access_token
+        self.on_refresh = on_refresh
+        self.key = key or client_id
+        self.lock = threading.Lock()
+        #: The pair's fields (tokens, retired tokens), held only briefly: a call reading the token to send
+        #: never waits for another thread's refresh (``lock`` is held across the token request).
+        self.pair_lock = threading.RLock()
+        self.retired: Set[str] = set()
+        #: refreshes attempted, and the last failure (attempt number, status, body) for waiting threads
+        self.attempts = 0
+        self.failure: Optional[Tuple[int, int, Dict[str, Any]]] = None
+        self.synced: Set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"OAuthApp(client_id={self.client_id!r}, secrets hidden)"
+
+
+#: The options a shared store's URL may carry (``?lock_ttl=30&timeout=5&prefix=...``).
+STATE_OPTIONS = ("lock_ttl", "prefix", "timeout")
+STATE_KINDS = "'memory', 'sqlite:///path/to/state.db' or 'redis://host:6379/0'"
+
+
+def _state_options(query: str, setting: str) -> Dict[str, str]:
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    for name, value in options.items():
+        if name not in STATE_OPTIONS and name not in ("db", "password", "username"):
+            raise InvalidArgument(setting, f"unknown option {name!r} (known: {', '.join(STATE_OPTIONS)})")
+        if name in ("lock_ttl", "timeout"):
+            try:
+                number = float(value)
+            except ValueError:
+                number = -1.0
+            if not 0 < number < 86400:
+                raise InvalidArgument(setting, f"option {name} must be a number of seconds")
+    return options
+
+
+def parse_state(spec: Any, setting: str = "state") -> Tuple[str, str, Dict[str, str]]:
+    """A ``state`` value read without connecting: ``(kind, target, options)``; InvalidArgument names ``setting``.
+
+    ``kind`` is ``"memory"`` (target ``""``), ``"sqlite"`` (target: the absolute file path) or ``"redis"``
+    (target: the whole URL). :mod:`._state` builds the backend from it.
+    """
+    if not isinstance(spec, str):
+        raise InvalidArgument(setting, f"must be text: {STATE_KINDS}")
+    text = spec.strip()
+    if text in ("", "memory"):
+        return "memory", "", {}
+    base, _, query = text.partition("?")
+    options = _state_options(query, setting)
+    scheme = base.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        path = base[len("sqlite:") :]
+        if path.startswith("///"):  # sqlite:///abs/path (and sqlite:////abs/path): absolute
+            path = "/" + path.lstrip("/")
+        elif path.startswith("//"):
+            raise InvalidArgument(setting, "a SQLite file is 'sqlite:///absolute/path.db' or 'sqlite:relative/path.db'")
+        if not path.strip():
+            raise InvalidArgument(setting, "the SQLite file path is missing ('sqlite:///path/to/state.db')")
+        return "sqlite", os.path.abspath(path), options
+    if scheme in ("redis", "rediss", "unix"):
+        parts = urlsplit(base)
+        if scheme != "unix" and not parts.hostname:
+            raise InvalidArgument(setting, "a Redis store is 'redis://host:port/db'")
+        urlsplit(text).port  # noqa: B018 - a port that is not a number raises here, as the client would
+        return "redis", text, options
+    raise InvalidArgument(setting, f"must be {STATE_KINDS}")
 
 
 class Settings:
@@ -185,14 +293,9 @@ class Settings:
         if not isinstance(oauth_url, str):
             raise InvalidArgument("oauth_url", "must be a URL (text)")
         if state != "memory":
-            from ._state import check
-
-            check(state)
-        if oauth_app is not None:
-            from ._auth import OAuthApp
-
-            if not isinstance(oauth_app, OAuthApp):
-                raise InvalidArgument("oauth_app", "must be an OAuthApp")
+            parse_state(state)
+        if oauth_app is not None and not isinstance(oauth_app, OAuthApp):
+            raise InvalidArgument("oauth_app", "must be an OAuthApp")
         values = {
             "backoff": backoff,
             "concurrency": concurrency,
@@ -239,9 +342,7 @@ class Settings:
         hidden = ("session", "oauth_app")
         values = {name: getattr(self, name) for name in self.__slots__ if name not in hidden}
         if values["state"] != "memory":
-            from ._state import shown as shown_state
-
-            values["state"] = shown_state(values["state"])  # a Redis URL may carry a password
+            values["state"] = shown_store(values["state"])  # a Redis URL may carry a password
         shown = ", ".join(f"{name}={value!r}" for name, value in values.items())
         return f"Settings({shown})"
 
@@ -255,8 +356,6 @@ def _is_number(value: Any) -> bool:
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import TypedDict, Unpack
-
-    from ._auth import OAuthApp
 
     class SettingsChanges(TypedDict, total=False):
         """The keyword arguments of :func:`configure`, :func:`settings` and ``Settings.replace``."""

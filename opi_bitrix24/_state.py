@@ -38,12 +38,17 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from ._errors import InvalidArgument, StateUnavailable
+from ._errors import StateUnavailable
+from ._redact import shown_store
+from ._settings import STATE_OPTIONS as OPTIONS
+from ._settings import current_settings, parse_state
 
 __all__ = ["MemoryState", "RedisState", "SQLiteState", "State", "check", "current", "origin"]
 
 log = logging.getLogger("opi_bitrix24")
 T = TypeVar("T")
+#: The in-process bucket's clock and the rate limiter's late-wake check (looked up at each use: tests replace it).
+clock = time.monotonic
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -170,10 +175,8 @@ class MemoryState(State):
         self._locks: Dict[str, Tuple[str, float]] = {}
 
     def take(self, origin: str, rate: float, burst: int) -> float:
-        from . import _limits
-
         with self._lock:
-            now = _limits.clock()
+            now = clock()
             level, stamp, old_rate, old_burst = self._buckets.get(origin, (0.0, now, rate, burst))
             wait, level, rate, burst = take_slot(level, stamp, old_rate, old_burst, now, rate, burst)
             self._buckets[origin] = (level, now, rate, burst)
@@ -233,23 +236,6 @@ class MemoryState(State):
 
 
 # --- shared backends -------------------------------------------------------------------------------
-
-OPTIONS = ("lock_ttl", "prefix", "timeout")
-
-
-def _options(query: str, setting: str) -> Dict[str, str]:
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    for name, value in options.items():
-        if name not in OPTIONS and name not in ("db", "password", "username"):
-            raise InvalidArgument(setting, f"unknown option {name!r} (known: {', '.join(OPTIONS)})")
-        if name in ("lock_ttl", "timeout"):
-            try:
-                number = float(value)
-            except ValueError:
-                number = -1.0
-            if not 0 < number < 86400:
-                raise InvalidArgument(setting, f"option {name} must be a number of seconds")
-    return options
 
 
 class _Shared(State):
@@ -608,53 +594,29 @@ class RedisState(_Shared):
 _memory = MemoryState()
 _stores: Dict[str, State] = {}
 _stores_lock = threading.Lock()
-KINDS = "'memory', 'sqlite:///path/to/state.db' or 'redis://host:6379/0'"
 
 
 def build(spec: str, setting: str = "state") -> State:
     """The backend a ``state`` value names (a new object; :func:`current` keeps one per value)."""
-    text = spec.strip()
-    if text in ("", "memory"):
+    kind, target, options = parse_state(spec, setting)
+    if kind == "memory":
         return _memory
-    base, _, query = text.partition("?")
-    options = _options(query, setting)
-    scheme = base.split(":", 1)[0].lower()
-    if scheme == "sqlite":
-        path = base[len("sqlite:") :]
-        if path.startswith("///"):  # sqlite:///abs/path (and sqlite:////abs/path): absolute
-            path = "/" + path.lstrip("/")
-        elif path.startswith("//"):
-            raise InvalidArgument(setting, "a SQLite file is 'sqlite:///absolute/path.db' or 'sqlite:relative/path.db'")
-        if not path.strip():
-            raise InvalidArgument(setting, "the SQLite file path is missing ('sqlite:///path/to/state.db')")
-        return SQLiteState(os.path.abspath(path), options)
-    if scheme in ("redis", "rediss", "unix"):
-        parts = urlsplit(base)
-        if scheme != "unix" and not parts.hostname:
-            raise InvalidArgument(setting, "a Redis store is 'redis://host:port/db'")
-        return RedisState(text, options)
-    raise InvalidArgument(setting, f"must be {KINDS}")
+    if kind == "sqlite":
+        return SQLiteState(target, options)
+    return RedisState(target, options)
 
 
-def shown(spec: str) -> str:
-    """A ``state`` value as it may be shown: a password in a Redis URL (user info or query) is ``***``."""
-    import re
-
-    text = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", spec)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", text)
+#: A ``state`` value as it may be shown: a password in a Redis URL (user info or query) is ``***``.
+shown = shown_store
 
 
 def check(spec: str, setting: str = "state") -> None:
     """Validate a ``state`` value without connecting (InvalidArgument names ``setting``)."""
-    if not isinstance(spec, str):
-        raise InvalidArgument(setting, f"must be text: {KINDS}")
     build(spec, setting)
 
 
 def current() -> State:
     """The backend the current settings choose (the in-process one by default)."""
-    from ._settings import current_settings
-
     spec = current_settings().state
     if spec in ("", "memory"):
         return _memory

@@ -11,7 +11,7 @@ import pytest
 from simportal import WEBHOOK_KEY, SimPortal, parse_str
 
 import opi_bitrix24 as b24
-from opi_bitrix24 import _bulk, _cli, _limits
+from opi_bitrix24 import _bulk, _cli, _deadline, _limits
 from opi_bitrix24._auth import OAuthApp
 from opi_bitrix24._bulk import Command, all_pages, batch, build_query, call, command, deferred, iterate
 from opi_bitrix24._errors import (
@@ -368,7 +368,7 @@ def test_operating_time_429_body_by_default_typed_error_on_request() -> None:
 def test_operating_time_wait_until_reset_within_the_bound(monkeypatch: Any) -> None:
     _limits.reset()
     slept: List[float] = []
-    monkeypatch.setattr(_limits, "sleep", slept.append)
+    monkeypatch.setattr(_deadline, "_sleep", slept.append)  # the waits of the blocking driver
     with SimPortal(records=10, rate=1000, burst=1000, cost=1.0, budget=1.0, window=0.3) as sim:
         with b24.settings(rate_limit=None, operating_wait=5.0):
             call(sim.webhook, "crm.lead.get", {"id": 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -572,3 +573,87 @@ def test_the_interception_point_takes_a_call_instead_of_sending_it() -> None:
         assert get_users("http://127.0.0.1:9/rest/1/key1/", [1, 10]) == {"result": "taken"}  # port 9: nothing listens
     assert seen == [("POST", "im.user.list.get", "http://127.0.0.1:9/rest/1/key1/", "", {"ID": [1, 10]})]
     assert _core._interceptor.get() is None
+
+
+# --- plan: the call an OPI function would make (the async driver runs it) --------------------------
+
+
+def test_plan_gives_the_one_call_an_opi_function_would_make_and_sends_nothing(portal: Any) -> None:
+    from opi_bitrix24 import _core
+
+    planned = _core.plan(get_users, portal.webhook, [1, "2"])
+    assert planned == _core.Call("POST", "im.user.list.get", portal.webhook, "", {"ID": [1, "2"]})
+    assert portal.requests == []
+    planned = _core.plan(server_time, "b24.example.ru", token="T0KEN")
+    assert planned == _core.Call("GET", "server.time", "b24.example.ru", "T0KEN", {})
+
+
+def test_a_planned_call_run_by_the_flow_answers_as_the_function_does(portal: Any) -> None:
+    from opi_bitrix24 import _core, _deadline, _flow, _sync
+
+    portal.reply(payload={"result": [{"id": 1}]})
+    portal.reply(payload={"result": [{"id": 1}]})
+    planned = _core.plan(get_users, portal.webhook, [1])
+    assert isinstance(planned, _core.Call)
+    with _deadline.scope(60):
+        via_plan = _sync.run(_flow.call(planned.verb, planned.api_method, planned.url, planned.token, planned.fields))
+    assert via_plan == get_users(portal.webhook, [1]) == {"result": [{"id": 1}]}
+    assert [r["body"] for r in portal.requests] == [b'{"ID": [1]}', b'{"ID": [1]}']
+
+
+def test_plan_of_a_function_that_sends_nothing_is_done_with_its_value() -> None:
+    from opi_bitrix24 import _core, get_tasks_filter_structure
+
+    planned = _core.plan(get_tasks_filter_structure, True)
+    assert isinstance(planned, _core.Done)
+    assert planned.value == get_tasks_filter_structure(True)
+
+
+def test_plan_refuses_a_two_request_function_and_passes_on_bad_arguments(tmp_path: Any, portal: Any) -> None:
+    from opi_bitrix24 import _core, upload_file_to_folder
+
+    with pytest.raises(InvalidArgument) as caught:
+        _core.plan(upload_file_to_folder, portal.webhook, "a.txt", b"data", 7)
+    assert caught.value.parameter == "function" and "upload_file_to_folder" in str(caught.value)
+    with pytest.raises(InvalidArgument) as bad:
+        _core.plan(get_users, "", [1])
+    assert bad.value.parameter == "url"
+    assert portal.requests == []
+
+
+# --- the blocking driver's mapping of requests' failures ------------------------------------------
+
+
+def test_the_driver_maps_a_refused_connection_to_a_connect_failure_that_never_left() -> None:
+    from opi_bitrix24 import _flow, _sync
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    effect = _flow.Send(
+        "POST", f"http://127.0.0.1:{port}/x", b"{}", {}, (2.0, 2.0), None, 1024, _flow.REDIRECTS, True, None
+    )
+    outcome = _sync.perform(effect)
+    assert isinstance(outcome, _flow.Failure)
+    assert (outcome.kind, outcome.left) == ("connect", False)
+    past = dataclasses.replace(effect, deadline_at=time.monotonic() - 1)  # an attempt that starts too late
+    assert _sync.perform(past) == _flow.Failure("deadline", True, "the deadline has passed")
+
+
+def test_the_driver_reads_no_redirect_body_and_stops_at_the_cap(portal: Any) -> None:
+    from opi_bitrix24 import _flow, _sync
+
+    def send(url: str, cap: int = 4096) -> Any:
+        return _sync.perform(_flow.Send("GET", url, None, {}, (5.0, 5.0), None, cap, _flow.REDIRECTS, True, None))
+
+    portal.reply(302, raw=b"the body of a redirect", headers={"Location": "/elsewhere"})
+    moved = send(portal.base + "/a")
+    assert isinstance(moved, _flow.Reply)
+    assert (moved.status, moved.content, moved.headers["location"]) == (302, b"", "/elsewhere")
+    portal.reply(200, raw=b"x" * 5000)
+    assert send(portal.base + "/b") == _flow.Failure("too_large", True, "", 200)
+    portal.reply(200, raw=b'{"result": 1}')
+    answer = send(portal.base + "/c")
+    assert isinstance(answer, _flow.Reply)
+    assert (answer.status, answer.content, answer.cut) == (200, b'{"result": 1}', False)

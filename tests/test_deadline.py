@@ -16,7 +16,7 @@ import pytest
 from test_faults import KEY, OK, TOKEN, Server, answer, send
 
 import opi_bitrix24
-from opi_bitrix24 import _core, _deadline, _limits
+from opi_bitrix24 import _core, _deadline, _limits, _sync
 from opi_bitrix24._auth import OAuthApp
 from opi_bitrix24._errors import DeadlineExceeded
 
@@ -319,7 +319,7 @@ def test_a_connection_stopped_at_the_deadline_is_closed_not_pooled(servers: Any)
     )
     with opi_bitrix24.settings(deadline=0.5, timeout=5, retries=0), pytest.raises(DeadlineExceeded):
         _core.get("server.time", f"{server.base}/rest/1/{KEY}/", "")  # stopped while the body trickles
-    session = _core._session(_core.current_settings())
+    session = _sync._session(_core.current_settings())
     pools = session.get_adapter(server.base).poolmanager.pools  # type: ignore[attr-defined]
     kept = [
         conn

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from hostile import CLIENT_ID, CLIENT_SECRET, KEY, REFRESH, TOKEN, Answer, Call, Check, Raw, kind
 
 import opi_bitrix24 as b24
-from opi_bitrix24 import _limits, _state
+from opi_bitrix24 import _deadline, _state
 from opi_bitrix24._auth import OAuthApp
 from opi_bitrix24._errors import APIError, RefreshFailed
 
@@ -172,13 +172,13 @@ def test_one_bucket_per_origin(h: Check) -> None:
     port = portal.base.rsplit(":", 1)[1]
     other = f"HTTP://127.0.0.1:{port}/rest/1/{KEY}"  # the same origin, spelt otherwise
     waits: List[float] = []
-    honest = _limits.sleep
+    honest = _deadline._sleep
 
-    def sleep(seconds: float, what: str = "waiting") -> None:
+    def sleep(seconds: float) -> None:
         waits.append(round(seconds, 1))
-        honest(seconds, what)
+        honest(seconds)
 
-    _limits.sleep = sleep  # type: ignore[assignment]
+    _deadline._sleep = sleep
     try:
         with b24.settings(rate_limit=(50.0, 3)):
             h.api.post("crm.lead.get", portal.webhook, "", id=1)
@@ -188,7 +188,7 @@ def test_one_bucket_per_origin(h: Check) -> None:
         with b24.settings(rate_limit=(50.0, 3)):
             h.api.post("crm.lead.get", portal.webhook, "", id=4)  # held to 5/s while the bucket holds requests
     finally:
-        _limits.sleep = honest  # type: ignore[assignment]
+        _deadline._sleep = honest
     assert len(waits) == 2 and all(0.1 <= w <= 0.2 for w in waits), waits
     assert list(_state._memory._buckets) == [f"http://127.0.0.1:{port}"]
     assert [c.params["id"] for c in portal.rest_calls()] == [1, 2, 3, 4]

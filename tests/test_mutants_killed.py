@@ -41,16 +41,16 @@ def test_the_socket_of_a_response_is_found_when_urllib3_has_released_its_connect
     # _core.py:531 | "raw" -> 'raw_x' (the fallback path: response.raw._fp.fp.raw._sock)
     from types import SimpleNamespace
 
-    from opi_bitrix24 import _core
+    from opi_bitrix24 import _sync
 
     sock = object()
     released = SimpleNamespace(
         raw=SimpleNamespace(_connection=None, _fp=SimpleNamespace(fp=SimpleNamespace(raw=SimpleNamespace(_sock=sock))))
     )
-    assert _core._socket_of(released) is sock
+    assert _sync._socket_of(released) is sock
     pooled = SimpleNamespace(raw=SimpleNamespace(_connection=SimpleNamespace(sock=sock)))
-    assert _core._socket_of(pooled) is sock
-    assert _core._socket_of(SimpleNamespace()) is None
+    assert _sync._socket_of(pooled) is sock
+    assert _sync._socket_of(SimpleNamespace()) is None
 
 
 def test_the_errors_module_exports_exactly_its_public_exceptions() -> None:
@@ -105,13 +105,15 @@ def test_a_block_whose_reset_has_passed_needs_no_wait() -> None:
 
 def test_a_refresh_retires_the_current_token_it_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
     # _auth.py:78 | app.access_token != stale -> app.access_token == stale
-    from opi_bitrix24 import _auth, _core
+    from opi_bitrix24 import _auth, _flow, _sync
 
-    monkeypatch.setattr(
-        _core, "oauth_exchange", lambda **_: (200, {"access_token": "NEW-access", "refresh_token": "NEW-refresh"})
-    )
+    answer = _flow.Reply(200, {}, b'{"access_token": "NEW-access", "refresh_token": "NEW-refresh"}')
+
+    def perform(effect: _flow.Effect) -> Any:  # the token endpoint answers without a socket
+        return answer if isinstance(effect, _flow.Send) else _sync.perform(effect)
+
     app = _auth.OAuthApp("id", "secret", "old-refresh", access_token="current-access")
-    assert _auth.refresh(app, "stale-access") == "NEW-access"
+    assert _flow.drive(_flow.refresh(app, "stale-access"), perform) == "NEW-access"
     assert app.retired == {"stale-access", "current-access"}
     assert _auth.current(app, "current-access") == "NEW-access"
 
@@ -145,9 +147,9 @@ def test_each_attempt_is_logged_at_debug_level(portal: Any, caplog: pytest.LogCa
 )
 def test_a_refused_redirect_names_the_origin_without_its_default_port(url: str, shown: str) -> None:
     # _core.py:515 | port in (None, default) -> port not in (None, default)
-    from opi_bitrix24 import _core
+    from opi_bitrix24 import _flow
 
-    assert _core._shown_origin(url) == shown
+    assert _flow.shown_origin(url) == shown
 
 
 def test_a_secret_holding_a_slash_is_hidden_in_its_json_escaped_spelling() -> None:

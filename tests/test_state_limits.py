@@ -10,8 +10,13 @@ from typing import Any, Iterator, List
 import pytest
 
 import opi_bitrix24 as b24
-from opi_bitrix24 import Portal, _limits, _state, call
+from opi_bitrix24 import Portal, _deadline, _flow, _limits, _state, _sync, call
 from tests.simportal import SimPortal
+
+
+def acquire(address: str, limit: Any) -> float:
+    """The rate limiter's flow alone, run by the blocking driver: the seconds it waited."""
+    return _sync.run(_flow.acquire(address, limit))
 
 
 @pytest.fixture
@@ -20,8 +25,8 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[float]]:
     _limits.reset()
     now = [1000.0]
     slept: List[float] = []
-    monkeypatch.setattr(_limits, "clock", lambda: now[0])
-    monkeypatch.setattr(_limits, "sleep", lambda seconds, what="": slept.append(seconds))
+    monkeypatch.setattr(_state, "clock", lambda: now[0])
+    monkeypatch.setattr(_deadline, "_sleep", slept.append)
     yield slept
     _limits.reset()
 
@@ -55,26 +60,26 @@ def test_rate_limit_50_per_second_burst_10_is_that_bucket(frozen: List[float], p
 def test_spellings_of_one_origin_share_one_bucket(frozen: List[float]) -> None:
     spellings = ["https://b24.example/rest/1/k/", "https://B24.EXAMPLE:443/rest/", "b24.example", "https://b24.example"]
     for index in range(9):
-        assert _limits.acquire(spellings[index % 4], (2.0, 10)) == 0.0
-    assert _limits.acquire("HTTPS://b24.example:443", (2.0, 10)) == 0.5
+        assert acquire(spellings[index % 4], (2.0, 10)) == 0.0
+    assert acquire("HTTPS://b24.example:443", (2.0, 10)) == 0.5
     # other origins have buckets of their own
-    assert _limits.acquire("http://b24.example", (2.0, 10)) == 0.0
-    assert _limits.acquire("https://b24.example:8443", (2.0, 10)) == 0.0
-    assert _limits.acquire("https://other.example", (2.0, 10)) == 0.0
+    assert acquire("http://b24.example", (2.0, 10)) == 0.0
+    assert acquire("https://b24.example:8443", (2.0, 10)) == 0.0
+    assert acquire("https://other.example", (2.0, 10)) == 0.0
     assert frozen == [0.5]
 
 
 def test_the_strictest_limit_among_the_users_of_a_bucket_wins(frozen: List[float], monkeypatch: Any) -> None:
     for _ in range(5):
-        assert _limits.acquire("https://b24.example", (50.0, 10)) == 0.0
+        assert acquire("https://b24.example", (50.0, 10)) == 0.0
     # a Portal configured slower joins the same bucket: 5 requests in it, its burst of 4 keeps 3 slots
-    assert _limits.acquire("https://b24.example/rest/", (5.0, 4)) == pytest.approx((5 + 1 - 3) / 5)
+    assert acquire("https://b24.example/rest/", (5.0, 4)) == pytest.approx((5 + 1 - 3) / 5)
     # the faster user is held to the stricter limit while the bucket holds requests
-    assert _limits.acquire("https://b24.example", (50.0, 10)) == pytest.approx((6 + 1 - 3) / 5)
+    assert acquire("https://b24.example", (50.0, 10)) == pytest.approx((6 + 1 - 3) / 5)
     # once the bucket has drained, the next request's limit is the bucket's again
-    monkeypatch.setattr(_limits, "clock", lambda: 1000.0 + 60)
+    monkeypatch.setattr(_state, "clock", lambda: 1000.0 + 60)
     for _ in range(9):
-        assert _limits.acquire("https://b24.example", (50.0, 10)) == 0.0
+        assert acquire("https://b24.example", (50.0, 10)) == 0.0
 
 
 def test_two_portals_with_different_limits_share_the_portals_bucket() -> None:
@@ -113,8 +118,8 @@ def test_the_operating_pause_starts_at_exactly_90_percent_of_480_s(portal: Any, 
     portal.reply(200, {"result": 2})
     try:
         with b24.settings(operating_wait=5.0):
-            original = _limits.sleep
-            _limits.sleep = lambda seconds, what="": slept.append(seconds)
+            original = _deadline._sleep
+            _deadline._sleep = slept.append
             try:
                 assert call(portal.webhook, "tasks.task.list") == {
                     "result": 1,
@@ -122,7 +127,7 @@ def test_the_operating_pause_starts_at_exactly_90_percent_of_480_s(portal: Any, 
                 }
                 assert call(portal.webhook, "tasks.task.list") == {"result": 2}
             finally:
-                _limits.sleep = original  # type: ignore[assignment]
+                _deadline._sleep = original
         assert slept == ([5.0] if paused else [])
         assert _limits.OPERATING_THRESHOLD == _limits.OPERATING_BUDGET * _limits.OPERATING_MARGIN == 432.0
     finally:
@@ -155,17 +160,17 @@ def test_a_wait_that_overran_takes_a_new_slot(monkeypatch: pytest.MonkeyPatch) -
     slept: List[float] = []
     overruns = [0.3]  # the first wait ends 0.3 s late (a busy machine); the next one on time
 
-    def sleep(seconds: float, what: str = "") -> None:
+    def sleep(seconds: float) -> None:
         slept.append(seconds)
         now[0] += seconds + (overruns.pop(0) if overruns else 0.0)
 
-    monkeypatch.setattr(_limits, "clock", lambda: now[0])
-    monkeypatch.setattr(_limits, "sleep", sleep)
+    monkeypatch.setattr(_state, "clock", lambda: now[0])
+    monkeypatch.setattr(_deadline, "_sleep", sleep)
     try:
-        assert _limits.acquire("https://b24.example", (2.0, 2)) == 0.0
+        assert acquire("https://b24.example", (2.0, 2)) == 0.0
         # one slot in the bucket (burst 2 keeps one free): 0.5 s; woken 0.3 s late (more than half a slot's
         # 0.5 s) it would reach the portal with the next request: a new slot, 0.2 s more
-        assert _limits.acquire("https://b24.example", (2.0, 2)) == pytest.approx(0.7)
+        assert acquire("https://b24.example", (2.0, 2)) == pytest.approx(0.7)
         assert slept == [0.5, pytest.approx(0.2)]
         # three slots taken: 2 in the bucket when it woke, 1.6 drained in 0.8 s, plus the new one
         assert _state._memory._buckets["https://b24.example:443"][0] == pytest.approx(2 - 1.6 + 1)

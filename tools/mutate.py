@@ -80,13 +80,14 @@ SCOPE_OPI: Dict[str, Optional[Set[str]]] = {
     "opi_bitrix24/_convert.py": None,
     "opi_bitrix24/_shared.py": None,
     "opi_bitrix24/_table.py": None,
-    # request URL, query and JSON body building, the call/upload/download path and result parsing; not the
-    # transport policy (_send, _attempt: retries, redirects, deadlines), settings, redaction or logging
+    # request URL, query and JSON body building (_wire), the call/upload/download path and result parsing;
+    # not the transport policy (_flow.send, the driver _sync: retries, redirects, deadlines), settings,
+    # limits, redaction or logging
+    "opi_bitrix24/_wire.py": None,
     "opi_bitrix24/_core.py": {
-        "endpoint_url", "_UNRESERVED", "_URL_IN_URL", "_query_value", "_query_string", "_fields", "_parse",
-        "_refuse_constant", "_json_default", "_json_body", "_call", "_exchange", "OAUTH_URL", "oauth",
-        "upload", "post", "get", "post_fields", "fetch",
+        "_call", "_exchange", "oauth", "oauth_exchange", "upload", "post", "get", "post_fields", "fetch",
     },
+    "opi_bitrix24/_flow.py": {"parse", "_refuse_constant", "OAUTH_URL", "oauth_exchange", "upload", "fetch", "call"},
     # oint's command line: method dispatch, --option parsing and unescaping, output, exit codes; not the
     # additions (help pages, call, --all, the rate limit, secrets refused on the command line)
     "opi_bitrix24/_cli.py": {"_Usage", "_write", "_parse", "_unescape", "_render", "_error", "_failed", "_emit",

@@ -74,3 +74,63 @@ def test_fits_says_whether_a_wait_ends_before_the_deadline(monkeypatch: Any) -> 
         assert str(error) == "the rate limiter: a wait of 12 s would pass the deadline of 10 s"
         now[0] = 115.0
         assert not _deadline.fits(0.0)
+
+
+def test_an_exchange_is_state_operations_and_one_send_without_any_io() -> None:
+    import opi_bitrix24 as b24
+    from opi_bitrix24 import _limits
+    from opi_bitrix24._flow import Reply, Send
+
+    seen: List[Any] = []
+
+    def perform(effect: Effect) -> Any:
+        seen.append(effect)
+        if isinstance(effect, Send):
+            return Reply(200, {}, b'{"result": {"ID": 1}}')
+        if isinstance(effect, Do):
+            return effect.function(*effect.args)
+        raise AssertionError(effect)
+
+    _limits.reset()
+    try:
+        with b24.settings(rate_limit=(2.0, 50), operating_wait=5.0):
+            answer = _flow.drive(_flow.exchange("POST", "profile", "https://b24.example/rest/1/k3y/", "", {}), perform)
+    finally:
+        _limits.reset()
+    assert answer == (200, {"result": {"ID": 1}})
+    names = [getattr(e.function, "__name__", "") if isinstance(e, Do) else type(e).__name__ for e in seen]
+    assert names == ["operating_due", "take", "Send", "note_time"]
+    sent = seen[2]
+    assert (sent.verb, sent.url, sent.body, dict(sent.headers)) == (
+        "POST",
+        "https://b24.example/rest/1/k3y/profile",
+        None,
+        {"Accept": "application/json"},
+    )
+
+
+def test_send_retries_a_503_after_a_wait_and_maps_a_connect_failure() -> None:
+    import opi_bitrix24 as b24
+    from opi_bitrix24._errors import TransportError
+    from opi_bitrix24._flow import Failure, Reply, Send
+
+    outcomes: List[Any] = [
+        Reply(503, {"Retry-After": "2"}, b""),
+        Failure("connect", False, "[Errno 111] Connection refused"),
+        Reply(200, {}, b'{"result": true}'),
+    ]
+    seen: List[Any] = []
+
+    def perform(effect: Effect) -> Any:
+        seen.append(effect)
+        return outcomes.pop(0) if isinstance(effect, Send) else None
+
+    with b24.settings(retries=3, backoff=0.0, max_backoff=30.0):
+        reply, _ = _flow.drive(_flow.send("POST", "https://b24.example/rest/1/k3y/x", b"{}", ()), perform)
+    assert reply.status == 200
+    assert [type(e).__name__ for e in seen] == ["Send", "Wait", "Send", "Send"]
+    assert seen[1].seconds == 2.0  # Retry-After, within max_backoff
+    refused = [Failure("connect_timeout", False, "timed out")] * 2
+    with b24.settings(retries=1, backoff=0.0), pytest.raises(TransportError) as caught:
+        _flow.drive(_flow.send("POST", "https://b24.example/rest/1/k3y/x", b"{}", ()), lambda e: refused.pop())
+    assert str(caught.value) == "POST https://b24.example/rest/1/***/x failed: connect timeout: timed out"

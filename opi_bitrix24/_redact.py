@@ -8,11 +8,12 @@ nothing of the package, so the error classes and the state backends use it witho
 from __future__ import annotations
 
 import json
+import logging
 import re
-from typing import Tuple
+from typing import Iterable, Tuple
 from urllib.parse import quote
 
-__all__ = ["redact", "shown_store"]
+__all__ = ["Redacting", "guard_loggers", "redact", "shown_store"]
 
 _WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)([^/?#\s]+)")
 _ESCAPED_WEBHOOK = re.compile(r"(\\/rest\\/\d+\\/)([^\\/?#\s\"]+)")
@@ -44,3 +45,36 @@ def _url_secrets(url: str) -> Tuple[str, ...]:
     found = [match.group(2) for match in _WEBHOOK_SECRET.finditer(url.split("?", 1)[0])]
     found += [match.group(0).split("=", 1)[1] for match in _SECRET_QUERY.finditer(url.partition("?")[2])]
     return tuple(secret for secret in found if len(secret) >= 4)
+
+
+class Redacting(logging.Filter):
+    """Keep webhook keys and tokens out of every record of a logger (message and traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info:
+            import traceback
+
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+            record.exc_info = None
+        return True
+
+
+def guard_loggers(names: Iterable[str], prefixes: Tuple[str, ...]) -> None:
+    """Put the :class:`Redacting` filter on the named loggers and on every existing logger under ``prefixes``.
+
+    A logger's filter does not see the records of its children, so each one gets its own (once). Both
+    drivers call this for their HTTP library's loggers and the package's own.
+    """
+    wanted = set(names)
+    wanted.update(name for name in list(logging.Logger.manager.loggerDict) if name.split(".", 1)[0] in prefixes)
+    for name in sorted(wanted):
+        logger = logging.getLogger(name)
+        if not any(isinstance(item, Redacting) for item in logger.filters):
+            logger.addFilter(Redacting())

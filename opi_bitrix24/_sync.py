@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextvars
-import logging
 import re
 import threading
 import time
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, Mapping, Option
 from . import _deadline, _flow
 from ._errors import OPIError
 from ._flow import Acquire, Do, Effect, Exchange, Failure, Flow, Parallel, Release, Reply, Send, Wait
-from ._redact import redact
+from ._redact import guard_loggers
 from ._settings import Result, Settings, current_settings
 from ._version import __version__
 
@@ -127,25 +126,6 @@ _session_lock = threading.Lock()
 _guarded = False
 
 
-class _Redacting(logging.Filter):
-    """Keep webhook keys and tokens out of every record of the transport loggers (message and traceback)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info:
-            import traceback
-
-            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
-            record.exc_info = None
-        return True
-
-
 _TRANSPORT_LOGGERS = (
     "opi_bitrix24",
     "requests",
@@ -162,19 +142,9 @@ _TRANSPORT_LOGGERS = (
 def _guard_transport_logs() -> None:
     """Put the redacting filter on every urllib3/requests logger (a logger filter does not see child records)."""
     global _guarded
-    if _guarded:
-        return
-    names = set(_TRANSPORT_LOGGERS)
-    names.update(
-        name
-        for name in list(logging.Logger.manager.loggerDict)
-        if name.split(".", 1)[0] in ("urllib3", "requests", "opi_bitrix24")
-    )
-    for name in sorted(names):
-        logger = logging.getLogger(name)
-        if not any(isinstance(item, _Redacting) for item in logger.filters):
-            logger.addFilter(_Redacting())
-    _guarded = True
+    if not _guarded:
+        guard_loggers(_TRANSPORT_LOGGERS, ("urllib3", "requests", "opi_bitrix24"))
+        _guarded = True
 
 
 def _session(config: Settings) -> requests.Session:

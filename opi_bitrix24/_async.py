@@ -195,7 +195,7 @@ def _release_all(held: Set[Hashable]) -> None:
 async def _exchange(effect: Exchange) -> Tuple[int, Dict[str, Any]]:
     from ._settings import current_settings
 
-    exchange = _flow.exchange  # type: ignore[attr-defined]
+    exchange = _flow.exchange
     with _deadline.scope(current_settings().deadline):
         result: Tuple[int, Dict[str, Any]] = await arun(
             exchange(effect.verb, effect.api_method, effect.url, effect.token, effect.fields)

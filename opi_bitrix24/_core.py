@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, 
 
 from . import _convert, _deadline, _flow, _redact, _stream, _sync, _wire
 from ._errors import InvalidArgument
-from ._flow import OAUTH_URL
+from ._flow import OAUTH_URL, upload_target
 from ._redact import redact
 from ._settings import Result, Settings, Timeout, configure, current_settings, settings
 from ._wire import SKIP, endpoint_url
@@ -49,6 +49,7 @@ __all__ = [
     "redact",
     "settings",
     "upload",
+    "upload_target",
 ]
 
 #: Names other modules and tests reach through the core (their homes: ``_wire``, ``_redact``).

@@ -84,6 +84,8 @@ __all__ = [
     "refresh",
     "send",
     "upload",
+    "upload_target",
+    "upload_to_folder",
 ]
 
 T = TypeVar("T")
@@ -766,6 +768,40 @@ def upload(address: str, field_name: str, filename: str, content: Union[bytes, _
         "POST", address.strip(), body, (), content_type=f"multipart/form-data; boundary={boundary}"
     )
     return parse(reply, shown)
+
+
+def upload_target(answer: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    """``(form field, upload URL)`` from the answer of ``disk.folder.uploadFile``; None unless both are filled text.
+
+    The first step of the two-step disk upload (OPI ``UploadFileToFolder``): without them the first answer
+    (an API error, say) is the function's result as it is.
+    """
+    result = answer.get("result")
+    if not isinstance(result, Mapping):
+        return None
+    field_name, upload_url = _filled_text(result.get("field")), _filled_text(result.get("uploadUrl"))
+    return (field_name, upload_url) if field_name and upload_url else None
+
+
+def _filled_text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def upload_to_folder(
+    url: Any, token: Any, fields: Mapping[str, Any], filename: str, content: Union[bytes, _stream.FileSource]
+) -> Flow[Result]:
+    """The two-step disk upload as one flow: ``disk.folder.uploadFile`` (GET, ``fields``), then the file.
+
+    For a driver that runs an OPI function's calls itself (the async one); the blocking function makes the
+    same two steps through the core, each under its own deadline, with the same :func:`upload_target`.
+    """
+    answer = yield from call("GET", "disk.folder.uploadFile", url, token, fields)
+    target = upload_target(answer)
+    if target is None:
+        return answer
+    field_name, upload_url = target
+    uploaded: Result = yield from upload(upload_url, field_name, filename, content)
+    return uploaded
 
 
 def fetch(url: str, name: str) -> Flow[bytes]:

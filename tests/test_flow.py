@@ -134,3 +134,35 @@ def test_send_retries_a_503_after_a_wait_and_maps_a_connect_failure() -> None:
     with b24.settings(retries=1, backoff=0.0), pytest.raises(TransportError) as caught:
         _flow.drive(_flow.send("POST", "https://b24.example/rest/1/k3y/x", b"{}", ()), lambda e: refused.pop())
     assert str(caught.value) == "POST https://b24.example/rest/1/***/x failed: connect timeout: timed out"
+
+
+def test_the_two_step_upload_is_one_flow_with_the_blocking_functions_rule() -> None:
+    import opi_bitrix24 as b24
+    from opi_bitrix24._flow import Reply, Send
+
+    first = b'{"result": {"field": "file", "uploadUrl": " https://b24.example/upload/?token=up1oadT0ken "}}'
+    replies = [Reply(200, {}, first), Reply(200, {}, b'{"result": {"ID": 9}}')]
+    sent: List[Any] = []
+
+    def perform(effect: Effect) -> Any:
+        if isinstance(effect, Send):
+            sent.append(effect)
+            return replies.pop(0)
+        return effect.function(*effect.args) if isinstance(effect, Do) else None
+
+    with b24.settings(rate_limit=None):
+        flow = _flow.upload_to_folder("https://b24.example/rest/1/k3y/", "", {"id": "7"}, "a.txt", b"data")
+        assert _flow.drive(flow, perform) == {"result": {"ID": 9}}
+    assert [(s.verb, s.url) for s in sent] == [
+        ("GET", "https://b24.example/rest/1/k3y/disk.folder.uploadFile?id=7"),
+        ("POST", "https://b24.example/upload/?token=up1oadT0ken"),
+    ]
+    body = b"".join(sent[1].body)
+    assert b'name="file"; filename="a.txt"\r\n\r\ndata\r\n' in body
+    assert _flow.upload_target({"result": {"field": "f", "uploadUrl": ""}}) is None
+    assert _flow.upload_target({"error": "ACCESS_DENIED"}) is None
+    refused = [Reply(200, {}, b'{"error": "ACCESS_DENIED"}')]
+    with b24.settings(rate_limit=None):
+        flow = _flow.upload_to_folder("https://b24.example/rest/1/k3y/", "", {"id": "7"}, "a.txt", b"data")
+        answer = _flow.drive(flow, lambda e: refused.pop() if isinstance(e, Send) else perform(e))
+    assert answer == {"error": "ACCESS_DENIED"}

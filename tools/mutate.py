@@ -87,7 +87,10 @@ SCOPE_OPI: Dict[str, Optional[Set[str]]] = {
     "opi_bitrix24/_core.py": {
         "_call", "_exchange", "oauth", "oauth_exchange", "upload", "post", "get", "post_fields", "fetch",
     },
-    "opi_bitrix24/_flow.py": {"parse", "_refuse_constant", "OAUTH_URL", "oauth_exchange", "upload", "fetch", "call"},
+    "opi_bitrix24/_flow.py": {
+        "parse", "_refuse_constant", "OAUTH_URL", "oauth_exchange", "upload", "fetch", "call", "upload_target",
+        "_filled_text", "upload_to_folder",
+    },
     # oint's command line: method dispatch, --option parsing and unescaping, output, exit codes; not the
     # additions (help pages, call, --all, the rate limit, secrets refused on the command line)
     "opi_bitrix24/_cli.py": {"_Usage", "_write", "_parse", "_unescape", "_render", "_error", "_failed", "_emit",

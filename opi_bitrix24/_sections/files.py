@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 from .. import _convert as cv
 from .. import _core
 from .._shared import primary_action
@@ -80,18 +78,11 @@ def upload_file_to_folder(url: str, name: Text, file: FileData, folder_id: Id, t
     title = name_text(name, "name")
     content = cv.file_data(file, "file")
     answer = _core.get("disk.folder.uploadFile", url, token, id=cv.text(folder_id, "folder_id"))
-    result = answer.get("result")
-    if not isinstance(result, Mapping):
+    target = _core.upload_target(answer)  # the same rule as the async flow's (_flow.upload_to_folder)
+    if target is None:
         return answer
-    field, upload_url = _filled_text(result.get("field")), _filled_text(result.get("uploadUrl"))
-    if not (field and upload_url):
-        return answer
+    field, upload_url = target
     return _core.upload(upload_url, field, str(title), content)
-
-
-def _filled_text(value: Any) -> str:
-    """A value of the first upload answer, trimmed; ``""`` when it is not filled text."""
-    return value.strip() if isinstance(value, str) else ""
 
 
 @endpoint("GetFileInformation", "ПолучитьИнформациюОФайле", api=["disk.file.get"], params=[URL, FILE, TOKEN])

@@ -123,6 +123,7 @@ class Seen:
     query: str
     headers: Dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -284,7 +285,8 @@ class HostilePortal:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
-                seen = Seen(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen = Seen(self.command, path, query, headers, body, time.monotonic())
                 with portal.lock:
                     portal.requests.append(seen)
                 answer = portal._answer(seen)
@@ -597,8 +599,15 @@ class AsyncApi(Api):
         self.loop = asyncio.new_event_loop()
         self.opened: List[Any] = []
 
-    def _run(self, awaitable: Any) -> Any:
+    def run(self, awaitable: Any) -> Any:
+        """Await anything on the kind's loop (for a kind about tasks: several calls at once)."""
         return self.loop.run_until_complete(awaitable)  # the task runs in a copy of the caller's context
+
+    _run = run
+
+    def open(self, url: str, token: str = "", **settings: Any) -> Any:
+        """A plain ``AsyncPortal`` (closed after the kind), for coroutines handed to :meth:`run`."""
+        return self._open(url, token, **settings)
 
     def _open(self, url: str, token: str = "", **settings: Any) -> Any:
         import opi_bitrix24

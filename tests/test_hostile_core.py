@@ -111,6 +111,41 @@ def test_200_trickling_calls(h: Check) -> None:
 
 @kind(
     "deadline",
+    "200 tasks on one event loop while the portal trickles its headers, one byte under the socket timeout",
+    "DeadlineExceeded each; no task, no socket left a second after the deadline",
+    budget=8,
+    drivers=("async",),
+)
+def test_200_trickling_tasks(h: Check) -> None:
+    import asyncio
+
+    from hostile import AsyncApi
+
+    head = {"Content-Type": "application/json", "X-Filler": "x" * 5000}
+    portal = h.portal(lambda call: Raw(200, b"{}", headers=head, trickle=0.05))
+    portal.httpd.socket.listen(256)  # room for every connection at once
+    h.allow_repeats("200 identical calls are the point")
+    assert isinstance(h.api, AsyncApi)
+    api = h.api
+
+    async def all_at_once() -> List[Any]:
+        client = api.open(portal.webhook)
+        return list(await asyncio.gather(*(client.server_time() for _ in range(200)), return_exceptions=True))
+
+    with b24.settings(deadline=1, timeout=5, retries=0):
+        outcomes = api.run(all_at_once())
+    ended = time.monotonic()
+    assert all(isinstance(outcome, DeadlineExceeded) for outcome in outcomes), outcomes[:3]
+    h.output(*outcomes[:3])
+    while _serving(portal) and time.monotonic() < ended + 1.0:
+        time.sleep(0.05)
+    assert _serving(portal) == 0  # the portal saw every connection closed
+    assert 0 < len(portal.requests) <= 200
+    assert asyncio.all_tasks(api.loop) == set() and _request_threads() == []
+
+
+@kind(
+    "deadline",
     "headers trickle, the caller's own requests.Session",
     "DeadlineExceeded at the deadline; no thread left",
     drivers=("sync",),

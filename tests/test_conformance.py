@@ -14,19 +14,21 @@ with ``backoff=0``; an exchange whose connection is dropped is raised by ``Dropp
 Every case runs through both drivers (issue 22): ``sync`` calls the module-level function, ``async`` awaits
 the same function as a method of ``opi_bitrix24.AsyncPortal(url, token)`` (snake_case or Russian, as the
 case names it) inside ``asyncio.run``, replayed from the same cassette under the same matchers (vcrpy
-patches the async HTTP library too). The CLI's own cases (``cli-only``) run once: the CLI is blocking.
+patches aiohttp too; ``AiohttpDrops`` plays a dropped connection and counts the requests). The CLI's own
+cases (``cli-only``) run once: the CLI is blocking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import time
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -123,6 +125,47 @@ class DroppingSession(requests.Session):
             reason = http.client.RemoteDisconnected("Remote end closed connection without response")
             raise requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", reason))
         return super().request(method, url, *args, **kwargs)
+
+
+class AiohttpDrops:
+    """The async driver's ``DroppingSession``: inside a cassette (vcrpy has patched aiohttp's
+    ``ClientSession._request``), each request is counted and first announced to the session's trace
+    configs as sent (``on_request_headers_sent``, as aiohttp does once the request is on the wire); a
+    ``drop`` exchange then raises what aiohttp raises when the server closes without an answer, every
+    other one is played by vcrpy."""
+
+    def __init__(self, exchanges: List[Dict[str, Any]]) -> None:
+        self._plan = list(exchanges)
+        self.sent = 0
+        self.rest: List[str] = []  # the paths of REST calls it sent
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        import aiohttp
+
+        played = aiohttp.ClientSession._request
+        dropper = self
+
+        async def request(session: Any, method: str, url: Any, **kwargs: Any) -> Any:
+            expected = dropper._plan.pop(0) if dropper._plan else None
+            dropper.sent += 1
+            if "/rest/" in urlsplit(str(url)).path:
+                dropper.rest.append(urlsplit(str(url)).path)
+            for trace in getattr(session, "_trace_configs", ()):
+                context = trace.trace_config_ctx(trace_request_ctx=kwargs.get("trace_request_ctx"))
+                sent = aiohttp.TraceRequestHeadersSentParams(method, url, kwargs.get("headers") or {})
+                await trace.on_request_headers_sent.send(session, context, sent)
+            if expected is not None and expected["response"].get("drop"):
+                want = expected["request"]
+                assert (method, urlsplit(str(url)).path) == (want["method"], want["path"]), f"{method} {url}"
+                raise aiohttp.ServerDisconnectedError()
+            return await played(session, method, url, **kwargs)
+
+        aiohttp.ClientSession._request = request  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            aiohttp.ClientSession._request = played  # type: ignore[method-assign]
 
 
 def multipart_content_type(r1: Request, r2: Request) -> None:
@@ -235,8 +278,10 @@ def _run_case(
         )
     error = case.expect.get("error")
     session = DroppingSession(expand(case.http, env))
+    dropper = AiohttpDrops(expand(case.http, env))
     with (
         strict_vcr().use_cassette(str(cassette)) as played,
+        dropper.installed() if driver == "async" else contextlib.nullcontext(),
         opi_bitrix24.settings(session=session, backoff=0),
     ):
         if "cli-only" in case.tags:  # the CLI's own reading of option text: run its entry point in-process
@@ -277,8 +322,11 @@ def _run_case(
                 func(**kwargs)
     recorded = [x for x in case.http if not x["response"].get("drop")]
     assert played.play_count == len(recorded), f"{played.play_count} of {len(recorded)} exchanges played"
-    if driver == "sync":
-        assert session.sent == len(case.http), f"{session.sent} requests sent, {len(case.http)} expected"
+    sent = session.sent + (dropper.sent if driver == "async" else 0)
+    assert sent == len(case.http), f"{sent} requests sent, {len(case.http)} expected"
+    if driver == "async":  # every REST call through aiohttp (a fetched argument or the OAuth server may not be)
+        rest = [x for x in case.http if "/rest/" in x["request"]["path"]]
+        assert len(dropper.rest) == len(rest), f"{len(dropper.rest)} of {len(rest)} REST calls sent by aiohttp"
     if recorded:
         assert played.all_played
 

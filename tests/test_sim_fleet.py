@@ -56,6 +56,8 @@ def test_each_portal_is_its_own_origin_with_its_own_bucket_and_data() -> None:
         assert (total["requests"], total["503"], total["max_in_flight"]) == (7, 2, 1)
         stats = json.loads(urllib_get(fleet[0].base + "/_sim/stats"))["stats"]
         assert stats["requests"] == 5 and stats["503"] == 2  # not counted itself
+        whole = json.loads(urllib_get(fleet[2].base + "/_sim/fleet"))
+        assert whole == {"portals": 3, "busy_peak": 1, "total": {**total, "max_in_flight": 1}}
         fleet.reset_counters()
         assert fleet.total() == {} and fleet.busy_peak == 0
 

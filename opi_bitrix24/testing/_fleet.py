@@ -34,7 +34,8 @@ class SimFleet:
     at the same moment (a client that served them one after the other would leave it at 1).
 
     HTTP/1.1 with keep-alive, ``Content-Length`` or chunked request bodies; ``GET /_sim/stats`` as for
-    :class:`SimPortal`.
+    :class:`SimPortal`; ``GET /_sim/fleet`` on any portal answers the fleet's ``{"portals", "busy_peak",
+    "total"}`` (for a fleet run in another process: ``python -m opi_bitrix24.testing --portals N``).
     """
 
     def __init__(self, count: int, records: int = 1000, **options: Any) -> None:
@@ -140,7 +141,7 @@ class SimFleet:
                 if request is None:
                     return
                 target, body, close = request
-                shown = portal.stats_answer(target)
+                shown = self._fleet_answer(target) or portal.stats_answer(target)
                 if shown is not None:
                     status, payload = shown
                 else:
@@ -160,6 +161,13 @@ class SimFleet:
         finally:
             self._writers.remove(writer)
             writer.close()
+
+    def _fleet_answer(self, target: str) -> Optional[Tuple[int, Dict[str, Any]]]:
+        if target.split("?", 1)[0].rstrip("/") != "/_sim/fleet":
+            return None
+        with self._lock:
+            peak = self.busy_peak
+        return 200, {"portals": len(self.portals), "busy_peak": peak, "total": dict(self.total())}
 
     async def _answer(self, index: int, portal: SimPortal, target: str, body: bytes) -> Tuple[int, Dict[str, Any]]:
         portal.enter()

@@ -10,15 +10,15 @@ driver): a load that drifts during the run moves the runs of a round alike. Neve
 
 - **per call**: --calls sequential ``get_users([1, 10])`` against a loopback server in a process of its own
   (benchmarks/bench.py's), rate limit on but never binding: wall and CPU time per call. Blocking:
-  ``opi_bitrix24.get_users(url, ...)``; async: ``await AsyncPortal(url).get_users(...)`` in one
+  ``Portal(url).get_users(...)``; async: ``await AsyncPortal(url).get_users(...)`` in one
   ``asyncio.run``; fast_bitrix24: ``await BitrixAsync(url).call("im.user.list.get", ...)``.
 - **many portals**: --portals simulated portals (``python -m opi_bitrix24.testing --portals N``: a SimFleet in
   a process of its own, each portal its own origin, bucket and --records leads, cloud limits time-scaled),
-  every lead of every portal exported at once. Blocking: a thread per portal, ``iterate``; async: one event
-  loop, an ``AsyncPortal`` per portal, ``iterate``; fast_bitrix24: one event loop, a ``BitrixAsync`` per
-  portal, ``get_all``. Each client runs in a fresh process: wall time, rows per second, the process's peak
-  resident memory, the 503 and 429 answers the portals counted, and rows lost or duplicated (every portal's
-  IDs checked against 1..records).
+  every lead of every portal exported at once. Blocking: a thread per portal, ``Portal(url).iterate``;
+  async: one event loop, ``AsyncPortal(url).iterate`` per portal (both told the portal's limits);
+  fast_bitrix24: one event loop, a ``BitrixAsync`` per portal, ``get_all``. Each client runs in a fresh
+  process: wall time, rows per second, the process's peak resident memory, the 503 and 429 answers the
+  portals counted, and rows lost or duplicated (every portal's IDs checked against 1..records).
 """
 
 from __future__ import annotations
@@ -89,10 +89,10 @@ def per_call(client: str, hook: str, calls: int) -> Tuple[float, float]:
     """(wall seconds, process CPU seconds) per call, for ``calls`` sequential calls."""
     wall, cpu = time.perf_counter(), time.process_time()
     if client == "sync":
-        with b24.settings(rate_limit=UNBOUND):
-            for _ in range(calls):
-                answer = b24.get_users(hook, [1, 10])
-                assert answer["result"], answer
+        portal = b24.Portal(hook, rate_limit=UNBOUND)
+        for _ in range(calls):
+            answer = portal.get_users([1, 10])
+            assert answer["result"], answer
     elif client == "async":
 
         async def ours() -> None:
@@ -121,11 +121,10 @@ def per_call(client: str, hook: str, calls: int) -> Tuple[float, float]:
 def export(client: str, urls: List[str], rate_limit: Tuple[float, int], window: float) -> List[List[str]]:
     """Every lead of every portal, by the client's means: the IDs read, per portal."""
     if client == "sync":
-        settings: Dict[str, Any] = {"rate_limit": rate_limit, "operating_budget": (480.0, window)}
 
         def one(url: str) -> List[str]:
-            with b24.settings(**settings):
-                return [row["ID"] for row in b24.iterate(url, "crm.lead.list")]
+            portal = b24.Portal(url, rate_limit=rate_limit, operating_budget=(480.0, window))
+            return [row["ID"] for row in portal.iterate("crm.lead.list")]
 
         with ThreadPoolExecutor(max_workers=len(urls)) as pool:
             return list(pool.map(one, urls))
@@ -161,6 +160,10 @@ def child(argv: List[str]) -> int:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     client, path = argv
     job = json.loads(Path(path).read_text(encoding="utf-8"))
+    if client == "async":
+        import aiohttp  # noqa: F401 - imported before the clock starts, as requests is for the blocking run
+    elif client == "fast_bitrix24":
+        import fast_bitrix24  # noqa: F401
     started = time.perf_counter()
     note = "ok"
     got: List[List[str]] = []

@@ -395,8 +395,9 @@ def _emit(result: Any, out: Optional[str]) -> int:
 
 
 def _suite_version() -> str:
-    """The version of the conformance suite installed beside the package (opi_bitrix24_conformance/VERSION), read
-    from the file: the library never imports the suite (finding a package's folder does not run it)."""
+    """The version of the conformance suite installed beside the package, read from its VERSION file where
+    opi_bitrix24_conformance.suite_folder() looks (a wheel's opi_bitrix24_conformance/suite/, else the repository's
+    conformance/ beside the package): the library never imports the suite (finding a package's folder runs nothing)."""
     import importlib.util
 
     try:
@@ -404,8 +405,14 @@ def _suite_version() -> str:
         folders = list(spec.submodule_search_locations or []) if spec is not None else []
         if not folders:
             return "not installed"
-        with open(os.path.join(folders[0], "VERSION"), encoding="utf-8") as handle:
-            return handle.read().strip()
+        for version in (
+            os.path.join(folders[0], "suite", "VERSION"),
+            os.path.join(os.path.dirname(os.path.abspath(folders[0])), "conformance", "VERSION"),
+        ):
+            if os.path.isfile(version):
+                with open(version, encoding="utf-8") as handle:
+                    return handle.read().strip()
+        return "not installed"
     except (ImportError, OSError, ValueError):
         return "not installed"
 

@@ -4,8 +4,10 @@ from it) with no build warning at all, the wheel is installed into a fresh virtu
 makes it quick; dependencies from the package index), and the suite runs from there, from a directory outside
 the repository, against this package's CLI installed in the same environment.
 
-The suite's import name is ``opi_bitrix24_conformance`` (the repository keeps the folder ``opi_bitrix24_conformance/``):
-nothing named ``conformance`` is installed, and importing the folder under that name is an error.
+The suite is the repository's ``conformance/`` folder (data and documents, no Python); its runner's import name is
+``opi_bitrix24_conformance``, and the wheel carries the folder as ``opi_bitrix24_conformance/suite/`` (setup.py's build
+step). Nothing named ``conformance`` is installed; in a checkout ``conformance/`` is a plain directory, which Python
+can only see as an empty namespace portion (never a regular package, so it shadows no installed ``conformance``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from opi_bitrix24_conformance.runner.cases import SUITE, suite_version
 
 ROOT = SUITE.parent
+PACKAGE = ROOT / "opi_bitrix24_conformance"
 #: files of the repository the sdist leaves out on purpose (the sdist is the project, so that its tests run)
 NOT_IN_SDIST = {".gitignore"}
 
@@ -148,18 +151,33 @@ def test_the_sdist_is_the_whole_project_and_the_wheel_the_package_and_the_suite(
         "opi_bitrix24",
         "opi_bitrix24_conformance",
     }
-    # every module of both folders, and every file of the suite but the measured oint runs (test evidence)
-    for package, folder in (("opi_bitrix24", ROOT / "opi_bitrix24"), ("opi_bitrix24_conformance", SUITE)):
-        for path in folder.rglob("*"):
-            relative = path.relative_to(folder)
-            if path.is_file() and "__pycache__" not in relative.parts and "reference-runs" not in relative.parts:
-                assert f"{package}/{relative.as_posix()}" in files, relative
+    # every module of both packages, and every file of conformance/ under opi_bitrix24_conformance/suite/ but the
+    # measured oint runs (test evidence); nothing else
+    expected = {
+        f"{package}/{path.relative_to(folder).as_posix()}"
+        for package, folder in (
+            ("opi_bitrix24", ROOT / "opi_bitrix24"),
+            ("opi_bitrix24_conformance", PACKAGE),
+            ("opi_bitrix24_conformance/suite", SUITE),
+        )
+        for path in folder.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and "reference-runs" not in path.relative_to(folder).parts
+        and (folder == SUITE or path.suffix == ".py" or path.name == "py.typed")
+    }
+    packaged = {name for name in files if not name.startswith("opi_bitrix24-")}
+    assert packaged == expected, (sorted(expected - packaged)[:5], sorted(packaged - expected)[:5])
+    suite = [name for name in packaged if name.startswith("opi_bitrix24_conformance/suite/")]
+    assert not any(name.endswith(".py") for name in suite)
+    print(f"wheel: {len(packaged)} files, {len(suite)} of them the suite's")
 
 
 def test_a_fresh_environment_runs_the_suite_from_the_wheel(environment: Path, tmp_path: Path) -> None:
     python, script = str(environment / "bin" / "python"), str(environment / "bin" / "opi-bitrix24-conformance")
     where = _in(environment, tmp_path, python, "-c", "import opi_bitrix24_conformance as s; print(s.SUITE)")
-    assert where.stdout.strip() == str(next(environment.glob("lib/python*/site-packages/opi_bitrix24_conformance")))
+    site = next(environment.glob("lib/python*/site-packages"))
+    assert where.stdout.strip() == str(site / "opi_bitrix24_conformance" / "suite")
     assert not list(environment.glob("lib/python*/site-packages/conformance"))
     old = _in(environment, tmp_path, python, "-c", "import conformance")
     assert "ModuleNotFoundError: No module named 'conformance'" in old.stderr
@@ -204,12 +222,22 @@ def _package_version() -> str:
 
 
 def test_the_old_name_is_not_the_suite_in_a_checkout_either() -> None:
-    # from the repository's root (a checkout, the editable install's path entry) the old name imports nothing
+    # from the repository's root (a checkout, the editable install's path entry), conformance/ is a plain directory:
+    # no __init__.py, no Python in it, so `conformance` is at most an empty namespace portion (a regular package of
+    # that name installed elsewhere on the path wins over it) and nothing of the suite imports under it
+    assert not (SUITE / "__init__.py").exists() and not list(SUITE.rglob("*.py"))
+    probe = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.find_spec('conformance')\n"
+        "print(spec is not None and spec.origin is None and list(spec.submodule_search_locations or []))\n"
+        "import conformance.runner\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", "import conformance"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
     )
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "ModuleNotFoundError: No module named 'conformance'"
+    assert done.stdout.strip() == repr([str(SUITE)])
+    assert done.stderr.strip().splitlines()[-1] == "ModuleNotFoundError: No module named 'conformance.runner'"
 
 
 def test_the_library_does_not_import_the_suite() -> None:

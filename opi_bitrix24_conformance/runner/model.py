@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from .. import suite_folder
+
 __all__ = [
     "CASES",
     "CASSETTE_HOST",
@@ -48,7 +50,9 @@ __all__ = [
     "under_policy",
 ]
 
-SUITE = Path(__file__).resolve().parent.parent
+#: The suite's data folder (``opi_bitrix24_conformance.suite_folder()``: a wheel's copy, else the repository's
+#: ``conformance/``).
+SUITE = suite_folder()
 CASES = SUITE / "cases"
 RESPONSES = SUITE / "responses"
 FIXTURES = SUITE / "fixtures"

@@ -37,7 +37,7 @@ import requests  # noqa: E402
 import opi_bitrix24  # noqa: E402
 from opi_bitrix24 import _convert as cv  # noqa: E402
 
-BODY = (ROOT / "opi_bitrix24_conformance/responses/bitrix24/GetUsers/documented-2026.json").read_bytes()
+BODY = (ROOT / "conformance/responses/bitrix24/GetUsers/documented-2026.json").read_bytes()
 #: The limiter is on (its code runs on every call) but never makes a call wait.
 UNBOUND = (1e9, 10**9)
 

@@ -26,8 +26,8 @@ opi_bitrix24.configure(rate_limit=None)
 # concurrency (tests/test_speed.py) turn it on explicitly with settings(concurrency=...).
 opi_bitrix24.configure(concurrency=1)
 
-#: OPI's catalog of the 179 functions (the contract), kept in the repository (see opi_bitrix24_conformance/README.md).
-CATALOG = ROOT / "opi_bitrix24_conformance" / "catalog" / "opi_bitrix24.yaml"
+#: OPI's catalog of the 179 functions (the contract), kept in the repository (see conformance/README.md).
+CATALOG = ROOT / "conformance" / "catalog" / "opi_bitrix24.yaml"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from opi_bitrix24 import InvalidArgument, TransportError
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "opi_bitrix24_conformance" / "fixtures"
+FIXTURES = ROOT / "conformance" / "fixtures"
 PNG = (FIXTURES / "picture.png").read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode("ascii")
 SECTIONS = ("ChatsAndDialogsManagement", "MessageManagement", "NotificationsManagement")

@@ -1,4 +1,4 @@
-"""In-process conformance runner: every case in opi_bitrix24_conformance/cases, replayed from its vcrpy cassette.
+"""In-process conformance runner: every case in conformance/cases, replayed from its vcrpy cassette.
 
 Arguments are handed to the function as the text a CLI user types (as oint hands them to OPI), so the
 wire requests are the ones the external runner checks against the CLI; a native-value case (``args_native``)

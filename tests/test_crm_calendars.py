@@ -21,7 +21,7 @@ from opi_bitrix24 import InvalidArgument
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "opi_bitrix24_conformance" / "fixtures"
+FIXTURES = ROOT / "conformance" / "fixtures"
 SECTIONS = ("LeadsManagement", "DealsManagement", "CalendarsManagement", "CalendarEventsManagement")
 
 #: A filled value for every parameter of these sections, by Python name.

@@ -20,14 +20,12 @@ from opi_bitrix24._table import methods
 from opi_bitrix24_conformance.runner.cases import parse_multipart
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "opi_bitrix24_conformance" / "fixtures"
+FIXTURES = ROOT / "conformance" / "fixtures"
 PNG = (FIXTURES / "disk-picture.png").read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode("ascii")
 DOC = (FIXTURES / "disk-document.txt").read_bytes()
 SECTIONS = ("StoragesManagement", "CatalogsManagement", "FileManagement")
-GETFIELDS = json.loads(
-    (ROOT / "opi_bitrix24_conformance/responses/bitrix24/GetFolderFilterStructure/getfields.json").read_bytes()
-)
+GETFIELDS = json.loads((ROOT / "conformance/responses/bitrix24/GetFolderFilterStructure/getfields.json").read_bytes())
 
 #: A filled value for every parameter of these sections, by Python name.
 FILLED: Dict[str, Any] = {

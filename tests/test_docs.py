@@ -54,7 +54,7 @@ def test_the_site_builds_with_no_warning(tmp_path: Path) -> None:
     for method in methods():
         page = tmp_path / "site" / "reference" / method.section / "index.html"
         assert f'id="{method.name.lower()}"' in page.read_text(encoding="utf-8"), method.name
-    case = tmp_path / "site" / "opi_bitrix24_conformance" / "cases" / "bitrix24" / "UsersManagement" / "GetUser.yaml"
+    case = tmp_path / "site" / "conformance" / "cases" / "bitrix24" / "UsersManagement" / "GetUser.yaml"
     assert case.exists(), "the conformance case files are published with the site"
 
 

@@ -16,7 +16,7 @@ from opi_bitrix24 import InvalidArgument
 from opi_bitrix24._table import methods
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "opi_bitrix24_conformance" / "fixtures"
+FIXTURES = ROOT / "conformance" / "fixtures"
 SECTIONS = ("Kanban", "Timekeeping", "DepartmentsManagement", "UsersManagement")
 USER_FIELDS = {"EMAIL": "a@example.org", "NAME": "Vitaly", "UF_DEPARTMENT": [1]}
 

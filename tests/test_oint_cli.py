@@ -1,6 +1,6 @@
 """The CLI reads option values as oint's parser does: an empty or blank value counts as not given (COMPATIBILITY C8).
 
-Measured on oint (opi_bitrix24_conformance/reference-runs/oint-a52335e, classes A2 and A2b): ``--task ""`` fails the
+Measured on oint (conformance/reference-runs/oint-a52335e, classes A2 and A2b): ``--task ""`` fails the
 call before anything is sent, ``--entityid ""`` sends the default ``"entityId": "0"``. The Python functions
 keep OPI's function-level rules for empty values (the ``native`` cases pin those).
 """

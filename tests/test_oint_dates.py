@@ -1,6 +1,6 @@
 """Argument dates with a zone are converted to the machine's local time, as OPI's XMLValue does (issue 17, A4).
 
-Measured on oint under UTC (opi_bitrix24_conformance/reference-runs/oint-a52335e): ``2025-12-10T19:56:25-05:00``
+Measured on oint under UTC (conformance/reference-runs/oint-a52335e): ``2025-12-10T19:56:25-05:00``
 was sent as ``2025-12-11T00:56:25Z``. Machine-dependent, as in OPI; the conformance cases pin it in the portal's zone.
 """
 

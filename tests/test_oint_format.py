@@ -1,6 +1,6 @@
 """OPI's writer format (how oint writes a result): the strict reader the runner uses for ``output: opi``.
 
-The samples are oint's own bytes, as measured (opi_bitrix24_conformance/reference-runs/oint-a52335e): complete outputs
+The samples are oint's own bytes, as measured (conformance/reference-runs/oint-a52335e): complete outputs
 where the run's message held the whole file, and the documented answers written the way oint writes them.
 """
 

@@ -1,7 +1,7 @@
 """Every failure of the measured run of OPI's own ``oint`` is explained by the suite as it is now (issue 17).
 
 Real ``oint`` cannot run here (no OneScript), so this test replays the measured results kept in the
-repository (opi_bitrix24_conformance/reference-runs/oint-a52335e: the runner's JSON lines of that run, and of the same
+repository (conformance/reference-runs/oint-a52335e: the runner's JSON lines of that run, and of the same
 oint writing double quotes). For every case that failed (or was an expected failure) there, one of:
 
 - the case is now tagged ``port`` (this package's addition or stricter choice: oint is judged with ``--tags opi``);

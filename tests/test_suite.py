@@ -240,7 +240,7 @@ def test_version_names_the_package_and_the_suite(capsys: Any) -> None:
 
     assert main(["--version"]) == 0
     suite = (SUITE / "VERSION").read_text(encoding="utf-8").strip()
-    assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "opi_bitrix24_conformance/VERSION is a semantic version"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", suite), "conformance/VERSION is a semantic version"
     assert capsys.readouterr().out == f"opi-bitrix24 {opi_bitrix24.__version__} (conformance suite {suite})\n"
 
 

@@ -35,7 +35,7 @@ def test_the_cost_benchmark_prints_both_sides_and_the_overhead_ratio() -> None:
 
 
 def test_the_readme_names_the_command_and_its_figure() -> None:
-    readme = (ROOT / "opi_bitrix24_conformance" / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "conformance" / "README.md").read_text(encoding="utf-8")
     assert "`python benchmarks/suite_cost.py`" in readme
     assert re.search(r"overhead -?\d+\.\d\dx", readme)
 

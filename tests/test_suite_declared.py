@@ -1,7 +1,7 @@
 """What an implementation declares is applied however the runner is started (issue 17): its output format
 (JSON, or OPI's writer format, read strictly), its exit codes, its environment, its origin filter.
 
-A fake CLI behaves like ``oint`` as measured (opi_bitrix24_conformance/reference-runs/oint-a52335e): it writes its
+A fake CLI behaves like ``oint`` as measured (conformance/reference-runs/oint-a52335e): it writes its
 result in OPI's writer format, drops a blank option as oint's parser does and reports the missing argument by its
 position with exit 99; FAKE_MODE makes it write JSON, LF line breaks, or exit 2.
 """

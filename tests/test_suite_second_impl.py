@@ -1,6 +1,6 @@
 """A second implementation in another language runs the suite as its own CI would (issue 23 item 8).
 
-tests/second_impl/mini-opi.js is a Node.js CLI of six OPI functions written from opi_bitrix24_conformance/SPEC.md, with
+tests/second_impl/mini-opi.js is a Node.js CLI of six OPI functions written from conformance/SPEC.md, with
 its own expectations file (its not_implemented list written by ``--script FILE``). It runs from a directory
 outside this repository through the documented command and passes; each of its two deliberate bugs
 (MINI_BUGS) fails exactly the cases that pin the rule it breaks. Skipped where ``node`` is absent.

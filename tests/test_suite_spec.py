@@ -1,4 +1,4 @@
-"""opi_bitrix24_conformance/SPEC.md, the contract a second implementation is written from, points at cases that
+"""conformance/SPEC.md, the contract a second implementation is written from, points at cases that
 exist and says what they pin (issue 23 item 3)."""
 
 from __future__ import annotations

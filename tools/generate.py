@@ -605,7 +605,7 @@ def reference_page(section: str) -> str:
         "Each entry: the Python function and its Russian alias, the `Portal` method, the CLI method and",
         "options, the REST method(s), the parameters, an example and the conformance cases that pin it.",
         "The examples are the first case of each function (file names are those of",
-        "`opi_bitrix24_conformance/fixtures`); the test suite runs every Python example against the bundled",
+        "`conformance/fixtures`); the test suite runs every Python example against the bundled",
         "demo portal.",
         "",
     ]

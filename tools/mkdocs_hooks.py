@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "opi_bitrix24_conformance" / "cases"
+CASES = ROOT / "conformance" / "cases"
 
 
 def on_files(files: Any, config: Any) -> Any:

@@ -29,7 +29,7 @@ can see: target >= 95 % killed by the suite alone, 100 % by suite + pytest. Ever
 (transport policy, settings, redaction, bulk, limits, OAuth helper, streaming, help, Portal, errors as
 exceptions, CLI additions): the suite pins none of it, target 100 % by suite + pytest only. The
 conformance stage is the in-process runner (tests/test_conformance.py) with the check of the interface
-against the suite's OPI catalog (opi_bitrix24_conformance/catalog: names, Russian names, REST methods, parameters), and
+against the suite's OPI catalog (conformance/catalog: names, Russian names, REST methods, parameters), and
 the external runner driving the CLI (``python -m opi_bitrix24_conformance.runner --impl python``, 2 s). The pytest
 stage runs first the test files that name the mutated module or its functions most often
 (``related_tests``), then the rest, each with ``-x``.

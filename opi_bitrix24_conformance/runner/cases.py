@@ -127,12 +127,12 @@ def execute(args: argparse.Namespace) -> int:
     current = TWIN.read_text(encoding="utf-8") if TWIN.exists() else None
     if args.check:
         if current != text:
-            print("opi_bitrix24_conformance/cases.json is stale: run python -m opi_bitrix24_conformance.runner.cases")
+            print("conformance/cases.json is stale: run python -m opi_bitrix24_conformance.runner.cases")
             return 1
         return 0
     if current != text:
         TWIN.write_text(text, encoding="utf-8")
-    print(f"opi_bitrix24_conformance/cases.json: {len(json.loads(text)['files'])} case files")
+    print(f"conformance/cases.json: {len(json.loads(text)['files'])} case files")
     return 0
 
 

@@ -100,7 +100,7 @@ def cassette_text(case: Case) -> str:
         if not x["response"].get("drop")  # a dropped connection has no answer to record (test_conformance raises it)
     ]
     header = (
-        f"# Generated from opi_bitrix24_conformance/cases ({case.full_id}) by "
+        f"# Generated from conformance/cases ({case.full_id}) by "
         "opi_bitrix24_conformance.runner.cassettes; do not edit.\n"
     )
     body = yaml.dump(

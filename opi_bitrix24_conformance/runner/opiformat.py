@@ -2,7 +2,7 @@
 
 ``oint`` (OPI's CLI, ``app.os``) writes its result with ``JSONWriterSettings(JSONLineBreak.Windows, " ",
 False, ...)``: the third argument says "no double quotes". What comes out is JSON's structure in another
-spelling, measured on a real ``oint`` run (opi_bitrix24_conformance/reference-runs/oint-a52335e)::
+spelling, measured on a real ``oint`` run (conformance/reference-runs/oint-a52335e)::
 
     {\\r\\n 'result': 4452,\\r\\n 'time': {\\r\\n  'start': 1777723829,\\r\\n ...\\r\\n }\\r\\n}
 

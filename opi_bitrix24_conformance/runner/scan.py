@@ -1,6 +1,6 @@
 """Scan files for anything that looks like a live secret or personal data before they are committed.
 
-    python -m opi_bitrix24_conformance.runner.scan cassettes/ opi_bitrix24_conformance/
+    python -m opi_bitrix24_conformance.runner.scan cassettes/ conformance/
 
 Exits 1 (and lists ``path:line: kind: masked value``) on
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A second implementation of a few OPI Bitrix24 functions, written from opi_bitrix24_conformance/SPEC.md only (no Python):
+// A second implementation of a few OPI Bitrix24 functions, written from conformance/SPEC.md only (no Python):
 // the suite's test of itself as another implementation's CI uses it (tests/test_suite_second_impl.py).
 //
 //   node mini-opi.js <Method> --<option> <value> ... [--out FILE]

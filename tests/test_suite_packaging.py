@@ -222,14 +222,15 @@ def _package_version() -> str:
 
 
 def test_the_old_name_is_not_the_suite_in_a_checkout_either() -> None:
-    # from the repository's root (a checkout, the editable install's path entry), conformance/ is a plain directory:
+    # from the repository's root (a checkout, the editable install's path entry; both on the path here, so the one
+    # folder may be listed twice), conformance/ is a plain directory:
     # no __init__.py, no Python in it, so `conformance` is at most an empty namespace portion (a regular package of
     # that name installed elsewhere on the path wins over it) and nothing of the suite imports under it
     assert not (SUITE / "__init__.py").exists() and not list(SUITE.rglob("*.py"))
     probe = (
         "import importlib.util, sys\n"
         "spec = importlib.util.find_spec('conformance')\n"
-        "print(spec is not None and spec.origin is None and list(spec.submodule_search_locations or []))\n"
+        "print(spec is not None and spec.origin is None and sorted(set(spec.submodule_search_locations or [])))\n"
         "import conformance.runner\n"
     )
     done = subprocess.run(

@@ -24,9 +24,9 @@ import sys
 import traceback
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import __version__
 from ._errors import InvalidArgument, OPIError
 from ._table import Method, find
+from ._version import __version__
 
 __all__ = ["EXIT_API_ERROR", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "FAIL_ON_API_ERROR_ENV", "main"]
 

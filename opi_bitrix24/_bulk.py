@@ -41,6 +41,8 @@ import functools
 import re
 from typing import (
     Any,
+    AsyncIterator,
+    Awaitable,
     Callable,
     Deque,
     Dict,
@@ -64,7 +66,22 @@ from ._convert import SKIP
 from ._errors import APIError, InvalidArgument, UnexpectedResponse, api_error
 from ._flow import Do, Exchange, Parallel, Wait
 
-__all__ = ["Command", "all_pages", "batch", "build_query", "call", "call_many", "command", "deferred", "iterate"]
+__all__ = [
+    "Command",
+    "aall_pages",
+    "abatch",
+    "acall",
+    "acall_many",
+    "aiterate",
+    "all_pages",
+    "batch",
+    "build_query",
+    "call",
+    "call_many",
+    "command",
+    "deferred",
+    "iterate",
+]
 
 #: The platform's cap on commands per batch request.
 BATCH_SIZE = 50
@@ -1254,3 +1271,88 @@ def _list_request(
     if params.get("start") not in (None, 0, "0", ""):
         auth_free["start"] = params["start"]
     return url, cmd.method, auth_free, "" if token is None or token is SKIP else str(token)
+
+
+# --- async entry points: the same flows, driven on an event loop -----------------------------------
+
+
+async def acall(url: str, method: str, params: Optional[Mapping[str, Any]] = None, token: str = "") -> Dict[str, Any]:
+    """:func:`call`, awaitable: the same request and answer, through the async driver."""
+    return await _arun(_call_flow(url, _method_name(method), _params(params), token))
+
+
+async def acall_many(
+    url: str, method: str, params: Iterable[Optional[Mapping[str, Any]]], token: str = ""
+) -> List[Dict[str, Any]]:
+    """:func:`call_many`, awaitable: up to ``concurrency`` batch requests in flight as tasks."""
+    return await _arun(_call_many_flow(url, _many(method, params), token))
+
+
+async def abatch(url: str, commands: Commands, token: str = "", halt: bool = False) -> Dict[str, Any]:
+    """:func:`batch`, awaitable: the same chunks, accounting and errors."""
+    return await _arun(_batch_flow(url, commands, token, halt))
+
+
+def aiterate(
+    url: str,
+    method: str,
+    params: Optional[Mapping[str, Any]] = None,
+    token: str = "",
+    fast: Optional[bool] = None,
+    use_batch: bool = True,
+) -> AsyncIterator[Any]:
+    """:func:`iterate` as an async iterator (``async for row in aiterate(...)``): the same pages and guards;
+    the arguments are checked at the call, the pages fetched as the loop asks for rows."""
+    return _adrive(_iterate_flow(url, method, params, token, fast, use_batch))
+
+
+async def aall_pages(function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any) -> List[Any]:
+    """:func:`all_pages`, awaitable: the OPI list function's first request is recorded (nothing is sent
+    while recording), then every page is read by :func:`aiterate`."""
+    url, method, params, token = _list_request(function, args, kwargs)
+    return [row async for row in aiterate(url, method, params, token, fast=fast)]
+
+
+def _aperform(effect: Any) -> Awaitable[Any]:
+    """Perform one effect with the async driver (:mod:`opi_bitrix24._async`, the ``async`` extra; imported
+    on first use, so the blocking entry points never import the async library)."""
+    from . import _async
+
+    return _async.perform(effect)
+
+
+async def _adrive(flow: Flow[Any]) -> AsyncIterator[Any]:
+    """Run a flow on the running event loop: each effect performed by the async driver, the rows of each
+    :class:`Rows` handed out as the consumer asks; a cancelled task closes the flow (its reservations of
+    operating time are settled, its progress closed) and the cancellation goes on."""
+    sending: Any = None
+    error: Optional[Exception] = None
+    try:
+        while True:
+            try:
+                item = flow.send(sending) if error is None else flow.throw(error)
+            except StopIteration:
+                return
+            sending, error = None, None
+            if isinstance(item, Rows):
+                for row in item.rows:
+                    yield row
+                continue
+            try:
+                sending = await _aperform(item)
+            except Exception as caught:  # noqa: BLE001 - thrown into the flow, as the effect's outcome
+                error = caught
+    finally:
+        flow.close()
+
+
+async def _arun(flow: Flow[_T]) -> _T:
+    """Run a flow that hands out no rows (call, call_many, batch) on the running event loop to its value."""
+    value: List[_T] = []
+    async for _ in _adrive(_keep(flow, value)):
+        pass
+    return value[0]
+
+
+def _keep(flow: Flow[_T], value: List[_T]) -> Flow[None]:
+    value.append((yield from flow))

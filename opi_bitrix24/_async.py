@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import ssl
 import time
 import weakref
@@ -564,21 +565,30 @@ def _failure(exc: BaseException, sent: bool) -> Failure:
 
 
 def _detail(exc: BaseException) -> str:
-    """The library's text, innermost cause first (the flow redacts it)."""
-    texts: List[str] = []
-    seen: Set[int] = set()
+    """The library's text as the blocking driver words it: the innermost cause (the flow redacts it)."""
+    import aiohttp
+
+    chain: List[BaseException] = []
     current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = str(current).strip()
-        if isinstance(current, _DecodeError):
-            text = str(current)
-        texts.append(f"{type(current).__name__}: {text}" if text else type(current).__name__)
-        os_error = getattr(current, "os_error", None)
-        current = (
-            current.__cause__ or current.__context__ or (os_error if isinstance(os_error, BaseException) else None)
-        )
-    return "; ".join(reversed(texts))[:1000]
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        inner = getattr(current, "os_error", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__ or current.__context__
+    text = " ".join(f"{type(item).__name__}: {item}" for item in chain)
+    certificate = re.search(r"certificate verify failed[^\"')]*", text)
+    if certificate:
+        return certificate.group(0).strip()
+    for item in chain:
+        number = getattr(item, "errno", None)
+        if isinstance(item, OSError) and isinstance(number, int) and number > 0:
+            return f"[Errno {number}] {os.strerror(number)}"
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the connection closed before the answer was complete"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the connection closed before the answer arrived"
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 # --- the library's loggers get our redaction ------------------------------------------------------

@@ -24,7 +24,6 @@ client is made on first use.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 import ssl
@@ -47,7 +46,15 @@ _CHUNK = 65536
 #: What requests' default session sends (the async driver's requests are the blocking driver's bytes).
 _DEFAULT_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Accept", "*/*"), ("Connection", "keep-alive"))
 #: Loggers of the async library (and asyncio, which logs unclosed connections): our redaction applies.
-_LOGGERS = ("aiohttp", "aiohttp.client", "aiohttp.internal", "aiohttp.access", "aiohttp.server", "asyncio")
+_LOGGERS = (
+    "opi_bitrix24",
+    "aiohttp",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.access",
+    "aiohttp.server",
+    "asyncio",
+)
 
 
 async def arun(flow: Flow[T]) -> T:
@@ -196,12 +203,8 @@ def _release_all(held: Set[Hashable]) -> None:
 async def _exchange(effect: Exchange) -> Tuple[int, Dict[str, Any]]:
     from ._settings import current_settings
 
-    exchange = _flow.exchange
     with _deadline.scope(current_settings().deadline):
-        result: Tuple[int, Dict[str, Any]] = await arun(
-            exchange(effect.verb, effect.api_method, effect.url, effect.token, effect.fields)
-        )
-        return result
+        return await arun(_flow.exchange(effect.verb, effect.api_method, effect.url, effect.token, effect.fields))
 
 
 async def _parallel(effect: Parallel) -> List[Union[Tuple[int, Dict[str, Any]], BaseException]]:
@@ -593,37 +596,11 @@ def _detail(exc: BaseException) -> str:
 
 # --- the library's loggers get our redaction ------------------------------------------------------
 
-
-class _Redacting(logging.Filter):
-    """Keep webhook keys and tokens out of every record of the async library's loggers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
-            return True
-        cleaned = _redact.redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info:
-            import traceback
-
-            record.exc_text = _redact.redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
-            record.exc_info = None
-        return True
-
-
 _guarded = False
 
 
 def _guard_logs() -> None:
     global _guarded
-    if _guarded:
-        return
-    names = set(_LOGGERS)
-    names.update(name for name in list(logging.Logger.manager.loggerDict) if name.split(".", 1)[0] == "aiohttp")
-    for name in sorted(names):
-        logger = logging.getLogger(name)
-        if not any(isinstance(item, _Redacting) for item in logger.filters):
-            logger.addFilter(_Redacting())
-    _guarded = True
+    if not _guarded:
+        _redact.guard_loggers(_LOGGERS, ("aiohttp", "opi_bitrix24"))
+        _guarded = True

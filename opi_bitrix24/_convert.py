@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import datetime as _dt
 import json
 import os
@@ -28,6 +29,7 @@ from ._wire import SKIP
 
 __all__ = [
     "SKIP",
+    "NeedsIO",
     "array",
     "base64_file",
     "base64_source",
@@ -39,12 +41,26 @@ __all__ = [
     "date_only",
     "file_data",
     "filled",
+    "io_refused",
     "key_value",
     "lenient_json",
     "line",
     "text",
     "yes_no",
 ]
+
+
+class NeedsIO(BaseException):
+    """Raised instead of reading a file or fetching a URL while :data:`io_refused` is set.
+
+    The async surface converts arguments on the event loop with the flag raised; a conversion that needs
+    the disk or the network stops with this (a BaseException: no ``except Exception`` swallows it) and is
+    made again in a worker thread. Conversion is pure, so making it twice sends nothing twice.
+    """
+
+
+#: Set (True) while arguments are converted on an event loop: see :class:`NeedsIO`.
+io_refused: contextvars.ContextVar[bool] = contextvars.ContextVar("opi_bitrix24_io_refused", default=False)
 
 
 def filled(value: Any) -> bool:
@@ -255,19 +271,25 @@ def allowed_source(kind: str, name: str) -> None:
 
 def _existing_file(value: Any) -> Optional[str]:
     if isinstance(value, os.PathLike):
+        if io_refused.get():
+            raise NeedsIO
         path = os.fspath(value)
         return path if isinstance(path, str) else os.fsdecode(path)
     if isinstance(value, str) and value and len(value) < 4096 and "\n" not in value and sources_allow("file"):
         try:
-            if os.path.isfile(value):
-                return value
+            found = os.path.isfile(value)
         except (OSError, ValueError):
             return None
+        if found and io_refused.get():
+            raise NeedsIO
+        return value if found else None
     return None
 
 
 def _fetch(url: str, name: str) -> bytes:
     """Download a URL given to a file or structure parameter with the blocking driver (looked up here, at use)."""
+    if io_refused.get():
+        raise NeedsIO
     from . import _sync
 
     return _sync.fetch(url.strip(), name)

@@ -429,12 +429,14 @@ if TYPE_CHECKING:
         УстановитьСтатусПользователя,
         УстановитьСтатусУчастияПользователя,
     )
+    from ._aportal import AsyncPortal
     from ._portal import Portal
 
 __all__ = [
     "APIError",
     "AccessDenied",
     "AnswerTooLarge",
+    "AsyncPortal",
     "Command",
     "DeadlineExceeded",
     "ExpiredToken",
@@ -830,6 +832,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "AsyncPortal":  # the async surface: its library (aiohttp) is imported when it first sends
+        from ._aportal import AsyncPortal
+
+        globals()[name] = AsyncPortal
+        return AsyncPortal
     if name == "Portal":
         from ._portal import Portal
 

@@ -26,6 +26,7 @@ END = "# END GENERATED\n"
 SUPPORT = [
     "APIError",
     "AccessDenied",
+    "AsyncPortal",
     "AnswerTooLarge",
     "DeadlineExceeded",
     "RedirectRefused",
@@ -359,6 +360,310 @@ def portal_source() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+# --- AsyncPortal (issue 22 item 2; the aio helper's part of the generator) --------------------------------
+
+#: Functions that make more than one request: the async portal runs them in explicit steps (see the preamble).
+TWO_STEP = {"upload_file_to_folder": "_upload_file_to_folder_steps"}
+#: Functions whose request is not made through the call layer's interception point (the OAuth server's
+#: token endpoint), so they cannot be planned: the sync function runs in a worker thread, the loop never waits.
+IN_THREAD = {"get_token", "refresh_token"}
+
+APORTAL_PREAMBLE = """
+T = TypeVar("T")
+
+
+class _Placeholder(Dict[str, Any]):
+    \"\"\"The answer a function is handed while its request is planned: it notes whether the function looked.\"\"\"
+
+    touched = False
+
+    def _look(self) -> None:
+        self.touched = True
+
+    def get(self, *args: Any) -> Any:
+        self._look()
+        return super().get(*args)
+
+    def __getitem__(self, key: str) -> Any:
+        self._look()
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._look()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._look()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._look()
+        return super().__len__()
+
+
+class _Ask(BaseException):
+    \"\"\"A second request before the first one's answer is known: that answer is needed first.\"\"\"
+
+
+class _Step:
+    \"\"\"What planning found: the function's value (``call`` None), or the call whose answer it needs.
+
+    ``direct``: the function returns that call's answer as it is (nothing more to run once it is known).
+    \"\"\"
+
+    __slots__ = ("call", "direct", "value")
+
+    def __init__(self, call: Optional[_core.Call] = None, value: Any = None, direct: bool = False) -> None:
+        self.call = call
+        self.value = value
+        self.direct = direct
+
+
+def _step(function: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], answers: List[Result]) -> _Step:
+    \"\"\"Run the sync function under the call layer's interception point (nothing is sent): the known
+    answers are handed to its calls in order, the first unknown one gets a placeholder.\"\"\"
+    asked: List[_core.Call] = []
+    placeholder = _Placeholder()
+
+    def answer(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[str, Any]) -> Result:
+        asked.append(_core.Call(verb, api_method, url, token, dict(fields)))
+        if len(asked) <= len(answers):
+            return answers[len(asked) - 1]
+        if len(asked) == len(answers) + 1:
+            return placeholder
+        raise _Ask
+
+    try:
+        with _core.intercepting(answer):
+            value = function(*args, **kwargs)
+    except (Exception, _Ask):
+        if len(asked) <= len(answers):
+            raise  # the function's own error (bad input, say), nothing unanswered: as the sync call raises it
+        return _Step(asked[len(answers)])
+    if len(asked) <= len(answers):
+        return _Step(value=value)
+    return _Step(asked[len(answers)], direct=value is placeholder and not placeholder.touched)
+
+
+async def _send(call: _core.Call) -> Result:
+    with _deadline.scope(current_settings().deadline):
+        return await _async.arun(_flow.call(call.verb, call.api_method, call.url, call.token, call.fields))
+
+
+async def _planned(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    \"\"\"Run an OPI function on the event loop: its requests planned from the sync function, then performed.
+
+    Planning is pure (nothing is sent while the function runs under the interception point): it is done
+    on the loop, unless the arguments' conversion would read a file or fetch a URL -- then again, in a
+    worker thread. A function that returns the portal's answer as it is costs one planning; one that
+    reworks the answer (or needs it for a next request) is run again with the answers it asked for.
+    \"\"\"
+    answers: List[Result] = []
+    while True:
+        step = await _off_loop(lambda: _step(function, args, kwargs, answers))
+        if step.call is None:
+            return cast(T, step.value)
+        answer = await _send(step.call)
+        if step.direct:
+            return cast(T, answer)
+        answers.append(answer)
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    \"\"\"``work()`` on the loop, or in a worker thread when it would read a file or fetch a URL.\"\"\"
+    refused = _convert.io_refused.set(True)
+    try:
+        return work()
+    except _convert.NeedsIO:
+        pass
+    finally:
+        _convert.io_refused.reset(refused)
+    return await asyncio.to_thread(work)
+
+
+async def _upload_file_to_folder_steps(url: str, name: Text, file: FileData, folder_id: Id, token: str = "") -> Result:
+    \"\"\"``upload_file_to_folder`` in its two steps: the upload URL (the sync function's own first request,
+    planned), then the file sent there (the core's upload flow).\"\"\"
+
+    def convert() -> Any:
+        return _name_text(name, "name"), _convert.file_data(file, "file")
+
+    title, content = await _off_loop(convert)
+    again = content if isinstance(content, bytes) else pathlib.Path(content.path)  # read once, never fetched twice
+    first = await _off_loop(lambda: _step(_files.upload_file_to_folder, (url, name, again, folder_id, token), {}, []))
+    assert first.call is not None
+    answer = await _send(first.call)
+    result = answer.get("result")
+    if not isinstance(result, Mapping):
+        return answer
+    field, upload_url = _files._filled_text(result.get("field")), _files._filled_text(result.get("uploadUrl"))
+    if not (field and upload_url):
+        return answer
+    with _deadline.scope(current_settings().deadline):
+        sent: Result = await _async.arun(_flow.upload(upload_url, field, str(title), content))
+    return sent
+"""
+
+
+def _async_def_lines(name: str, signature: str, returns: str) -> List[str]:
+    lines = _def_lines(name, signature, returns)
+    return [lines[0].replace("    def ", "    async def ", 1), *lines[1:]]
+
+
+def aportal_source() -> str:
+    methods = _methods()
+    lines: List[str] = [
+        '"""The async portal object: every OPI function as an ``async def`` method; URL, token and settings bound once.',
+        "",
+        "Generated by tools/generate.py from the method table; do not edit by hand. Loaded on first use of",
+        "``opi_bitrix24.AsyncPortal``; the async library (aiohttp, the ``async`` extra) is imported when the",
+        "first request is sent.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import asyncio",
+        "import contextlib",
+        "import pathlib",
+        "from typing import (",
+        "    TYPE_CHECKING,",
+        "    Any,",
+        "    Callable,",
+        "    ContextManager,",
+        "    Dict,",
+        "    Iterator,",
+        "    List,",
+        "    Mapping,",
+        "    Optional,",
+        "    Tuple,",
+        "    Type,",
+        "    TypeVar,",
+        "    cast,",
+        ")",
+        "",
+        "from . import _async, _convert, _core, _deadline, _flow",
+        "from ._errors import InvalidArgument",
+        "from ._russian import translated",
+        "from ._sections import files as _files",
+        "from ._sections.storages import name_text as _name_text",
+        "from ._settings import current_settings, settings",
+    ]
+    by_module: Dict[str, List[str]] = {}
+    for m in methods:
+        if m.python not in TWO_STEP:
+            by_module.setdefault(m.func.__module__, []).append(m.python)
+    imports = {module.replace("opi_bitrix24", "", 1): sorted(names) for module, names in by_module.items()}
+    imports["._types"] = sorted(set(_type_names(methods)) | {"FileData", "Id", "Result", "Text"})
+    for module, names in sorted(imports.items()):
+        line = _import_line(module, [f"{n} as _{n}" if module != "._types" else n for n in names])
+        lines.append(line.rstrip("\n"))
+    lines += [
+        "",
+        "if TYPE_CHECKING:  # pragma: no cover",
+        "    from types import TracebackType",
+        "",
+        "    from typing_extensions import Unpack",
+        "",
+        "    from ._settings import SettingsChanges",
+        "",
+        '__all__ = ["AsyncPortal"]',
+        *APORTAL_PREAMBLE.splitlines(),
+        "",
+        "",
+        "class AsyncPortal:",
+        '    """One Bitrix24 portal for asyncio code: every OPI function as an ``async def`` method.',
+        "",
+        "    The methods are those of :class:`Portal` (snake_case and the Russian names, with OPI's Russian",
+        "    parameter names), awaited: the same requests, answers, errors and settings::",
+        "",
+        '        async with AsyncPortal("https://example.bitrix24.ru/rest/1/key/", timeout=5) as portal:',
+        "            users = await portal.get_users([1, 2])",
+        "            same = await portal.ПолучитьПользователей([1, 2])",
+        "",
+        "    ``settings`` are the keyword arguments of :func:`opi_bitrix24.configure` (see ``Settings``); they",
+        "    apply to this portal's calls only, on top of the settings in force at the call. Leaving the",
+        "    ``async with`` block (or ``await portal.aclose()``) closes the event loop's HTTP client once no",
+        "    other open portal uses it. A cancelled call (``task.cancel()``, ``asyncio.wait_for``) closes its",
+        "    connection and leaves no lock behind.",
+        '    """',
+        "",
+        '    __slots__ = ("changes", "held", "token", "url")',
+        "",
+        "    url: str",
+        "    token: str",
+        "    changes: Dict[str, Any]",
+        "    held: bool",
+        "",
+        '    def __init__(self, url: str, token: str = "", **settings: Unpack[SettingsChanges]) -> None:',
+        "        current_settings().replace(**settings)  # a misspelt setting fails here, not at the first call",
+        "        self.url = url",
+        "        self.token = token",
+        "        self.changes = dict(settings)",
+        "        self.held = False",
+        "",
+        "    def __repr__(self) -> str:",
+        "        # Only scheme and host: a webhook URL carries its secret key in the path.",
+        "        from urllib.parse import urlsplit",
+        "",
+        '        parts = urlsplit(self.url if "://" in self.url else "https://" + self.url)',
+        "        return f\"AsyncPortal({parts.scheme}://{parts.hostname or ''}, settings={sorted(self.changes)})\"",
+        "",
+        "    async def __aenter__(self) -> AsyncPortal:",
+        "        if not self.held:",
+        "            _async.hold()",
+        "            self.held = True",
+        "        return self",
+        "",
+        "    async def __aexit__(",
+        "        self,",
+        "        kind: Optional[Type[BaseException]],",
+        "        error: Optional[BaseException],",
+        "        traceback: Optional[TracebackType],",
+        "    ) -> None:",
+        "        await self.aclose()",
+        "",
+        "    async def aclose(self) -> None:",
+        '        """Let go of the event loop\'s HTTP client: it is closed once no other open portal uses it."""',
+        "        held, self.held = self.held, False",
+        "        await _async.aclose(release=held)",
+        "",
+        "    def _scope(self) -> ContextManager[Any]:",
+        "        if not self.changes:",
+        "            return contextlib.nullcontext()",
+        "        return settings(**self.changes)",
+    ]
+    for m in methods:
+        bound = _binds_portal(m)
+        params = [p for p in m.params if not (bound and p.python in ("url", "token"))]
+        args = [f"{p.python}={p.python}" for p in params]
+        if bound:
+            args = ["url=self.url", *args, "token=self.token"]
+        target = TWO_STEP.get(m.python)
+        lines += [""]
+        lines += _async_def_lines(m.python, _signature(params, "python"), m.returns)
+        lines += [*_docstring(_full_doc(m, bound=bound, russian=False), "        "), "        with self._scope():"]
+        if target:
+            lines.append(f"            return await {target}({', '.join(args)})")
+        elif m.python in IN_THREAD:
+            lines.append(f"            return await asyncio.to_thread(_{m.python}, {', '.join(args)})")
+        else:
+            lines.append(f"            return await _planned(_{m.python}, {', '.join(args)})")
+    for m in methods:
+        bound = _binds_portal(m)
+        params = [p for p in m.params if not (bound and p.python in ("url", "token"))]
+        args = ", ".join(f"{p.python}={p.ru}" for p in params)
+        lines += [""]
+        lines += _async_def_lines(m.ru, _signature(params, "ru"), m.returns)
+        lines += [
+            *_docstring(_full_doc(m, bound=bound, russian=True), "        "),
+            "        try:",
+            f"            return await self.{m.python}({args})",
+            "        except InvalidArgument as error:",
+            f'            raise translated(error, "{m.name}") from None',
+        ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 SUPPORT_IMPORTS = {
     "._core": ["Settings", "configure", "current_settings", "settings"],
     "._errors": [
@@ -403,11 +708,17 @@ def init_block() -> str:
     out.append(
         "".join("    " + line if line.strip() else line for line in _import_line("._aliases", ru).splitlines(True))
     )
+    out.append("    from ._aportal import AsyncPortal\n")
     out.append("    from ._portal import Portal\n")
     exported = sorted(SUPPORT + [m.python for m in methods] + ru)
     out.append("\n__all__ = [\n" + "".join(f"    {name!r},\n".replace("'", '"') for name in exported) + "]\n")
     out.append(
         "\n\ndef __getattr__(name: str) -> Any:\n"
+        '    if name == "AsyncPortal":  # the async surface: its library (aiohttp) is imported when it first sends\n'
+        "        from ._aportal import AsyncPortal\n"
+        "\n"
+        "        globals()[name] = AsyncPortal\n"
+        "        return AsyncPortal\n"
         '    if name == "Portal":\n'
         "        from ._portal import Portal\n"
         "\n"
@@ -681,6 +992,7 @@ TARGETS = {
     PACKAGE / "_aliases.py": aliases_source,
     PACKAGE / "__init__.py": init_source,
     PACKAGE / "_portal.py": portal_source,
+    PACKAGE / "_aportal.py": aportal_source,
     ROOT / "docs" / "METHODS.md": methods_doc,
 }
 

@@ -65,6 +65,7 @@ async def arun(flow: Flow[T]) -> T:
     even if the flow swallowed it. Locks the flow still holds at the end are released.
     """
     held: Set[Hashable] = set()
+    state = _Run(held)
     value: Any = None
     error: Optional[BaseException] = None
     cancelled: Optional[BaseException] = None
@@ -85,11 +86,13 @@ async def arun(flow: Flow[T]) -> T:
                     raise cancelled from None
                 raise
             try:
-                value = await perform(effect, held)
+                value = await _perform(effect, state)
             except asyncio.CancelledError as exc:
                 if cancelled is not None:  # cancelled again while cleaning up: stop now
                     raise
                 cancelled = error = exc
+                if state.unsent:  # the request never left: the flow gives back what it took for it
+                    error, state.unsent = _flow.Unsent(), False
                 value = None
             except BaseException as exc:  # noqa: BLE001 - handed to the flow, which decides
                 value, error = None, exc
@@ -98,10 +101,25 @@ async def arun(flow: Flow[T]) -> T:
         _release_all(held)
 
 
+class _Run:
+    """What the driver keeps while it runs one flow: the lock keys it holds, whether a cancelled Send left."""
+
+    __slots__ = ("held", "unsent")
+
+    def __init__(self, held: Optional[Set[Hashable]]) -> None:
+        self.held = held
+        self.unsent = False
+
+
 async def perform(effect: Effect, held: Optional[Set[Hashable]] = None) -> Any:
     """Perform one effect and return what it produced (``held``: the lock keys the running flow holds)."""
+    return await _perform(effect, _Run(held))
+
+
+async def _perform(effect: Effect, state: _Run) -> Any:
+    held = state.held
     if isinstance(effect, Send):
-        return await _send(effect)
+        return await _send(effect, state)
     if isinstance(effect, Do):
         return await _do(effect)
     if isinstance(effect, Wait):
@@ -350,7 +368,7 @@ class _TooLarge(Exception):
         self.status = status
 
 
-async def _send(effect: Send) -> Union[Reply, Failure]:
+async def _send(effect: Send, state: _Run) -> Union[Reply, Failure]:
     import aiohttp
 
     made = client()
@@ -367,6 +385,9 @@ async def _send(effect: Send) -> Union[Reply, Failure]:
         return _failure(exc, trace.sent)
     except asyncio.TimeoutError:
         return Failure("deadline", trace.sent, "no complete answer before the deadline")
+    except asyncio.CancelledError:
+        state.unsent = not trace.sent
+        raise
     except _TooLarge as exc:
         return Failure("too_large", True, f"the answer is larger than {effect.max_bytes} bytes", exc.status)
     except _DecodeError as exc:

@@ -72,6 +72,7 @@ __all__ = [
     "Release",
     "Reply",
     "Send",
+    "Unsent",
     "Wait",
     "acquire",
     "call",
@@ -203,6 +204,17 @@ class Exchange:
     url: Any
     token: Any
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Unsent(BaseException):
+    """Thrown into a flow at its :class:`Send` by a driver interrupted before the request left (a task
+    cancelled while connecting): the flow gives back what it took for that request (its rate-bucket slot).
+
+    :func:`send` sets ``never`` (no attempt of this send reached the portal) on its way out. The driver
+    raises its own interruption afterwards, whatever the flow raises.
+    """
+
+    never = True
 
 
 @dataclass(frozen=True)
@@ -445,24 +457,30 @@ def send(
     connect_read = timeouts(config)
     attempt = 0
     redirects = 0
+    reached = False  # an attempt reached the portal (or may have)
     failure: Optional[OPIError] = None
     while True:
         if deadline is not None and _deadline.clock() >= deadline:
             failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {limit:g} s")
             break
         log.debug("%s %s (attempt %d)", verb, shown, attempt + 1)
-        outcome: Outcome = yield Send(
-            verb,
-            url,
-            body,
-            headers,
-            connect_read,
-            deadline,
-            config.max_answer_bytes,
-            REDIRECTS,
-            config.verify,
-            config.proxies,
-        )
+        try:
+            outcome: Outcome = yield Send(
+                verb,
+                url,
+                body,
+                headers,
+                connect_read,
+                deadline,
+                config.max_answer_bytes,
+                REDIRECTS,
+                config.verify,
+                config.proxies,
+            )
+        except Unsent as unsent:
+            unsent.never = not reached
+            raise
+        reached = reached or isinstance(outcome, Reply) or outcome.left
         if isinstance(outcome, Failure):
             if outcome.kind == "deadline":
                 failure = DeadlineExceeded(f"{verb} {shown}: no complete answer within the deadline of {limit:g} s")
@@ -582,14 +600,19 @@ def exchange(verb: str, api_method: str, url: Any, token: Any, fields: Mapping[s
         secrets = tuple(s for s in (params.get("auth"),) if isinstance(s, str))
         yield from operating_pause(address, api_method, config.operating_wait)
         yield from acquire(address, config.rate_limit)
-        if verb == "GET":
-            target = address
-            if params:
-                target += ("&" if "?" in address else "?") + _query_string(params)
-            reply, shown = yield from send("GET", target, None, secrets, config=config)
-        else:
-            body = _json_body(params) if params else None
-            reply, shown = yield from send("POST", address, body, secrets, config=config)
+        try:
+            if verb == "GET":
+                target = address
+                if params:
+                    target += ("&" if "?" in address else "?") + _query_string(params)
+                reply, shown = yield from send("GET", target, None, secrets, config=config)
+            else:
+                body = _json_body(params) if params else None
+                reply, shown = yield from send("POST", address, body, secrets, config=config)
+        except Unsent as unsent:  # interrupted before the request left: its bucket slot goes back
+            if unsent.never and config.rate_limit is not None:
+                yield Do(_limits.refund, (_state.origin(address),))
+            raise
         data = parse(reply, shown)
         yield Do(_limits.note_time, (address, api_method, data.get("time")))
         error = data.get("error")

@@ -399,3 +399,35 @@ def test_a_function_that_reworks_the_answer_gets_the_real_one(portal: Any) -> No
     made = run(AsyncPortal(portal.webhook).get_folder_filter_structure())
     assert made == sync == {"ID": "integer", "NAME": "string"}
     assert [r["path"] for r in portal.requests] == [f"/rest/1/{SECRET}/disk.folder.getfields"] * 2  # one each
+
+
+def test_cancelled_while_connecting_gives_the_bucket_slot_back(portal: Any) -> None:
+    """A TLS handshake that never ends: the request never leaves; cancelled there, its slot is refunded."""
+    from opi_bitrix24 import _limits, _state
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: List[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/rest/1/{SECRET}/"
+    origin = _state.origin(url)
+
+    async def go() -> float:
+        task = asyncio.ensure_future(AsyncPortal(url, rate_limit=(0.5, 1)).get_users([1]))
+        while not held:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return float(_limits.take(origin, 0.5, 1))  # the refunded slot: room at once
+
+    _limits.reset()
+    try:
+        assert run(go()) == 0.0
+    finally:
+        _limits.reset()
+        listener.close()
+        for sock in held:
+            sock.close()

@@ -431,3 +431,73 @@ def test_cancelled_while_connecting_gives_the_bucket_slot_back(portal: Any) -> N
         listener.close()
         for sock in held:
             sock.close()
+
+
+def test_concurrent_calls_on_one_loop_share_one_refresh(portal: Any) -> None:
+    """Eight calls meet expired_token together: one token request (the asyncio lock coalesces), eight repeats."""
+    import json
+
+    from opi_bitrix24 import OAuthApp
+
+    pair = {"access_token": "NEW-access-2", "refresh_token": "NEW-refresh-2", "expires_in": 3600}
+    token_requests: List[str] = []
+
+    def handle(seen: Dict[str, Any]) -> Tuple[int, Dict[str, str], bytes]:
+        if seen["path"] == "/oauth/token/":
+            token_requests.append(seen["query"])
+            time.sleep(0.2)  # long enough for every call to be waiting for it
+            return 200, {"Content-Type": "application/json"}, json.dumps(pair).encode()
+        if "auth=old-access" in seen["query"]:
+            return 401, {"Content-Type": "application/json"}, b'{"error":"expired_token","error_description":"x"}'
+        return 200, {"Content-Type": "application/json"}, b'{"result":"ok"}'
+
+    portal.handler = handle
+    app = OAuthApp("app.1", "cl1entSecretValue", "old-refresh", "old-access")
+
+    async def go() -> List[Any]:
+        made = AsyncPortal(portal.base, "old-access", oauth_app=app, oauth_url=f"{portal.base}/oauth/token/")
+        return list(await asyncio.gather(*(made.server_time() for _ in range(8))))
+
+    assert run(go()) == [{"result": "ok"}] * 8
+    assert len(token_requests) == 1
+    repeats = [r["query"] for r in portal.requests if r["path"] == "/rest/server.time"]
+    assert sorted(repeats) == ["auth=NEW-access-2"] * 8 + ["auth=old-access"] * 8
+
+
+def test_a_call_cancelled_during_the_refresh_leaves_the_lock_free(portal: Any) -> None:
+    import json
+
+    from opi_bitrix24 import OAuthApp
+
+    pair = {"access_token": "NEW-access-2", "refresh_token": "NEW-refresh-2", "expires_in": 3600}
+    slow = threading.Event()
+    slow.set()
+
+    def handle(seen: Dict[str, Any]) -> Tuple[int, Dict[str, str], bytes]:
+        if seen["path"] == "/oauth/token/":
+            if slow.is_set():
+                slow.clear()
+                time.sleep(3)  # the first token request hangs: its call is cancelled meanwhile
+            return 200, {"Content-Type": "application/json"}, json.dumps(pair).encode()
+        if "auth=old-access" in seen["query"]:
+            return 401, {"Content-Type": "application/json"}, b'{"error":"expired_token","error_description":"x"}'
+        return 200, {"Content-Type": "application/json"}, b'{"result":"ok"}'
+
+    portal.handler = handle
+    app = OAuthApp("app.1", "cl1entSecretValue", "old-refresh", "old-access")
+
+    async def go() -> Tuple[Any, float]:
+        made = AsyncPortal(portal.base, "old-access", oauth_app=app, oauth_url=f"{portal.base}/oauth/token/")
+        first = asyncio.ensure_future(made.server_time())
+        while not any(r["path"] == "/oauth/token/" for r in portal.requests):
+            await asyncio.sleep(0.01)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        started = time.monotonic()
+        second = await made.server_time()  # takes the refresh lock at once: nobody holds it
+        return second, time.monotonic() - started
+
+    second, took = run(go())
+    assert second == {"result": "ok"}
+    assert took < 2.0, took

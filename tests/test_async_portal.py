@@ -28,9 +28,9 @@ import pytest
 pytest.importorskip("aiohttp")
 
 import opi_bitrix24
-from conformance.runner.cases import environment, expand, load_cases
 from opi_bitrix24 import AsyncPortal, Portal, _async
 from opi_bitrix24._table import Method, methods
+from opi_bitrix24_conformance.runner.cases import environment, expand, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cretWebhookKey99"

@@ -271,6 +271,9 @@ class _Client:
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             trace_configs=[trace],
         )
+        # aiohttp re-sends an idempotent request once by itself when a kept-alive connection was closed under
+        # it; the flow decides every re-send (and counts it against the retries), so the driver never does.
+        self.session._retry_connection = False
         self.contexts: Dict[Tuple[Union[bool, str], str], Union[ssl.SSLContext, bool]] = {}
         self.jars: Dict[Tuple[str, str, Optional[int]], aiohttp.CookieJar] = {}
         self.users = 0
@@ -540,6 +543,12 @@ def _user_agent() -> str:
 
 
 _proxies_seen: Dict[Tuple[str, str], Optional[str]] = {}
+#: The environment variables that choose a proxy (urllib.request.getproxies reads both spellings).
+_PROXY_VARIABLES = tuple(
+    spelling
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD")
+    for spelling in (name, name.upper())
+)
 
 
 def _proxy(url: str, proxies: Optional[Any]) -> Optional[str]:
@@ -555,7 +564,7 @@ def _proxy(url: str, proxies: Optional[Any]) -> Optional[str]:
             if proxies.get(name):
                 return str(proxies[name])
         return None
-    environment = ";".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.lower().endswith("proxy"))
+    environment = ";".join(os.environ.get(name, "") for name in _PROXY_VARIABLES)
     key = (f"{scheme}://{parts.netloc.rpartition('@')[2]}", environment)
     if key not in _proxies_seen:
         found = urllib.request.getproxies()

@@ -571,3 +571,25 @@ def test_cookies_go_back_to_their_origin_only(server: RawServer) -> None:
     other.close()
     assert b"cookie" not in other.requests[0][0].lower()
     assert b"\r\nCookie: sid=A1\r\n" in server.requests[1][0]
+
+
+def test_proxies_from_the_setting_and_the_environment(server: RawServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain-HTTP proxy gets the request in absolute form: from Send.proxies, else from $HTTP_PROXY
+    (``NO_PROXY`` honoured), as requests does."""
+    target = "http://portal.invalid/rest/1/k3y/server.time"
+
+    async def go() -> None:
+        await _async.arun(one(send(target, verb="GET", proxies={"http": server.base})))
+        monkeypatch.setenv("HTTP_PROXY", server.base)
+        await _async.arun(one(send(target, verb="GET")))
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        direct = f"http://127.0.0.1:{closed.getsockname()[1]}/rest/1/k3y/server.time"
+        closed.close()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        failure = await _async.arun(one(send(direct, verb="GET")))  # not through the proxy: refused there
+        assert failure.kind == "connect"
+
+    run(go())
+    lines = [head.split(b"\r\n")[0] for head, _ in server.requests]
+    assert lines == [f"GET {target} HTTP/1.1".encode()] * 2

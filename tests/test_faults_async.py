@@ -22,13 +22,19 @@ import pytest
 from test_faults import BOUND, ECHO, FAULTS, KEY, OK, OTHER, TOKEN, Fault, Server, answer, send
 
 import opi_bitrix24
-from opi_bitrix24._errors import RedirectRefused, UnexpectedResponse
+from opi_bitrix24._errors import RedirectRefused, TransportError, UnexpectedResponse
 
 AsyncPortal: Any = getattr(opi_bitrix24, "AsyncPortal", None)
 pytestmark = pytest.mark.skipif(
     AsyncPortal is None, reason="opi_bitrix24.AsyncPortal has not landed yet (issue 22 item 2, helper aio)"
 )
 LOGGERS = ("aiohttp", "aiohttp.client", "aiohttp.internal", "aiohttp.access", "asyncio", "opi_bitrix24")
+#: Where aiohttp reads a hostile answer otherwise than http.client does (COMPATIBILITY.md T17): the outcome
+#: asserted for the async driver instead of the blocking one's.
+ASYNC_OUTCOMES: Dict[str, Any] = {
+    "103 Early Hints before the answer": {"result": "ok"},  # the interim answer is skipped, the final one read
+    "malformed response header": TransportError,  # a header line without a colon is refused, not skipped
+}
 
 
 def _address(fault: Fault, server: Server) -> Dict[str, str]:
@@ -75,10 +81,11 @@ def test_fault(fault: Fault, servers: Any, caplog: Any) -> None:
         server.close()
         time.sleep(0.05)
     options: Dict[str, Any] = {"backoff": 0.01, "retries": 0, "deadline": 5, **fault.settings}
+    outcome = ASYNC_OUTCOMES.get(fault.kind, fault.outcome)
     started = time.monotonic()
     with opi_bitrix24.settings(**options):
-        if isinstance(fault.outcome, type):
-            with pytest.raises(fault.outcome) as raised:
+        if isinstance(outcome, type):
+            with pytest.raises(outcome) as raised:
                 asyncio.run(_call(fault, server))
             exc = raised.value
             shown = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -87,7 +94,7 @@ def test_fault(fault: Fault, servers: Any, caplog: Any) -> None:
             if isinstance(exc, RedirectRefused):
                 assert exc.location in str(exc) and "/x" not in str(exc) and "/rest" not in exc.location
         else:
-            assert asyncio.run(_call(fault, server)) == fault.outcome
+            assert asyncio.run(_call(fault, server)) == outcome
     assert time.monotonic() - started < BOUND
     assert len(server.requests) == fault.requests, server.requests
     assert OTHER["server"].requests == []

@@ -13,9 +13,11 @@ import pathlib
 from typing import (
     TYPE_CHECKING,
     Any,
+    AsyncIterator,
     Callable,
     ContextManager,
     Dict,
+    Iterable,
     Iterator,
     List,
     Mapping,
@@ -26,7 +28,7 @@ from typing import (
     cast,
 )
 
-from . import _async, _convert, _core, _deadline, _flow
+from . import _async, _bulk, _convert, _core, _deadline, _flow
 from ._errors import InvalidArgument
 from ._russian import translated
 from ._sections import files as _files
@@ -257,6 +259,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from typing_extensions import Unpack
 
+    from ._bulk import Commands
     from ._settings import SettingsChanges
 
 __all__ = ["AsyncPortal"]
@@ -454,6 +457,66 @@ class AsyncPortal:
         if not self.changes:
             return contextlib.nullcontext()
         return settings(**self.changes)
+
+    # --- bulk work (additions beyond OPI; see opi_bitrix24.call / batch / iterate / all_pages) ---
+
+    async def call(self, method: str, params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Call any REST method with params as a JSON body; the portal's JSON answer."""
+        with self._scope():
+            return await _bulk.acall(self.url, method, params, self.token)
+
+    async def call_many(
+        self, method: str, params: Iterable[Optional[Mapping[str, Any]]]
+    ) -> List[Dict[str, Any]]:
+        """Call a method once per parameter set, 50 per batch request; answers in order (see call_many)."""
+        with self._scope():
+            return await _bulk.acall_many(self.url, method, params, self.token)
+
+    async def batch(self, commands: Commands, halt: bool = False) -> Dict[str, Any]:
+        """Run many commands, 50 per batch request, in order (see opi_bitrix24.batch)."""
+        with self._scope():
+            return await _bulk.abatch(self.url, commands, self.token, halt)
+
+    def iterate(
+        self,
+        method: str,
+        params: Optional[Mapping[str, Any]] = None,
+        fast: Optional[bool] = None,
+        use_batch: bool = True,
+    ) -> AsyncIterator[Any]:
+        """Every row of a list method, lazily, as an async iterator (``async for row in portal.iterate(m)``).
+
+        The arguments are checked at the call; the portal's settings apply while each page is fetched,
+        not while your loop body runs (see opi_bitrix24.iterate).
+        """
+        with self._scope():
+            rows = _bulk.aiterate(self.url, method, params, self.token, fast, use_batch)
+        return self._scoped(rows)
+
+    async def _scoped(self, rows: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        try:
+            while True:
+                with self._scope():
+                    try:
+                        row = await rows.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield row
+        finally:
+            closing = getattr(rows, "aclose", None)
+            if closing is not None:
+                await closing()
+
+    async def all_pages(
+        self, function: Callable[..., Any], *args: Any, fast: Optional[bool] = None, **kwargs: Any
+    ) -> List[Any]:
+        """Every row of an OPI list function (``portal.all_pages(get_tasks_list, filter=...)``), in a list.
+
+        ``function`` is the module-level OPI function; this portal's address and token are given to it.
+        """
+        with self._scope():
+            kwargs.setdefault("token", self.token)
+            return await _bulk.aall_pages(function, self.url, *args, fast=fast, **kwargs)
 
     async def get_app_auth_link(self, domain: str, client_id: Text) -> str:
         """Build the browser link that asks a user to authorise your app on a portal (no request is made).

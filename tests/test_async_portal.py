@@ -501,3 +501,47 @@ def test_a_call_cancelled_during_the_refresh_leaves_the_lock_free(portal: Any) -
     second, took = run(go())
     assert second == {"result": "ok"}
     assert took < 2.0, took
+
+
+def test_bulk_methods_send_and_return_what_portal_does(portal: Any) -> None:
+    pages = [
+        {"result": [{"ID": "1"}, {"ID": "2"}], "next": 2, "total": 3},
+        {"result": [{"ID": "3"}], "total": 3},
+    ]
+
+    def handle(seen: Dict[str, Any]) -> Tuple[int, Dict[str, str], bytes]:
+        import json
+
+        if seen["path"].endswith("/batch"):
+            body = json.loads(seen["body"])
+            result = {key: {"ok": key} for key in body["cmd"]}
+            answer = {"result": {"result": result, "result_error": [], "result_total": [], "result_next": []}}
+            return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+        if seen["path"].endswith("/crm.lead.list"):
+            start = json.loads(seen["body"]).get("start", 0)
+            return 200, {"Content-Type": "application/json"}, json.dumps(pages[1 if start else 0]).encode()
+        return 200, {"Content-Type": "application/json"}, b'{"result":{"ID":"5"}}'
+
+    portal.handler = handle
+    sync = Portal(portal.webhook)
+    commands = {"a": ("crm.lead.get", {"id": 1}), "b": ("crm.lead.get", {"id": 2})}
+    expected = (
+        sync.call("crm.lead.get", {"id": 5}),
+        sync.call_many("crm.lead.get", [{"id": 1}, {"id": 2}]),
+        sync.batch(commands),
+        list(sync.iterate("crm.lead.list", use_batch=False, fast=False)),
+    )
+    sent_by_sync = _seen(portal)
+
+    async def go() -> Any:
+        async with AsyncPortal(portal.webhook) as made:
+            return (
+                await made.call("crm.lead.get", {"id": 5}),
+                await made.call_many("crm.lead.get", [{"id": 1}, {"id": 2}]),
+                await made.batch(commands),
+                [row async for row in made.iterate("crm.lead.list", use_batch=False, fast=False)],
+            )
+
+    assert run(go()) == expected
+    assert _seen(portal) == sent_by_sync
+    assert expected[3] == [{"ID": "1"}, {"ID": "2"}, {"ID": "3"}]

@@ -8,7 +8,6 @@ first request is sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import pathlib
 from typing import (
     TYPE_CHECKING,
@@ -33,7 +32,7 @@ from ._errors import InvalidArgument
 from ._russian import translated
 from ._sections import files as _files
 from ._sections.storages import name_text as _name_text
-from ._settings import current_settings, settings
+from ._settings import Overlay, current_settings
 from ._sections.calendar_events import (
     create_calendar_event as _create_calendar_event,
     delete_calendar_event as _delete_calendar_event,
@@ -413,11 +412,12 @@ class AsyncPortal:
     connection and leaves no lock behind.
     """
 
-    __slots__ = ("changes", "held", "token", "url")
+    __slots__ = ("_overlay", "changes", "held", "token", "url")
 
     url: str
     token: str
     changes: Dict[str, Any]
+    _overlay: Overlay
     held: bool
 
     def __init__(self, url: str, token: str = "", **settings: Unpack[SettingsChanges]) -> None:
@@ -425,6 +425,7 @@ class AsyncPortal:
         self.url = url
         self.token = token
         self.changes = dict(settings)
+        self._overlay = Overlay(self.changes)
         self.held = False
 
     def __repr__(self) -> str:
@@ -454,9 +455,7 @@ class AsyncPortal:
         await _async.aclose(release=held)
 
     def _scope(self) -> ContextManager[Any]:
-        if not self.changes:
-            return contextlib.nullcontext()
-        return settings(**self.changes)
+        return self._overlay.scope()
 
     # --- bulk work (additions beyond OPI; see opi_bitrix24.call / batch / iterate / all_pages) ---
 

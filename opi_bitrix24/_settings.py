@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import InvalidArgument
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SOURCES",
     "OAuthApp",
+    "Overlay",
     "Result",
     "Settings",
     "Timeout",
@@ -400,9 +401,45 @@ def configure(**changes: Unpack[SettingsChanges]) -> Settings:
 @contextlib.contextmanager
 def settings(**changes: Unpack[SettingsChanges]) -> Iterator[Settings]:
     """Use changed settings (see :class:`Settings`) for the calls made inside the block (thread/task-local)."""
-    scoped = current_settings().replace(**changes)
+    with using(current_settings().replace(**changes)) as scoped:
+        yield scoped
+
+
+@contextlib.contextmanager
+def using(scoped: Settings) -> Iterator[Settings]:
+    """Use these settings for the calls made inside the block (thread/task-local)."""
     marker = _scoped.set(scoped)
     try:
         yield scoped
     finally:
         _scoped.reset(marker)
+
+
+class Overlay:
+    """A portal object's own settings changes, applied over the settings in force at each call.
+
+    ``Settings.replace`` validates every field; a portal's ``iterate`` enters its scope once per row, so
+    the changed settings are remembered for the base they were made from (settings are immutable: the
+    same base object and the same changes give the same result) and only made again when either changes.
+    """
+
+    __slots__ = ("_made", "changes")
+
+    def __init__(self, changes: Dict[str, Any]) -> None:
+        self.changes = changes
+        self._made: Optional[Tuple[Settings, Dict[str, Any], Settings]] = None
+
+    def resolve(self) -> Settings:
+        base = current_settings()
+        made = self._made  # one read: another thread may replace it meanwhile, never half-way
+        if made is not None and made[0] is base and made[1] == self.changes:
+            return made[2]
+        scoped = base.replace(**self.changes)
+        self._made = (base, dict(self.changes), scoped)
+        return scoped
+
+    def scope(self) -> ContextManager[Any]:
+        """The block in which this portal's calls run (nothing to change: a no-op block)."""
+        if not self.changes:
+            return contextlib.nullcontext()
+        return using(self.resolve())

@@ -316,3 +316,25 @@ def test_portal_iterate_pages_with_its_settings_but_not_inside_the_loop(portal: 
     with pytest.raises(opi_bitrix24.OPIError):
         list(strict.iterate("crm.lead.list", use_batch=False))  # no re-send: the portal's retries=0
     assert len(portal.requests) == 1
+
+
+def test_the_portal_scope_is_made_once_per_base_and_follows_every_change() -> None:
+    """A portal's iterate enters its scope once per row: the changed settings are remembered for the base
+    they were made from, and made again when the settings in force or the portal's own changes differ."""
+    from opi_bitrix24 import _settings
+
+    portal = Portal("https://example.bitrix24.ru/rest/1/key/", timeout=5, retries=1)
+    with portal._scope():
+        first = _settings.current_settings()
+    with portal._scope():
+        assert _settings.current_settings() is first  # the same base: nothing validated again
+    assert (first.timeout, first.retries) == (5, 1)
+    with opi_bitrix24.settings(backoff=2.0):
+        with portal._scope():
+            inner = _settings.current_settings()
+        assert inner is not first and (inner.backoff, inner.timeout, inner.retries) == (2.0, 5, 1)
+    portal.changes["retries"] = 0
+    with portal._scope():
+        assert _settings.current_settings().retries == 0
+    assert _settings.current_settings().retries == _settings._global.retries  # the block is left as found
+    assert Portal("https://example.bitrix24.ru/")._scope().__class__.__name__ == "nullcontext"

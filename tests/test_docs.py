@@ -242,6 +242,8 @@ def test_the_readme_test_command_needs_only_what_the_extras_install() -> None:
     extras = project.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
     for tool in tools:
         assert f'"{tool}' in extras, tool  # `pip install -e ".[test,lint,docs]"` brings it
+    test_extra = extras.split("test = [", 1)[1].split("]", 1)[0]
+    assert '"aiohttp' in test_extra  # the async driver's tests need it: the README's command installs it
     assert re.search(r'^tox = \["tox', project, re.M)  # the README's tox line: pip install -e ".[tox]"
 
 

@@ -253,3 +253,38 @@ def test_the_library_does_not_import_the_suite() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip().endswith(f"(conformance suite {suite_version()}) []")
+
+
+def test_a_fresh_environment_gets_the_suite_from_the_git_url(tmp_path: Path) -> None:
+    """The README's other way: ``pip install "opi-bitrix24[conformance] @ git+<url>@<commit>"``. A ``file://`` URL
+    of this checkout stands in for the hosted one (no git host is reachable here); pip clones it at the commit,
+    builds it as it would a hosted repository and the suite runs from the result."""
+    if os.name != "posix":
+        pytest.skip("the venv layout below is POSIX's")
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: there is no git URL to install from")
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    where = tmp_path / "venv"
+    venv.create(where, with_pip=False)
+    requirement = f"opi-bitrix24[conformance] @ git+{ROOT.as_uri()}@{commit}"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(where / "bin" / "python"), "install", "--quiet", requirement],
+        capture_output=True,
+        text=True,
+        env=_quiet_env(),
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0 and "No matching distribution" in done.stderr:
+        pytest.skip("the package's dependencies cannot be had from the package index here")
+    assert done.returncode == 0, done.stderr[-3000:]
+    site = next(where.glob("lib/python*/site-packages"))
+    assert (site / "opi_bitrix24_conformance" / "suite" / "VERSION").read_text(
+        encoding="utf-8"
+    ).strip() == suite_version()
+    script, cli = str(where / "bin" / "opi-bitrix24-conformance"), str(where / "bin" / "opi-bitrix24")
+    run = _in(where, tmp_path, script, "--argv", cli, "--impl", "python-script", "--run", "bitrix24/ServerTime/*", "-q")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.stdout.startswith(f"opi-bitrix24 conformance suite {suite_version()}: ") and " 0 failed" in run.stdout
